@@ -1,0 +1,93 @@
+# clientnic: a 0-RTT TCP middlebox.
+#   make            build the daemon, the link emulator and the engine library
+#   make check      install test dependencies, run unit tests (plain and
+#                   ASan+UBSan) and the network-namespace end-to-end tests
+#   make demo       show 0-RTT over an emulated WAN (root)
+#   make bench      print benchmark figures (root)
+# V=1 shows the commands.
+
+CC      ?= gcc
+B       ?= build
+CSTD    := -std=c17 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
+           -Wstrict-prototypes -Wmissing-prototypes -Wsign-compare \
+           -Wvla -Wformat=2
+OPT     ?= -O2 -g
+ifeq ($(SAN),1)
+OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=all
+endif
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -MMD -MP -Isrc
+LDFLAGS += $(if $(filter 1,$(SAN)),-fsanitize=address,undefined)
+
+ifneq ($(V),1)
+Q = @
+say = @printf '  %-6s %s\n' $(1) $(2);
+endif
+
+ENGINE_SRC := src/packet.c src/checksum.c src/siphash.c src/flow_table.c \
+              src/options_cache.c src/rewriter.c src/spoofer.c src/handlers.c
+DAEMON_SRC := src/main.c src/daemon.c src/pktio.c src/log.c src/pcap_out.c
+LINKEM_SRC := tools/linkem.c src/pktio.c
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_AUX   := tests/unit/frames.c
+BENCH_SRC  := $(wildcard bench/*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+LIB     := $(B)/libclientnic.a
+DAEMON  := $(B)/clientnic
+LINKEM  := $(B)/linkem
+UNITS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+
+.PHONY: all check unit unit-asan e2e demo bench deps clean
+all: $(LIB) $(DAEMON) $(LINKEM)
+
+$(B)/obj/%.o: %.c
+	$(call say,CC,$<)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(call obj,$(ENGINE_SRC))
+	$(call say,AR,$@)rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(DAEMON): $(call obj,$(DAEMON_SRC)) $(LIB)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ -lpcap
+
+$(LINKEM): $(call obj,$(LINKEM_SRC))
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(call obj,$(UNIT_AUX)) $(LIB)
+	$(call say,LD,$@)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+$(B)/bench/%: $(B)/obj/bench/%.o $(LIB)
+	$(call say,LD,$@)mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+unit: $(UNITS)
+	$(Q)tests/run-unit.sh $(UNITS)
+
+unit-asan:
+	$(Q)$(MAKE) --no-print-directory B=build/asan SAN=1 unit
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory unit-asan
+	$(Q)$(MAKE) --no-print-directory B=build/asan SAN=1 all
+	$(Q)tests/e2e/run.sh
+
+demo: deps all
+	$(Q)scripts/demo.sh $(DEMO_ARGS)
+
+bench: deps all $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+	$(Q)bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every counter of the engine, and every reason it drops a frame. One list,
+ * expanded into the struct, the names printed by the daemon and the tests.
+ */
+#ifndef CN_COUNTERS_H
+#define CN_COUNTERS_H
+
+#include <stdint.h>
+
+#define CN_COUNTER_LIST(X)                                                    \
+	X(frames_in_client, "frames received from the client side")            \
+	X(frames_in_server, "frames received from the server side")            \
+	X(passed_not_tcp, "frames passed unchanged: not IPv4/IPv6 TCP")        \
+	X(passed_malformed, "frames passed unchanged: headers failed checks")  \
+	X(passed_ip_ext, "frames passed unchanged: IP fragments or IPv6 extension headers") \
+	X(passed_untracked, "TCP frames of flows the box does not track")      \
+	X(flows_created, "flows created by a client SYN")                     \
+	X(flows_established, "flows whose real SYN-ACK arrived")              \
+	X(flows_closed, "flows freed after FIN/RST and the close grace")      \
+	X(flows_expired, "flows freed after the idle timeout")                \
+	X(flows_evicted, "embryonic or closing flows evicted for a new SYN")  \
+	X(flows_refused, "flows the server refused with an RST")              \
+	X(flows_timed_out, "flows whose server never answered the SYN")       \
+	X(flows_reset, "flows torn down by an in-window RST")                 \
+	X(flows_replaced, "flows replaced by a SYN with a new ISN")           \
+	X(synacks_spoofed, "spoofed SYN-ACKs sent to clients")                \
+	X(synacks_resent, "spoofed SYN-ACKs resent for a retransmitted SYN")  \
+	X(syns_resent, "SYNs retransmitted by the box to a silent server")    \
+	X(synacks_real, "real SYN-ACKs absorbed")                             \
+	X(synacks_dup, "duplicate real SYN-ACKs absorbed")                    \
+	X(acks_synthesized, "handshake ACKs the box sent to the server")      \
+	X(rsts_sent, "RSTs the box sent to clients")                          \
+	X(frames_buffered, "client frames held until the real SYN-ACK")       \
+	X(frames_flushed, "held frames sent after the real SYN-ACK")          \
+	X(frames_rewritten, "frames translated between sequence spaces")      \
+	X(rst_out_of_window, "RSTs outside the window (passed, not acted on)") \
+	X(cache_hits, "spoofed SYN-ACKs built from learned server options")   \
+	X(cache_misses, "spoofed SYN-ACKs built from the defaults")
+
+#define CN_DROP_LIST(X)                                                       \
+	X(buf_flow_full, "early data over the per-flow bound")                \
+	X(buf_total_full, "early data over the total bound")                  \
+	X(table_full, "SYN with the flow table full of established flows")    \
+	X(nomem, "allocation failed")                                         \
+	X(bad_offload, "offload metadata inconsistent with the headers")      \
+	X(synack_bad_ack, "SYN-ACK not acknowledging the client's SYN")       \
+	X(rst_embryonic_bad, "RST during the handshake not matching the SYN") \
+	X(client_rst_embryonic, "client RST before the real SYN-ACK")
+
+struct cn_counters {
+#define CN_X(name, help) uint64_t name;
+	CN_COUNTER_LIST(CN_X)
+#undef CN_X
+};
+
+enum cn_drop {
+	CN_DROP_NONE = 0,
+#define CN_X(name, help) CN_DROP_##name,
+	CN_DROP_LIST(CN_X)
+#undef CN_X
+	CN_DROP_MAX
+};
+
+struct cn_drops {
+	uint64_t by_reason[CN_DROP_MAX];
+};
+
+const char *cn_drop_name(enum cn_drop reason);
+
+#endif

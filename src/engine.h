@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The clientnic engine: the 0-RTT state machine with no system calls in it.
+ *
+ * The caller hands it one frame at a time with the side it came from and the
+ * time. The engine may rewrite the frame in place and answers with a verdict
+ * for it; frames it creates or releases (spoofed SYN-ACKs, RSTs, held early
+ * data, SYN retransmissions) go out through the emit callback before
+ * cn_engine_input() or cn_engine_tick() returns. The callback must send or
+ * copy the frame at once: its bytes are reused after it returns.
+ */
+#ifndef CN_ENGINE_H
+#define CN_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "counters.h"
+#include "frame.h"
+
+enum cn_side {
+	CN_CLIENT = 0,
+	CN_SERVER = 1,
+};
+
+static inline enum cn_side cn_other_side(enum cn_side s)
+{
+	return s == CN_CLIENT ? CN_SERVER : CN_CLIENT;
+}
+
+enum cn_verdict {
+	CN_FORWARD, /* send the (possibly rewritten) frame to the other side */
+	CN_STOLEN,  /* the engine kept or absorbed it: send nothing */
+	CN_DROP,    /* dropped; the reason is counted */
+};
+
+/* One key for both directions. Ports in host order; an IPv4 address uses
+ * the first four bytes of its array, the rest stay zero. */
+struct cn_flow_key {
+	uint8_t family; /* 4 or 6 */
+	uint8_t pad[3];
+	uint16_t cport;
+	uint16_t sport;
+	uint8_t caddr[16];
+	uint8_t saddr[16];
+};
+
+enum cn_event_type {
+	CN_EV_SYN_SPOOFED,   /* client SYN: spoofed SYN-ACK sent, SYN forwarded */
+	CN_EV_SYN_RESPOOFED, /* retransmitted client SYN: same SYN-ACK again */
+	CN_EV_SYN_RESENT,    /* silent server: the box resent the SYN */
+	CN_EV_BUFFERED,      /* early client frame held */
+	CN_EV_SYNACK_REAL,   /* real SYN-ACK absorbed, delta known */
+	CN_EV_FLUSHED,       /* held frames sent to the server */
+	CN_EV_REFUSED,       /* server RST to the SYN, client reset */
+	CN_EV_SYN_TIMEOUT,   /* server silent past the SYN timeout, client reset */
+	CN_EV_RESET,         /* in-window RST ended the flow */
+	CN_EV_CLOSED,        /* flow freed after close grace */
+	CN_EV_EXPIRED,       /* flow freed after idle timeout */
+	CN_EV_EVICTED,       /* flow evicted to make room */
+	CN_EV_REPLACED,      /* SYN with a new ISN replaced the flow */
+};
+
+struct cn_event {
+	enum cn_event_type type;
+	uint64_t now_ns;
+	uint64_t age_ns; /* since the flow's first SYN */
+	const struct cn_flow_key *key;
+	uint32_t client_isn;
+	uint32_t spoof_isn;
+	uint32_t real_isn;  /* valid from CN_EV_SYNACK_REAL on */
+	uint32_t delta;     /* spoof_isn - real_isn */
+	uint32_t frames;    /* frames held/flushed */
+	uint32_t bytes;     /* bytes held/flushed */
+	uint16_t mss;       /* options: spoofed on SYN_SPOOFED, real on SYNACK_REAL */
+	int8_t wscale;      /* -1: not offered */
+	bool sack_ok;
+	bool ts_ok;
+};
+
+struct cn_io {
+	void (*emit)(void *ctx, enum cn_side to, const struct cn_frame *f);
+	void (*event)(void *ctx, const struct cn_event *ev); /* may be NULL */
+	void *ctx;
+};
+
+struct cn_config {
+	uint32_t max_flows;        /* flow table capacity */
+	uint32_t buf_flow_bytes;   /* early data held per flow */
+	uint32_t buf_flow_frames;  /* early frames held per flow */
+	uint64_t buf_total_bytes;  /* early data held in all */
+	uint64_t syn_rto_ns;       /* first SYN retransmission, then doubled */
+	uint64_t syn_timeout_ns;   /* then reset the client */
+	uint64_t idle_timeout_ns;  /* established flow without traffic */
+	uint64_t close_grace_ns;   /* kept after FIN/RST for stragglers */
+	uint16_t default_mss4;     /* announced to the client while the */
+	uint16_t default_mss6;     /* server's own options are unknown */
+	uint8_t default_wscale;
+	bool default_sack;
+	bool default_ts;
+	uint16_t max_mss;          /* never announce more than this */
+	uint32_t cache_entries;    /* learned per-server options */
+};
+
+void cn_config_defaults(struct cn_config *cfg);
+
+struct cn_engine;
+
+/* secret: 32 random bytes (getrandom()) keying the flow hash and ISNs.
+ * Returns 0, -EINVAL for an unusable config, -ENOMEM. */
+int cn_engine_create(struct cn_engine **out, const struct cn_config *cfg,
+		     const uint8_t secret[32], const struct cn_io *io);
+void cn_engine_destroy(struct cn_engine *eng);
+
+/* *reason is set for CN_DROP (may be NULL). */
+enum cn_verdict cn_engine_input(struct cn_engine *eng, enum cn_side from,
+				struct cn_frame *f, uint64_t now_ns,
+				enum cn_drop *reason);
+
+/* Earliest time cn_engine_tick() has work, UINT64_MAX for none. */
+uint64_t cn_engine_next_deadline(const struct cn_engine *eng);
+void cn_engine_tick(struct cn_engine *eng, uint64_t now_ns);
+
+const struct cn_counters *cn_engine_counters(const struct cn_engine *eng);
+const struct cn_drops *cn_engine_drops(const struct cn_engine *eng);
+uint32_t cn_engine_flow_count(const struct cn_engine *eng);
+uint64_t cn_engine_buffered_bytes(const struct cn_engine *eng);
+/* Bytes of memory per flow slot (table + state), for sizing. */
+size_t cn_engine_flow_footprint(void);
+
+const char *cn_event_name(enum cn_event_type type);
+
+#endif

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Packet I/O on one interface through AF_PACKET: a memory-mapped receive
+ * ring read in batches, transmit in batches, offloads carried in a
+ * virtio_net_hdr so GSO super-frames and partial checksums cross whole.
+ * Frames the socket itself sent (PACKET_OUTGOING) are never delivered.
+ */
+#ifndef CN_PKTIO_H
+#define CN_PKTIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "frame.h"
+
+struct pktio;
+
+struct pktio_config {
+	const char *ifname;
+	uint32_t rx_ring_bytes; /* 0: default */
+	uint32_t tx_ring_bytes; /* 0: default */
+	bool promisc;           /* a bridge port sees frames for any MAC */
+	bool qdisc_bypass;      /* PACKET_QDISC_BYPASS */
+};
+
+struct pktio_stats {
+	uint64_t rx_frames;
+	uint64_t rx_bytes;
+	uint64_t rx_kernel_drops; /* PACKET_STATISTICS tp_drops */
+	uint64_t tx_frames;
+	uint64_t tx_bytes;
+	uint64_t tx_errors;       /* frames the kernel refused */
+};
+
+/* Returns 0 or -errno; on error *errmsg (static text) says what failed. */
+int pktio_open(struct pktio **out, const struct pktio_config *cfg,
+	       const char **errmsg);
+void pktio_close(struct pktio *io);
+int pktio_fd(const struct pktio *io);
+const char *pktio_ifname(const struct pktio *io);
+
+/*
+ * Hand up to budget received frames to fn, in arrival order. The frame's
+ * bytes live in the ring and are writable until fn returns. ts_ns is the
+ * kernel receive time (CLOCK_REALTIME). Returns the number of frames
+ * delivered, or -errno.
+ */
+typedef void (*pktio_rx_fn)(void *ctx, struct cn_frame *f, uint64_t ts_ns);
+int pktio_rx_burst(struct pktio *io, unsigned budget, pktio_rx_fn fn,
+		   void *ctx);
+
+/* Queue a copy of the frame for transmit; sent at the latest on the next
+ * pktio_flush(). Returns 0 or -errno (-EMSGSIZE, -ENOBUFS when full). */
+int pktio_send(struct pktio *io, const struct cn_frame *f);
+int pktio_flush(struct pktio *io);
+
+void pktio_get_stats(const struct pktio *io, struct pktio_stats *st);
+
+#endif
