@@ -15,6 +15,7 @@
 	X(passed_malformed, "frames passed unchanged: headers failed checks")  \
 	X(passed_ip_ext, "frames passed unchanged: IP fragments or IPv6 extension headers") \
 	X(passed_untracked, "TCP frames of flows the box does not track")      \
+	X(passed_table_full, "SYNs passed untracked: no flow slot or memory")  \
 	X(flows_created, "flows created by a client SYN")                     \
 	X(flows_established, "flows whose real SYN-ACK arrived")              \
 	X(flows_closed, "flows freed after FIN/RST and the close grace")      \
@@ -41,7 +42,6 @@
 #define CN_DROP_LIST(X)                                                       \
 	X(buf_flow_full, "early data over the per-flow bound")                \
 	X(buf_total_full, "early data over the total bound")                  \
-	X(table_full, "SYN with the flow table full of established flows")    \
 	X(nomem, "allocation failed")                                         \
 	X(bad_offload, "offload metadata inconsistent with the headers")      \
 	X(synack_bad_ack, "SYN-ACK not acknowledging the client's SYN")       \

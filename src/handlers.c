@@ -1,0 +1,867 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The 0-RTT state machine: what happens to each frame, by side and flow
+ * state, and what the timers do. Parsing, the table, rewriting and frame
+ * building live in their own modules; this file decides.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "flow_table.h"
+#include "options_cache.h"
+#include "packet.h"
+#include "rewriter.h"
+#include "spoofer.h"
+
+#define NS_PER_SEC 1000000000ULL
+#define SYNACK_WINDOW 65535
+/* Established flows move to the tail of the age list at most this often
+ * (bounded by idle_timeout / 64), which keeps the hot path off the list. */
+#define TOUCH_MAX_NS NS_PER_SEC
+
+struct cn_engine {
+	struct cn_config cfg;
+	struct cn_io io;
+	struct cn_flow_table ft;
+	struct cn_opt_cache oc;
+	uint8_t isn_key[16];
+	uint64_t held_bytes;
+	uint64_t touch_ns;
+	struct cn_counters ctr;
+	struct cn_drops drops;
+	uint8_t scratch[CN_CRAFT_MAX];
+};
+
+static const char *const drop_names[CN_DROP_MAX] = {
+	[CN_DROP_NONE] = "none",
+#define CN_X(name, help) [CN_DROP_##name] = #name,
+	CN_DROP_LIST(CN_X)
+#undef CN_X
+};
+
+const char *cn_drop_name(enum cn_drop reason)
+{
+	return (unsigned)reason < CN_DROP_MAX ? drop_names[reason] : "?";
+}
+
+const char *cn_event_name(enum cn_event_type type)
+{
+	static const char *const names[] = {
+		[CN_EV_SYN_SPOOFED] = "syn_spoofed",
+		[CN_EV_SYN_RESPOOFED] = "syn_respoofed",
+		[CN_EV_SYN_RESENT] = "syn_resent",
+		[CN_EV_BUFFERED] = "buffered",
+		[CN_EV_SYNACK_REAL] = "synack_real",
+		[CN_EV_FLUSHED] = "flushed",
+		[CN_EV_REFUSED] = "refused",
+		[CN_EV_SYN_TIMEOUT] = "syn_timeout",
+		[CN_EV_RESET] = "reset",
+		[CN_EV_CLOSED] = "closed",
+		[CN_EV_EXPIRED] = "expired",
+		[CN_EV_EVICTED] = "evicted",
+		[CN_EV_REPLACED] = "replaced",
+	};
+
+	return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
+}
+
+void cn_config_defaults(struct cn_config *cfg)
+{
+	*cfg = (struct cn_config){
+		.max_flows = 65536,
+		.buf_flow_bytes = 256 * 1024,
+		.buf_flow_frames = 64,
+		.buf_total_bytes = 64ULL * 1024 * 1024,
+		.syn_rto_ns = 1 * NS_PER_SEC,
+		.syn_timeout_ns = 10 * NS_PER_SEC,
+		/* RFC 5382 REQ-5: no less than 2 hours 4 minutes. */
+		.idle_timeout_ns = 7440 * NS_PER_SEC,
+		.close_grace_ns = 60 * NS_PER_SEC,
+		.default_mss4 = 1400,
+		.default_mss6 = 1380,
+		.default_wscale = 7,
+		.default_sack = true,
+		.default_ts = true,
+		.max_mss = 1460,
+		.cache_entries = 4096,
+	};
+}
+
+/* ---- events and frame output ---------------------------------------- */
+
+static void event(struct cn_engine *eng, enum cn_event_type type,
+		  const struct cn_flow *f, uint64_t now)
+{
+	struct cn_event ev = {
+		.type = type,
+		.now_ns = now,
+		.age_ns = now - f->syn_at,
+		.key = &f->key,
+		.client_isn = f->client_isn,
+		.spoof_isn = f->spoof_isn,
+		.real_isn = f->real_isn,
+		.delta = f->delta,
+		.frames = f->held_frames,
+		.bytes = f->held_bytes,
+	};
+	const struct cn_syn_opts *o =
+		type == CN_EV_SYNACK_REAL ? &f->real : &f->spoofed;
+
+	if (!eng->io.event)
+		return;
+	ev.mss = o->mss;
+	ev.wscale = o->wscale;
+	ev.sack_ok = o->sack_ok;
+	ev.ts_ok = o->ts;
+	eng->io.event(eng->io.ctx, &ev);
+}
+
+static void emit(struct cn_engine *eng, enum cn_side to, uint8_t *data,
+		 uint32_t len, const struct cn_offload *off)
+{
+	struct cn_frame fr = { .data = data, .len = len };
+
+	if (off)
+		fr.off = *off;
+	eng->io.emit(eng->io.ctx, to, &fr);
+}
+
+static void emit_crafted(struct cn_engine *eng, enum cn_side to,
+			 const uint8_t *tmpl, const struct cn_pkt *tp,
+			 bool reverse, const struct cn_tcp_spec *spec)
+{
+	uint32_t len = cn_craft(eng->scratch, tmpl, tp, reverse, spec);
+
+	emit(eng, to, eng->scratch, len, NULL);
+}
+
+/* ---- flow lifetime -------------------------------------------------- */
+
+static void held_free_all(struct cn_engine *eng, struct cn_flow *f)
+{
+	struct cn_held *h = f->held;
+
+	while (h) {
+		struct cn_held *next = h->next;
+
+		eng->held_bytes -= h->len;
+		free(h);
+		h = next;
+	}
+	f->held = NULL;
+	f->held_tail = &f->held;
+	f->held_frames = f->held_bytes = 0;
+}
+
+static void syn_free(struct cn_engine *eng, struct cn_flow *f)
+{
+	if (!f->syn)
+		return;
+	eng->held_bytes -= f->syn->len;
+	free(f->syn);
+	f->syn = NULL;
+}
+
+static void flow_free(struct cn_engine *eng, struct cn_flow *f)
+{
+	held_free_all(eng, f);
+	syn_free(eng, f);
+	cn_ft_release(&eng->ft, f);
+}
+
+/* RST to the client in the view it has of the connection: the server's
+ * side started at the spoofed ISN and has sent nothing yet. */
+static void reset_client(struct cn_engine *eng, struct cn_flow *f)
+{
+	struct cn_tcp_spec spec = {
+		.seq = f->spoof_isn + 1,
+		.ack = f->peer[CN_CLIENT].end,
+		.flags = CN_TCP_RST | CN_TCP_ACK,
+	};
+	struct cn_pkt tp;
+
+	if (!f->syn || cn_parse(f->syn->data, f->syn->len, &tp) != CN_PARSE_TCP)
+		return;
+	emit_crafted(eng, CN_CLIENT, f->syn->data, &tp, true, &spec);
+	eng->ctr.rsts_sent++;
+}
+
+static void flow_close(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
+{
+	f->state = CN_FS_CLOSED;
+	cn_ft_list_move(&eng->ft, f, CN_LIST_CLOSED, now);
+}
+
+/* Make room for a new SYN: a closed flow first, then the oldest embryonic
+ * one (its client is reset). Established flows are never evicted. */
+static bool evict_one(struct cn_engine *eng, uint64_t now)
+{
+	struct cn_flow *f = cn_ft_list_head(&eng->ft, CN_LIST_CLOSED);
+
+	if (!f) {
+		f = cn_ft_list_head(&eng->ft, CN_LIST_EMBRYONIC);
+		if (!f)
+			return false;
+		reset_client(eng, f);
+	}
+	eng->ctr.flows_evicted++;
+	event(eng, CN_EV_EVICTED, f, now);
+	flow_free(eng, f);
+	return true;
+}
+
+/* ---- client SYN ----------------------------------------------------- */
+
+static struct cn_held *held_copy(const struct cn_frame *fr)
+{
+	struct cn_held *h = malloc(sizeof(*h) + fr->len);
+
+	if (!h)
+		return NULL;
+	h->next = NULL;
+	h->off = fr->off;
+	h->len = fr->len;
+	memcpy(h->data, fr->data, fr->len);
+	return h;
+}
+
+static void choose_options(struct cn_engine *eng, struct cn_flow *f)
+{
+	const struct cn_config *c = &eng->cfg;
+	struct cn_syn_opts known, *s = &f->spoofed;
+	bool hit = cn_oc_get(&eng->oc, &f->key, &known);
+	uint16_t mss = f->key.family == 4 ? c->default_mss4 : c->default_mss6;
+
+	if (hit) {
+		eng->ctr.cache_hits++;
+		mss = known.mss ? known.mss : 536;
+	} else {
+		eng->ctr.cache_misses++;
+	}
+	s->mss = mss < c->max_mss ? mss : c->max_mss;
+	s->wscale = -1;
+	if (f->client.wscale >= 0)
+		s->wscale = hit ? known.wscale : (int8_t)c->default_wscale;
+	s->sack_ok = f->client.sack_ok && (hit ? known.sack_ok : c->default_sack);
+	s->ts = f->client.ts && (hit ? known.ts : c->default_ts);
+}
+
+static void send_synack(struct cn_engine *eng, struct cn_flow *f,
+			const uint8_t *syn, const struct cn_pkt *p)
+{
+	struct cn_tcp_spec spec = {
+		.seq = f->spoof_isn,
+		.ack = f->client_isn + 1,
+		.win = SYNACK_WINDOW,
+		.flags = CN_TCP_SYN | CN_TCP_ACK,
+	};
+
+	cn_synack_options(&spec, &f->spoofed, f->spoof_tsval, f->client_tsval);
+	emit_crafted(eng, CN_CLIENT, syn, p, true, &spec);
+}
+
+static struct cn_flow *flow_new(struct cn_engine *eng, const struct cn_frame *fr,
+				const struct cn_pkt *p,
+				const struct cn_flow_key *key, uint64_t now)
+{
+	struct cn_flow *f = cn_ft_alloc(&eng->ft, key);
+
+	if (!f && evict_one(eng, now))
+		f = cn_ft_alloc(&eng->ft, key);
+	if (!f)
+		return NULL;
+	f->syn = held_copy(fr);
+	if (!f->syn) {
+		cn_ft_release(&eng->ft, f);
+		return NULL;
+	}
+	eng->held_bytes += fr->len;
+	f->held_tail = &f->held;
+	f->state = CN_FS_SYN_SENT;
+	f->syn_at = f->last_seen = now;
+	f->vlans = p->vlans;
+	f->client_isn = p->seq;
+	f->spoof_isn = cn_spoof_isn(eng->isn_key, key, now);
+	f->spoof_tsval = cn_spoof_tsval(eng->isn_key, key, now);
+	f->client_tsval = p->opt.tsval;
+	f->client = (struct cn_syn_opts){ p->opt.mss, p->opt.wscale,
+					  p->opt.sack_ok, p->opt.ts };
+	f->peer[CN_CLIENT].end = p->seq + cn_pkt_seg_len(p);
+	choose_options(eng, f);
+	cn_ft_list_move(&eng->ft, f, CN_LIST_EMBRYONIC, now);
+	cn_ft_timer_set(&eng->ft, f, now + eng->cfg.syn_rto_ns);
+	return f;
+}
+
+static enum cn_verdict on_client_syn(struct cn_engine *eng, struct cn_frame *fr,
+				     const struct cn_pkt *p,
+				     const struct cn_flow_key *key,
+				     struct cn_flow *f, uint64_t now)
+{
+	if (f && f->state != CN_FS_CLOSED && f->client_isn == p->seq) {
+		/* The client lost our SYN-ACK: the same one again. */
+		send_synack(eng, f, fr->data, p);
+		eng->ctr.synacks_resent++;
+		event(eng, CN_EV_SYN_RESPOOFED, f, now);
+		return f->state == CN_FS_SYN_SENT ? CN_FORWARD : CN_STOLEN;
+	}
+	if (f) {
+		/* A new connection on the same 4-tuple: the client no longer
+		 * has the old one, whatever state the box thought it was in. */
+		eng->ctr.flows_replaced++;
+		event(eng, CN_EV_REPLACED, f, now);
+		flow_free(eng, f);
+	}
+	f = flow_new(eng, fr, p, key, now);
+	if (!f) {
+		/* No room or memory: the connection still works, just
+		 * without 0-RTT, as a plain pass-through handshake. */
+		eng->ctr.passed_table_full++;
+		return CN_FORWARD;
+	}
+	send_synack(eng, f, fr->data, p);
+	eng->ctr.flows_created++;
+	eng->ctr.synacks_spoofed++;
+	event(eng, CN_EV_SYN_SPOOFED, f, now);
+	return CN_FORWARD;
+}
+
+/* ---- early data ----------------------------------------------------- */
+
+static enum cn_verdict hold(struct cn_engine *eng, struct cn_flow *f,
+			    const struct cn_frame *fr, const struct cn_pkt *p,
+			    uint64_t now, enum cn_drop *reason)
+{
+	const struct cn_config *c = &eng->cfg;
+	struct cn_held *h;
+
+	if (f->held_frames + 1 > c->buf_flow_frames ||
+	    f->held_bytes + fr->len > c->buf_flow_bytes) {
+		*reason = CN_DROP_buf_flow_full;
+		return CN_DROP;
+	}
+	if (eng->held_bytes + fr->len > c->buf_total_bytes) {
+		*reason = CN_DROP_buf_total_full;
+		return CN_DROP;
+	}
+	h = held_copy(fr);
+	if (!h) {
+		*reason = CN_DROP_nomem;
+		return CN_DROP;
+	}
+	*f->held_tail = h;
+	f->held_tail = &h->next;
+	f->held_frames++;
+	f->held_bytes += fr->len;
+	eng->held_bytes += fr->len;
+	eng->ctr.frames_buffered++;
+	if (cn_seq_lt(f->peer[CN_CLIENT].end, p->seq + cn_pkt_seg_len(p)))
+		f->peer[CN_CLIENT].end = p->seq + cn_pkt_seg_len(p);
+	event(eng, CN_EV_BUFFERED, f, now);
+	return CN_STOLEN;
+}
+
+/* ---- connection tracking (server-side sequence space) --------------- */
+
+static bool rst_in_window(const struct cn_flow *f, enum cn_side from,
+			  uint32_t seq)
+{
+	const struct cn_peer *rcv = &f->peer[cn_other_side(from)];
+	uint32_t expect = rcv->ack_seen ? rcv->ack : f->peer[from].end;
+	uint32_t win = rcv->max_win > 1 ? rcv->max_win : 1;
+
+	return cn_seq_leq(expect - win, seq) && cn_seq_lt(seq, expect + win);
+}
+
+static bool both_fins_acked(const struct cn_flow *f)
+{
+	const struct cn_peer *c = &f->peer[CN_CLIENT], *s = &f->peer[CN_SERVER];
+
+	return c->fin && s->fin && s->ack_seen && c->ack_seen &&
+	       cn_seq_lt(c->fin_seq, s->ack) && cn_seq_lt(s->fin_seq, c->ack);
+}
+
+/* Record what the segment says, with seq and ack already in the server
+ * side's space. Returns false when an in-window RST ended the flow. */
+static bool track(struct cn_engine *eng, struct cn_flow *f, enum cn_side from,
+		  const struct cn_pkt *p, uint32_t seq, uint32_t ack,
+		  uint8_t shift, uint64_t now)
+{
+	struct cn_peer *me = &f->peer[from];
+	uint32_t end = seq + cn_pkt_seg_len(p), win;
+
+	if (p->flags & CN_TCP_RST) {
+		if (!rst_in_window(f, from, seq)) {
+			eng->ctr.rst_out_of_window++;
+			return true;
+		}
+		if (f->state != CN_FS_CLOSED) {
+			eng->ctr.flows_reset++;
+			event(eng, CN_EV_RESET, f, now);
+			flow_close(eng, f, now);
+		}
+		return false;
+	}
+	if (cn_seq_lt(me->end, end))
+		me->end = end;
+	if (p->flags & CN_TCP_ACK) {
+		if (!me->ack_seen || cn_seq_lt(me->ack, ack))
+			me->ack = ack;
+		me->ack_seen = true;
+	}
+	win = (uint32_t)p->win << shift;
+	if (win > me->max_win)
+		me->max_win = win;
+	if ((p->flags & CN_TCP_FIN) && !me->fin) {
+		me->fin = true;
+		me->fin_seq = seq + p->payload_len;
+	}
+	if (f->state == CN_FS_ESTABLISHED && both_fins_acked(f))
+		flow_close(eng, f, now);
+	return true;
+}
+
+static void touch(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
+{
+	f->last_seen = now;
+	if (f->list == CN_LIST_ACTIVE && now - f->list_at >= eng->touch_ns)
+		cn_ft_list_move(&eng->ft, f, CN_LIST_ACTIVE, now);
+}
+
+static enum cn_verdict translate(struct cn_engine *eng, struct cn_flow *f,
+				 enum cn_side from, struct cn_frame *fr,
+				 const struct cn_pkt *p, uint64_t now,
+				 enum cn_drop *reason)
+{
+	bool patch = !(fr->off.flags & CN_OFF_CSUM_PARTIAL);
+
+	if (!cn_rewrite_offload_ok(fr, p)) {
+		*reason = CN_DROP_bad_offload;
+		return CN_DROP;
+	}
+	touch(eng, f, now);
+	if (from == CN_CLIENT) {
+		track(eng, f, from, p, p->seq, p->ack - f->delta,
+		      f->c2s_shift_out, now);
+		cn_rewrite_c2s(fr->data, p, f, patch);
+	} else {
+		track(eng, f, from, p, p->seq, p->ack, f->s2c_shift_in, now);
+		cn_rewrite_s2c(fr->data, p, f, patch);
+	}
+	eng->ctr.frames_rewritten++;
+	return CN_FORWARD;
+}
+
+/* ---- the real SYN-ACK ----------------------------------------------- */
+
+static void learn_server(struct cn_engine *eng, struct cn_flow *f,
+			 const struct cn_pkt *p)
+{
+	const struct cn_syn_opts *c = &f->client, *sp = &f->spoofed;
+	bool client_scales = c->wscale >= 0 && sp->wscale >= 0;
+	bool server_scales = c->wscale >= 0 && p->opt.wscale >= 0;
+
+	f->real = (struct cn_syn_opts){ p->opt.mss, p->opt.wscale,
+					p->opt.sack_ok, p->opt.ts };
+	cn_oc_put(&eng->oc, &f->key, &f->real);
+	f->real_isn = p->seq;
+	f->delta = f->spoof_isn - f->real_isn;
+	/* Window fields carry units of 2^shift; the two ends may disagree
+	 * on the shift only because the spoofed SYN-ACK guessed wrong. */
+	f->c2s_shift_in = client_scales ? (uint8_t)c->wscale : 0;
+	f->c2s_shift_out = server_scales ? (uint8_t)c->wscale : 0;
+	f->s2c_shift_in = server_scales ? (uint8_t)p->opt.wscale : 0;
+	f->s2c_shift_out = client_scales ? (uint8_t)sp->wscale : 0;
+	f->translate_ts = sp->ts && p->opt.ts;
+	f->ts_delta = f->spoof_tsval - p->opt.tsval;
+	f->strip_ts_c2s = sp->ts && !p->opt.ts;
+	f->strip_sack_c2s = sp->sack_ok && !p->opt.sack_ok;
+	f->strip_sack_s2c = !sp->sack_ok && p->opt.sack_ok;
+	f->peer[CN_SERVER].end = p->seq + 1;
+	f->peer[CN_SERVER].ack = p->ack;
+	f->peer[CN_SERVER].ack_seen = true;
+	f->peer[CN_SERVER].max_win = p->win;
+}
+
+/* The ACK that completes the server's handshake, when the client's own
+ * is not among the held frames (it was lost or dropped at a bound). */
+static void send_handshake_ack(struct cn_engine *eng, struct cn_flow *f,
+			       const uint8_t *synack, const struct cn_pkt *sp)
+{
+	struct cn_tcp_spec spec = {
+		.seq = f->client_isn + 1,
+		.ack = f->real_isn + 1,
+		.flags = CN_TCP_ACK,
+	};
+	uint32_t win = f->peer[CN_CLIENT].max_win >> f->c2s_shift_out;
+
+	spec.win = win > 0xffff ? 0xffff : (uint16_t)win;
+	if (f->translate_ts)
+		cn_ts_option(&spec, f->client_tsval, sp->opt.tsval);
+	emit_crafted(eng, CN_SERVER, synack, sp, true, &spec);
+	eng->ctr.acks_synthesized++;
+}
+
+static bool flush_one(struct cn_engine *eng, struct cn_flow *f,
+		      struct cn_held *h, uint64_t now)
+{
+	struct cn_frame fr = { .data = h->data, .len = h->len, .off = h->off };
+	struct cn_pkt p;
+	enum cn_drop reason = CN_DROP_NONE;
+
+	if (cn_parse(h->data, h->len, &p) != CN_PARSE_TCP)
+		return false;
+	if (translate(eng, f, CN_CLIENT, &fr, &p, now, &reason) != CN_FORWARD) {
+		eng->drops.by_reason[reason]++;
+		return false;
+	}
+	emit(eng, CN_SERVER, h->data, h->len, &h->off);
+	eng->ctr.frames_flushed++;
+	return (p.flags & CN_TCP_ACK) != 0;
+}
+
+static void flush(struct cn_engine *eng, struct cn_flow *f,
+		  const uint8_t *synack, const struct cn_pkt *sp, uint64_t now)
+{
+	bool acked = false;
+
+	event(eng, CN_EV_FLUSHED, f, now);
+	for (struct cn_held *h = f->held; h; h = h->next) {
+		acked |= flush_one(eng, f, h, now);
+		if (f->state != CN_FS_ESTABLISHED)
+			break; /* a held RST or FIN ended it */
+	}
+	held_free_all(eng, f);
+	if (!acked && f->state == CN_FS_ESTABLISHED)
+		send_handshake_ack(eng, f, synack, sp);
+}
+
+static enum cn_verdict on_real_synack(struct cn_engine *eng, struct cn_flow *f,
+				      const struct cn_frame *fr,
+				      const struct cn_pkt *p, uint64_t now,
+				      enum cn_drop *reason)
+{
+	/* It acknowledges the SYN, and at most the SYN's data (TFO). */
+	if (cn_seq_lt(p->ack, f->client_isn + 1) ||
+	    cn_seq_lt(f->peer[CN_CLIENT].end, p->ack)) {
+		*reason = CN_DROP_synack_bad_ack;
+		return CN_DROP;
+	}
+	learn_server(eng, f, p);
+	f->state = CN_FS_ESTABLISHED;
+	syn_free(eng, f);
+	cn_ft_timer_clear(&eng->ft, f);
+	cn_ft_list_move(&eng->ft, f, CN_LIST_ACTIVE, now);
+	f->last_seen = now;
+	eng->ctr.synacks_real++;
+	eng->ctr.flows_established++;
+	event(eng, CN_EV_SYNACK_REAL, f, now);
+	flush(eng, f, fr->data, p, now);
+	return CN_STOLEN;
+}
+
+/* The server answered the SYN with an RST (closed port). */
+static enum cn_verdict on_refused(struct cn_engine *eng, struct cn_flow *f,
+				  const struct cn_pkt *p, uint64_t now,
+				  enum cn_drop *reason)
+{
+	if (!(p->flags & CN_TCP_ACK) || cn_seq_lt(p->ack, f->client_isn + 1) ||
+	    cn_seq_lt(f->peer[CN_CLIENT].end, p->ack)) {
+		*reason = CN_DROP_rst_embryonic_bad;
+		return CN_DROP;
+	}
+	reset_client(eng, f);
+	eng->ctr.flows_refused++;
+	event(eng, CN_EV_REFUSED, f, now);
+	flow_free(eng, f);
+	return CN_STOLEN;
+}
+
+static enum cn_verdict on_server_embryonic(struct cn_engine *eng,
+					   struct cn_flow *f,
+					   struct cn_frame *fr,
+					   const struct cn_pkt *p, uint64_t now,
+					   enum cn_drop *reason)
+{
+	uint8_t fl = p->flags & (CN_TCP_SYN | CN_TCP_ACK | CN_TCP_RST);
+
+	if (fl == (CN_TCP_SYN | CN_TCP_ACK))
+		return on_real_synack(eng, f, fr, p, now, reason);
+	if (fl & CN_TCP_RST)
+		return on_refused(eng, f, p, now, reason);
+	/* Nothing else can be translated before the delta is known. */
+	eng->ctr.passed_untracked++;
+	return CN_FORWARD;
+}
+
+static enum cn_verdict on_server_synack_again(struct cn_engine *eng,
+					      struct cn_flow *f,
+					      const struct cn_frame *fr,
+					      const struct cn_pkt *p,
+					      enum cn_drop *reason)
+{
+	if (p->seq != f->real_isn) {
+		*reason = CN_DROP_synack_bad_ack;
+		return CN_DROP;
+	}
+	/* The server did not get the handshake ACK: say it again. */
+	eng->ctr.synacks_dup++;
+	send_handshake_ack(eng, f, fr->data, p);
+	return CN_STOLEN;
+}
+
+/* ---- dispatch ------------------------------------------------------- */
+
+static enum cn_verdict on_client(struct cn_engine *eng, struct cn_frame *fr,
+				 const struct cn_pkt *p,
+				 const struct cn_flow_key *key,
+				 struct cn_flow *f, uint64_t now,
+				 enum cn_drop *reason)
+{
+	uint8_t fl = p->flags & (CN_TCP_SYN | CN_TCP_ACK | CN_TCP_RST);
+
+	if (fl == CN_TCP_SYN)
+		return on_client_syn(eng, fr, p, key, f, now);
+	if (!f) {
+		eng->ctr.passed_untracked++;
+		return CN_FORWARD;
+	}
+	if (f->state != CN_FS_SYN_SENT)
+		return translate(eng, f, CN_CLIENT, fr, p, now, reason);
+	if (fl & CN_TCP_RST) {
+		/* The client gave up before the server answered. A late
+		 * SYN-ACK will pass to the client, whose stack resets it. */
+		flow_free(eng, f);
+		*reason = CN_DROP_client_rst_embryonic;
+		return CN_DROP;
+	}
+	return hold(eng, f, fr, p, now, reason);
+}
+
+static enum cn_verdict on_server(struct cn_engine *eng, struct cn_frame *fr,
+				 const struct cn_pkt *p, struct cn_flow *f,
+				 uint64_t now, enum cn_drop *reason)
+{
+	if (!f) {
+		eng->ctr.passed_untracked++;
+		return CN_FORWARD;
+	}
+	if (f->state == CN_FS_SYN_SENT)
+		return on_server_embryonic(eng, f, fr, p, now, reason);
+	if ((p->flags & (CN_TCP_SYN | CN_TCP_ACK | CN_TCP_RST)) ==
+	    (CN_TCP_SYN | CN_TCP_ACK))
+		return on_server_synack_again(eng, f, fr, p, reason);
+	return translate(eng, f, CN_SERVER, fr, p, now, reason);
+}
+
+static enum cn_verdict count_pass(struct cn_engine *eng,
+				  enum cn_parse_result r)
+{
+	switch (r) {
+	case CN_PARSE_NOT_TCP:
+		eng->ctr.passed_not_tcp++;
+		break;
+	case CN_PARSE_IP_EXT:
+		eng->ctr.passed_ip_ext++;
+		break;
+	default:
+		eng->ctr.passed_malformed++;
+		break;
+	}
+	return CN_FORWARD;
+}
+
+enum cn_verdict cn_engine_input(struct cn_engine *eng, enum cn_side from,
+				struct cn_frame *fr, uint64_t now_ns,
+				enum cn_drop *reason)
+{
+	struct cn_flow_key key;
+	struct cn_pkt p;
+	enum cn_parse_result r;
+	enum cn_drop why = CN_DROP_NONE;
+	enum cn_verdict v;
+	struct cn_flow *f;
+
+	if (from == CN_CLIENT)
+		eng->ctr.frames_in_client++;
+	else
+		eng->ctr.frames_in_server++;
+	r = cn_parse(fr->data, fr->len, &p);
+	if (r != CN_PARSE_TCP)
+		return count_pass(eng, r);
+	cn_pkt_flow_key(fr->data, &p, from, &key);
+	f = cn_ft_lookup(&eng->ft, &key);
+	if (from == CN_CLIENT)
+		v = on_client(eng, fr, &p, &key, f, now_ns, &why);
+	else
+		v = on_server(eng, fr, &p, f, now_ns, &why);
+	if (v == CN_DROP)
+		eng->drops.by_reason[why]++;
+	if (reason)
+		*reason = why;
+	return v;
+}
+
+/* ---- timers --------------------------------------------------------- */
+
+static void resend_syn(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
+{
+	uint64_t next, give_up = f->syn_at + eng->cfg.syn_timeout_ns;
+	unsigned shift = f->syn_tries < 16 ? f->syn_tries + 1 : 16;
+
+	emit(eng, CN_SERVER, f->syn->data, f->syn->len, &f->syn->off);
+	f->syn_tries++;
+	eng->ctr.syns_resent++;
+	event(eng, CN_EV_SYN_RESENT, f, now);
+	next = now + (eng->cfg.syn_rto_ns << shift);
+	cn_ft_timer_set(&eng->ft, f, next < give_up ? next : give_up);
+}
+
+static void syn_timer(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
+{
+	if (now - f->syn_at >= eng->cfg.syn_timeout_ns) {
+		reset_client(eng, f);
+		eng->ctr.flows_timed_out++;
+		event(eng, CN_EV_SYN_TIMEOUT, f, now);
+		flow_free(eng, f);
+		return;
+	}
+	resend_syn(eng, f, now);
+}
+
+static void expire_idle(struct cn_engine *eng, uint64_t now)
+{
+	struct cn_flow *f;
+
+	while ((f = cn_ft_list_head(&eng->ft, CN_LIST_ACTIVE)) &&
+	       now - f->list_at >= eng->cfg.idle_timeout_ns) {
+		if (now - f->last_seen < eng->cfg.idle_timeout_ns) {
+			/* Seen since it was queued: requeue at that time. */
+			cn_ft_list_move(&eng->ft, f, CN_LIST_ACTIVE, now);
+			f->list_at = f->last_seen;
+			continue;
+		}
+		eng->ctr.flows_expired++;
+		event(eng, CN_EV_EXPIRED, f, now);
+		flow_free(eng, f);
+	}
+}
+
+static void expire_closed(struct cn_engine *eng, uint64_t now)
+{
+	struct cn_flow *f;
+
+	while ((f = cn_ft_list_head(&eng->ft, CN_LIST_CLOSED)) &&
+	       now - f->list_at >= eng->cfg.close_grace_ns) {
+		eng->ctr.flows_closed++;
+		event(eng, CN_EV_CLOSED, f, now);
+		flow_free(eng, f);
+	}
+}
+
+void cn_engine_tick(struct cn_engine *eng, uint64_t now_ns)
+{
+	struct cn_flow *f;
+
+	while ((f = cn_ft_timer_first(&eng->ft)) && f->deadline <= now_ns)
+		syn_timer(eng, f, now_ns);
+	expire_idle(eng, now_ns);
+	expire_closed(eng, now_ns);
+}
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+uint64_t cn_engine_next_deadline(const struct cn_engine *eng)
+{
+	const struct cn_flow *f;
+	uint64_t t = UINT64_MAX;
+
+	if ((f = cn_ft_timer_first(&eng->ft)))
+		t = f->deadline;
+	if ((f = cn_ft_list_head(&eng->ft, CN_LIST_ACTIVE)))
+		t = min64(t, f->list_at + eng->cfg.idle_timeout_ns);
+	if ((f = cn_ft_list_head(&eng->ft, CN_LIST_CLOSED)))
+		t = min64(t, f->list_at + eng->cfg.close_grace_ns);
+	return t;
+}
+
+/* ---- life cycle ----------------------------------------------------- */
+
+static bool config_ok(const struct cn_config *c)
+{
+	return c->max_flows > 0 && c->buf_flow_frames > 0 &&
+	       c->syn_rto_ns > 0 && c->syn_timeout_ns > 0 &&
+	       c->idle_timeout_ns > 0 && c->default_wscale <= CN_MAX_WSCALE &&
+	       c->default_mss4 >= 64 && c->default_mss6 >= 64 &&
+	       c->max_mss >= 64 && c->cache_entries >= 4;
+}
+
+int cn_engine_create(struct cn_engine **out, const struct cn_config *cfg,
+		     const uint8_t secret[32], const struct cn_io *io)
+{
+	struct cn_engine *eng;
+	int err;
+
+	*out = NULL;
+	if (!config_ok(cfg) || !io || !io->emit)
+		return -EINVAL;
+	eng = calloc(1, sizeof(*eng));
+	if (!eng)
+		return -ENOMEM;
+	eng->cfg = *cfg;
+	eng->io = *io;
+	memcpy(eng->isn_key, secret + 16, sizeof(eng->isn_key));
+	eng->touch_ns = min64(TOUCH_MAX_NS, cfg->idle_timeout_ns / 64);
+	err = cn_ft_init(&eng->ft, cfg->max_flows, secret);
+	if (!err)
+		err = cn_oc_init(&eng->oc, cfg->cache_entries, secret + 8);
+	if (err) {
+		cn_engine_destroy(eng);
+		return err;
+	}
+	*out = eng;
+	return 0;
+}
+
+void cn_engine_destroy(struct cn_engine *eng)
+{
+	if (!eng)
+		return;
+	for (uint32_t i = 0; eng->ft.slots && i < eng->ft.capacity; i++)
+		if (eng->ft.slots[i].state != CN_FS_FREE)
+			flow_free(eng, &eng->ft.slots[i]);
+	cn_ft_fini(&eng->ft);
+	cn_oc_fini(&eng->oc);
+	free(eng);
+}
+
+const struct cn_counters *cn_engine_counters(const struct cn_engine *eng)
+{
+	return &eng->ctr;
+}
+
+const struct cn_drops *cn_engine_drops(const struct cn_engine *eng)
+{
+	return &eng->drops;
+}
+
+uint32_t cn_engine_flow_count(const struct cn_engine *eng)
+{
+	return eng->ft.count;
+}
+
+uint64_t cn_engine_buffered_bytes(const struct cn_engine *eng)
+{
+	return eng->held_bytes;
+}
+
+size_t cn_engine_flow_footprint(void)
+{
+	/* slot + bucket head + heap slot */
+	return sizeof(struct cn_flow) + 2 * sizeof(uint32_t);
+}

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+#include "options_cache.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "siphash.h"
+
+#define WAYS 4
+
+struct server_id {
+	uint8_t family;
+	uint8_t pad;
+	uint16_t port;
+	uint8_t addr[16];
+};
+
+static void server_id(const struct cn_flow_key *key, struct server_id *id)
+{
+	memset(id, 0, sizeof(*id));
+	id->family = key->family;
+	id->port = key->sport;
+	memcpy(id->addr, key->saddr, sizeof(id->addr));
+}
+
+static struct cn_opt_entry *set_of(const struct cn_opt_cache *c,
+				   const struct server_id *id)
+{
+	uint64_t h = cn_siphash(c->hash_key, id, sizeof(*id));
+
+	return &c->e[(h & (c->sets - 1)) * WAYS];
+}
+
+static bool same(const struct cn_opt_entry *e, const struct server_id *id)
+{
+	return e->family == id->family && e->port == id->port &&
+	       !memcmp(e->addr, id->addr, sizeof(e->addr));
+}
+
+int cn_oc_init(struct cn_opt_cache *c, uint32_t entries,
+	       const uint8_t hash_key[16])
+{
+	uint32_t sets = 1;
+
+	memset(c, 0, sizeof(*c));
+	if (entries < WAYS || entries > (1u << 24))
+		return -EINVAL;
+	while (sets * WAYS < entries)
+		sets <<= 1;
+	c->e = calloc((size_t)sets * WAYS, sizeof(*c->e));
+	if (!c->e)
+		return -ENOMEM;
+	c->sets = sets;
+	memcpy(c->hash_key, hash_key, sizeof(c->hash_key));
+	return 0;
+}
+
+void cn_oc_fini(struct cn_opt_cache *c)
+{
+	free(c->e);
+	memset(c, 0, sizeof(*c));
+}
+
+bool cn_oc_get(const struct cn_opt_cache *c, const struct cn_flow_key *key,
+	       struct cn_syn_opts *out)
+{
+	struct server_id id;
+	const struct cn_opt_entry *set;
+
+	server_id(key, &id);
+	set = set_of(c, &id);
+	for (int w = 0; w < WAYS; w++) {
+		if (set[w].family && same(&set[w], &id)) {
+			*out = set[w].opts;
+			return true;
+		}
+	}
+	return false;
+}
+
+void cn_oc_put(struct cn_opt_cache *c, const struct cn_flow_key *key,
+	       const struct cn_syn_opts *opts)
+{
+	struct server_id id;
+	struct cn_opt_entry *set, *victim;
+
+	server_id(key, &id);
+	set = set_of(c, &id);
+	victim = &set[0];
+	for (int w = 0; w < WAYS; w++) {
+		if (set[w].family && same(&set[w], &id)) {
+			victim = &set[w];
+			break;
+		}
+		if (!set[w].family ||
+		    (victim->family && set[w].stamp < victim->stamp))
+			victim = &set[w];
+	}
+	victim->family = id.family;
+	victim->port = id.port;
+	memcpy(victim->addr, id.addr, sizeof(victim->addr));
+	victim->stamp = ++c->clock;
+	victim->opts = *opts;
+}
