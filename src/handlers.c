@@ -289,6 +289,7 @@ static struct cn_flow *flow_new(struct cn_engine *eng, const struct cn_frame *fr
 	f->client = (struct cn_syn_opts){ p->opt.mss, p->opt.wscale,
 					  p->opt.sack_ok, p->opt.ts };
 	f->peer[CN_CLIENT].end = p->seq + cn_pkt_seg_len(p);
+	f->peer[CN_CLIENT].max_win = p->win; /* a SYN's window is unscaled */
 	choose_options(eng, f);
 	cn_ft_list_move(&eng->ft, f, CN_LIST_EMBRYONIC, now);
 	cn_ft_timer_set(&eng->ft, f, now + eng->cfg.syn_rto_ns);
@@ -444,7 +445,7 @@ static enum cn_verdict translate(struct cn_engine *eng, struct cn_flow *f,
 	touch(eng, f, now);
 	if (from == CN_CLIENT) {
 		track(eng, f, from, p, p->seq, p->ack - f->delta,
-		      f->c2s_shift_out, now);
+		      f->c2s_shift_in, now);
 		cn_rewrite_c2s(fr->data, p, f, patch);
 	} else {
 		track(eng, f, from, p, p->seq, p->ack, f->s2c_shift_in, now);
