@@ -40,7 +40,7 @@ DAEMON  := $(B)/clientnic
 LINKEM  := $(B)/linkem
 UNITS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all check unit unit-asan e2e demo bench deps clean
+.PHONY: all check unit unit-asan fuzz e2e demo bench deps clean
 all: $(LIB) $(DAEMON) $(LINKEM)
 
 $(B)/obj/%.o: %.c
@@ -71,6 +71,21 @@ unit: $(UNITS)
 unit-asan:
 	$(Q)$(MAKE) --no-print-directory B=build/asan SAN=1 unit
 
+# libFuzzer over whole flows (clang); FUZZ_SECONDS=0 only replays the corpus.
+FUZZ_SECONDS ?= 20
+FUZZ := build/fuzz/fuzz_engine
+$(FUZZ): fuzz/fuzz_engine.c $(ENGINE_SRC) $(wildcard src/*.h)
+	$(call say,FUZZ,$@)mkdir -p $(dir $@)
+	$(Q)clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -Isrc fuzz/fuzz_engine.c $(ENGINE_SRC) -o $@
+
+fuzz: $(FUZZ)
+	$(Q)rm -rf build/fuzz/corpus && python3 fuzz/make_corpus.py build/fuzz/corpus
+	$(Q)cd build/fuzz && ./fuzz_engine -max_total_time=$(FUZZ_SECONDS) \
+		-print_final_stats=1 corpus 2>fuzz.log || { tail -50 fuzz.log; exit 1; }
+	$(Q)grep -E 'stat::number_of_executed_units|Done' build/fuzz/fuzz.log | \
+		sed 's/^/  fuzz: /'
+
 deps:
 	$(Q)scripts/install-deps.sh
 
@@ -78,6 +93,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory unit-asan
+	$(Q)$(MAKE) --no-print-directory fuzz
 	$(Q)$(MAKE) --no-print-directory B=build/asan SAN=1 all
 	$(Q)tests/e2e/run.sh
 
