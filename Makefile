@@ -13,12 +13,12 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
            -Wstrict-prototypes -Wmissing-prototypes -Wsign-compare \
            -Wvla -Wformat=2
 OPT     ?= -O2 -g
+SANFLAGS := -fsanitize=address,undefined
 ifeq ($(SAN),1)
-OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
-           -fno-sanitize-recover=all
+OPT     := -O1 -g $(SANFLAGS) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += $(SANFLAGS)
 endif
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -MMD -MP -Isrc
-LDFLAGS += $(if $(filter 1,$(SAN)),-fsanitize=address,undefined)
 
 ifneq ($(V),1)
 Q = @
