@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The clientnic daemon: two AF_PACKET ports, the engine between them, one
+ * single-threaded event loop (epoll over both ports, a timerfd at the
+ * engine's next deadline, a signalfd), the event log and the capture.
+ */
+#ifndef CN_DAEMON_H
+#define CN_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+#define CN_VERSION "0.1.0"
+
+/* Exit status of the daemon, documented in --help and docs/daemon.md. */
+enum cn_exit {
+	CN_EXIT_OK = 0,      /* stopped by SIGINT/SIGTERM */
+	CN_EXIT_FAIL = 1,    /* a runtime error */
+	CN_EXIT_USAGE = 2,   /* bad command line or option value */
+	CN_EXIT_NOIF = 3,    /* an interface does not exist */
+	CN_EXIT_NOPERM = 4,  /* a capability is missing */
+};
+
+struct cn_daemon_config {
+	const char *client_if;
+	const char *server_if;
+	const char *pcap_path;      /* NULL: no capture */
+	bool promisc;               /* a bridge port must see every MAC */
+	bool qdisc_bypass;
+	uint32_t rx_ring_bytes;     /* 0: the packet I/O default */
+	uint32_t tx_ring_bytes;
+	uint32_t batch;             /* frames per receive burst */
+	uint32_t stats_interval_s;  /* 0: no periodic counters */
+	struct cn_config engine;
+};
+
+void cn_daemon_config_defaults(struct cn_daemon_config *cfg);
+
+/* Run until SIGINT/SIGTERM; returns an enum cn_exit value. */
+int cn_daemon_run(const struct cn_daemon_config *cfg);
+
+#endif

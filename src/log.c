@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: MIT
+#include "log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+/* Room kept at the end of a record for the truncation mark and the
+ * closing brace, so a cut record is still well-formed. */
+#define REC_RESERVE 24
+
+static enum cn_log_level log_level = CN_LOG_INFO;
+static enum cn_log_format log_format = CN_LOG_TEXT;
+
+static const char *const level_names[] = {
+	[CN_LOG_ERROR] = "error",
+	[CN_LOG_WARN] = "warn",
+	[CN_LOG_INFO] = "info",
+	[CN_LOG_DEBUG] = "debug",
+};
+
+static const char *const format_names[] = {
+	[CN_LOG_TEXT] = "text",
+	[CN_LOG_JSON] = "json",
+};
+
+void cn_log_setup(enum cn_log_level level, enum cn_log_format format)
+{
+	log_level = level;
+	log_format = format;
+}
+
+bool cn_log_enabled(enum cn_log_level level)
+{
+	return level <= log_level;
+}
+
+enum cn_log_format cn_log_format_get(void)
+{
+	return log_format;
+}
+
+int cn_log_level_parse(const char *s, enum cn_log_level *out)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]);
+	     i++) {
+		if (!strcmp(s, level_names[i])) {
+			*out = (enum cn_log_level)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int cn_log_format_parse(const char *s, enum cn_log_format *out)
+{
+	for (size_t i = 0; i < sizeof(format_names) / sizeof(format_names[0]);
+	     i++) {
+		if (!strcmp(s, format_names[i])) {
+			*out = (enum cn_log_format)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *cn_log_level_name(enum cn_log_level level)
+{
+	return level <= CN_LOG_DEBUG ? level_names[level] : "?";
+}
+
+const char *cn_log_format_name(enum cn_log_format format)
+{
+	return format <= CN_LOG_JSON ? format_names[format] : "?";
+}
+
+void cn_log_msg(enum cn_log_level level, const char *fmt, ...)
+{
+	static const char *const prefix[] = {
+		[CN_LOG_ERROR] = "error: ",
+		[CN_LOG_WARN] = "warning: ",
+		[CN_LOG_INFO] = "",
+		[CN_LOG_DEBUG] = "debug: ",
+	};
+	char line[1024];
+	va_list ap;
+	int n;
+
+	if (!cn_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	/* One fprintf per line: stderr is unbuffered, and a line written in
+	 * pieces could interleave with another process's output. */
+	fprintf(stderr, "clientnic: %s%s\n", prefix[level], line);
+}
+
+void cn_log_status(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n >= 0)
+		fprintf(stderr, "clientnic: %s\n", line);
+}
+
+uint64_t cn_log_realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void rec_vappend(struct cn_log_rec *r, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void rec_vappend(struct cn_log_rec *r, const char *fmt, va_list ap)
+{
+	size_t room = sizeof(r->buf) - REC_RESERVE - r->len;
+	int n;
+
+	if (r->truncated)
+		return;
+	n = vsnprintf(r->buf + r->len, room, fmt, ap);
+	if (n < 0 || (size_t)n >= room) {
+		r->buf[r->len] = '\0';
+		r->truncated = true;
+		return;
+	}
+	r->len += (size_t)n;
+}
+
+static void rec_append(struct cn_log_rec *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void rec_append(struct cn_log_rec *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rec_vappend(r, fmt, ap);
+	va_end(ap);
+}
+
+/* A field's value as preformatted text: bare in both formats. */
+static void rec_field_raw(struct cn_log_rec *r, const char *key,
+			  const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void rec_field_raw(struct cn_log_rec *r, const char *key,
+			  const char *fmt, ...)
+{
+	size_t start = r->len;
+	va_list ap;
+
+	if (r->format == CN_LOG_JSON)
+		rec_append(r, ",\"%s\":", key);
+	else
+		rec_append(r, " %s=", key);
+	va_start(ap, fmt);
+	rec_vappend(r, fmt, ap);
+	va_end(ap);
+	if (r->truncated) {
+		r->len = start;
+		r->buf[start] = '\0';
+	}
+}
+
+void cn_log_rec_begin(struct cn_log_rec *r, enum cn_log_format format,
+		      uint64_t ts_ns, const char *event)
+{
+	r->format = format;
+	r->truncated = false;
+	r->len = 0;
+	r->buf[0] = '\0';
+	if (format == CN_LOG_JSON)
+		rec_append(r, "{\"ts\":%" PRIu64 ".%06" PRIu64,
+			   ts_ns / 1000000000u, ts_ns % 1000000000u / 1000u);
+	else
+		rec_append(r, "ts=%" PRIu64 ".%06" PRIu64,
+			   ts_ns / 1000000000u, ts_ns % 1000000000u / 1000u);
+	cn_log_rec_str(r, "event", event);
+}
+
+/* Text values never need quoting here (names, addresses, numbers); a value
+ * with a space or quote is quoted anyway so a line always splits right. */
+static bool text_needs_quotes(const char *s)
+{
+	return !*s || strpbrk(s, " \t\"=\\") != NULL;
+}
+
+static void rec_escaped(struct cn_log_rec *r, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			rec_append(r, "\\%c", c);
+		else if (c < 0x20)
+			rec_append(r, "\\u%04x", c);
+		else
+			rec_append(r, "%c", c);
+	}
+}
+
+void cn_log_rec_str(struct cn_log_rec *r, const char *key, const char *val)
+{
+	size_t start = r->len;
+	bool quote = r->format == CN_LOG_JSON || text_needs_quotes(val);
+
+	if (r->format == CN_LOG_JSON)
+		rec_append(r, ",\"%s\":", key);
+	else
+		rec_append(r, " %s=", key);
+	if (quote)
+		rec_append(r, "\"");
+	rec_escaped(r, val);
+	if (quote)
+		rec_append(r, "\"");
+	if (r->truncated) {
+		r->len = start;
+		r->buf[start] = '\0';
+	}
+}
+
+void cn_log_rec_u64(struct cn_log_rec *r, const char *key, uint64_t val)
+{
+	rec_field_raw(r, key, "%" PRIu64, val);
+}
+
+void cn_log_rec_i64(struct cn_log_rec *r, const char *key, int64_t val)
+{
+	rec_field_raw(r, key, "%" PRId64, val);
+}
+
+void cn_log_rec_bool(struct cn_log_rec *r, const char *key, bool val)
+{
+	rec_field_raw(r, key, "%s", val ? "true" : "false");
+}
+
+void cn_log_rec_ms(struct cn_log_rec *r, const char *key, uint64_t ns)
+{
+	rec_field_raw(r, key, "%" PRIu64 ".%03" PRIu64, ns / 1000000u,
+		      ns % 1000000u / 1000u);
+}
+
+void cn_log_rec_write(struct cn_log_rec *r, FILE *f)
+{
+	/* The reserve guarantees room for the tail whatever came before. */
+	size_t room = sizeof(r->buf) - r->len;
+	const char *mark = r->truncated ? (r->format == CN_LOG_JSON ?
+					   ",\"truncated\":true" :
+					   " truncated=true") : "";
+	int n = snprintf(r->buf + r->len, room, "%s%s\n", mark,
+			 r->format == CN_LOG_JSON ? "}" : "");
+
+	if (n > 0 && (size_t)n < room)
+		r->len += (size_t)n;
+	fwrite(r->buf, 1, r->len, f);
+	fflush(f);
+}
