@@ -169,7 +169,7 @@ static void on_event(void *ctx, const struct cn_event *ev)
 		cn_log_rec_u64(&r, "mss", ev->mss);
 		cn_log_rec_i64(&r, "wscale", ev->wscale);
 		cn_log_rec_bool(&r, "sack", ev->sack_ok);
-		cn_log_rec_bool(&r, "ts", ev->ts_ok);
+		cn_log_rec_bool(&r, "timestamps", ev->ts_ok);
 	}
 	if (fl & EVF_DATA) {
 		cn_log_rec_u64(&r, "frames", ev->frames);
@@ -441,6 +441,9 @@ static void on_signals(struct cn_daemon *d)
 			break;
 		case SIGUSR1:
 			print_counters(d, stderr, "SIGUSR1");
+			/* Lets a reader look at the capture while it runs. */
+			if (d->pcap)
+				pcap_out_flush(d->pcap);
 			break;
 		default:
 			break;

@@ -56,7 +56,8 @@ struct opt_def {
 	size_t off;         /* into struct opts */
 	uint64_t min, max;  /* numbers; in ns for OPT_SECONDS and OPT_MS */
 	const char *help;
-	const char *what;   /* flags: the setting shown as the default */
+	const char *what;   /* flags: the setting when the bool is true */
+	const char *what_off; /* and when it is false */
 };
 
 #define D(field) offsetof(struct opts, d.field)
@@ -64,69 +65,74 @@ struct opt_def {
 #define SEC(x) ((uint64_t)((x) * 1000000000ull))
 #define MSEC(x) ((uint64_t)((x) * 1000000ull))
 
+/* A value option, and a flag with the words for its setting on and off. */
+#define OPTV(n_, a_, k_, o_, lo_, hi_, h_)                                 \
+	{ .name = n_, .arg = a_, .kind = k_, .off = o_, .min = lo_,         \
+	  .max = hi_, .help = h_ }
+#define OPTF(n_, k_, o_, h_, on_, off_)                                     \
+	{ .name = n_, .kind = k_, .off = o_, .help = h_, .what = on_,       \
+	  .what_off = off_ }
+
 static const struct opt_def opt_table[] = {
-	{ "client-if", "IF", OPT_IFNAME, D(client_if), 0, 0,
-	  "interface toward the client", NULL },
-	{ "server-if", "IF", OPT_IFNAME, D(server_if), 0, 0,
-	  "interface toward the server", NULL },
-	{ "pcap", "FILE", OPT_PATH, D(pcap_path), 0, 0,
-	  "write every frame in and out to FILE (pcap, Linux cooked v2)",
-	  NULL },
-	{ "log-level", "LEVEL", OPT_LEVEL, offsetof(struct opts, level), 0, 0,
-	  "error|warn|info|debug (debug adds buffered frames and drops)",
-	  NULL },
-	{ "log-format", "FORMAT", OPT_FORMAT, offsetof(struct opts, format),
-	  0, 0, "event log on stdout as text (key=value) or json lines",
-	  NULL },
-	{ "syn-timeout", "SECONDS", OPT_SECONDS, E(syn_timeout_ns),
-	  MSEC(10), SEC(3600),
-	  "reset the client when the server has not answered the SYN",
-	  NULL },
-	{ "syn-rto", "MS", OPT_MS, E(syn_rto_ns), MSEC(1), SEC(60),
-	  "first SYN retransmission to a silent server, then doubled", NULL },
-	{ "max-flows", "N", OPT_U32, E(max_flows), 1, 1u << 24,
-	  "flow table capacity", NULL },
-	{ "buf-flow-bytes", "N", OPT_U32, E(buf_flow_bytes), 0, 1u << 30,
-	  "early client data held per flow until the real SYN-ACK", NULL },
-	{ "buf-flow-frames", "N", OPT_U32, E(buf_flow_frames), 0, 65535,
-	  "early client frames held per flow", NULL },
-	{ "buf-total-bytes", "N", OPT_U64, E(buf_total_bytes), 0,
-	  1ull << 36, "early client data held over all flows", NULL },
-	{ "idle-timeout", "SECONDS", OPT_SECONDS, E(idle_timeout_ns),
-	  SEC(1), SEC(7 * 86400), "forget an established flow this long idle",
-	  NULL },
-	{ "close-grace", "SECONDS", OPT_SECONDS, E(close_grace_ns), 0,
-	  SEC(3600), "keep a flow this long after FIN/RST for stragglers",
-	  NULL },
-	{ "default-mss", "N", OPT_MSS, E(default_mss4), 536, 65495,
-	  "MSS announced to IPv4 clients while the server's is unknown "
-	  "(IPv6: N-20)", NULL },
-	{ "max-mss", "N", OPT_U16, E(max_mss), 536, 65495,
-	  "never announce a larger MSS to a client", NULL },
-	{ "default-wscale", "N", OPT_U8, E(default_wscale), 0, 14,
-	  "window scale announced while the server's is unknown", NULL },
-	{ "no-sack", NULL, OPT_CLEAR, E(default_sack), 0, 0,
-	  "do not offer SACK while the server's options are unknown",
-	  "SACK offered" },
-	{ "no-timestamps", NULL, OPT_CLEAR, E(default_ts), 0, 0,
-	  "do not offer timestamps while the server's options are unknown",
-	  "timestamps offered" },
-	{ "no-promisc", NULL, OPT_CLEAR, D(promisc), 0, 0,
-	  "leave the interfaces out of promiscuous mode", "promiscuous" },
-	{ "qdisc-bypass", NULL, OPT_SET, D(qdisc_bypass), 0, 0,
-	  "send past the interfaces' qdiscs (PACKET_QDISC_BYPASS)",
-	  "through the qdisc" },
-	{ "rx-ring-bytes", "N", OPT_U32, D(rx_ring_bytes), 0, 1u << 30,
-	  "receive ring size per interface (0: packet I/O default)", NULL },
-	{ "tx-ring-bytes", "N", OPT_U32, D(tx_ring_bytes), 0, 1u << 30,
-	  "transmit ring size per interface (0: packet I/O default)", NULL },
-	{ "batch", "N", OPT_U32, D(batch), 1, 1024,
-	  "frames received per burst before both sides are flushed", NULL },
-	{ "stats-interval", "SECONDS", OPT_SECS32, D(stats_interval_s), 0,
-	  86400, "print all counters to stderr this often (0: never)", NULL },
-	{ "help", NULL, OPT_HELP, 0, 0, 0, "show this help and exit", NULL },
-	{ "version", NULL, OPT_VERSION, 0, 0, 0, "show the version and exit",
-	  NULL },
+	OPTV("client-if", "IF", OPT_IFNAME, D(client_if), 0, 0,
+	     "interface toward the client"),
+	OPTV("server-if", "IF", OPT_IFNAME, D(server_if), 0, 0,
+	     "interface toward the server"),
+	OPTV("pcap", "FILE", OPT_PATH, D(pcap_path), 0, 0,
+	     "write every frame in and out to FILE (pcap, Linux cooked v2)"),
+	OPTV("log-level", "LEVEL", OPT_LEVEL, offsetof(struct opts, level),
+	     0, 0, "error|warn|info|debug (debug adds held frames and drops)"),
+	OPTV("log-format", "FORMAT", OPT_FORMAT,
+	     offsetof(struct opts, format), 0, 0,
+	     "event log on stdout as text (key=value) or json lines"),
+	OPTV("syn-timeout", "SECONDS", OPT_SECONDS, E(syn_timeout_ns),
+	     MSEC(10), SEC(3600),
+	     "reset the client when the server has not answered the SYN"),
+	OPTV("syn-rto", "MS", OPT_MS, E(syn_rto_ns), MSEC(1), SEC(60),
+	     "first SYN retransmission to a silent server, then doubled"),
+	OPTV("max-flows", "N", OPT_U32, E(max_flows), 1, 1u << 24,
+	     "flow table capacity"),
+	OPTV("buf-flow-bytes", "N", OPT_U32, E(buf_flow_bytes), 0, 1u << 30,
+	     "early client data held per flow until the real SYN-ACK"),
+	OPTV("buf-flow-frames", "N", OPT_U32, E(buf_flow_frames), 0, 65535,
+	     "early client frames held per flow"),
+	OPTV("buf-total-bytes", "N", OPT_U64, E(buf_total_bytes), 0,
+	     1ull << 36, "early client data held over all flows"),
+	OPTV("idle-timeout", "SECONDS", OPT_SECONDS, E(idle_timeout_ns),
+	     SEC(1), SEC(7 * 86400),
+	     "forget an established flow idle this long"),
+	OPTV("close-grace", "SECONDS", OPT_SECONDS, E(close_grace_ns), 0,
+	     SEC(3600), "keep a flow this long after FIN/RST for stragglers"),
+	OPTV("default-mss", "N", OPT_MSS, E(default_mss4), 536, 65495,
+	     "MSS announced to IPv4 clients while the server's is unknown "
+	     "(IPv6: N-20)"),
+	OPTV("max-mss", "N", OPT_U16, E(max_mss), 536, 65495,
+	     "never announce a larger MSS to a client"),
+	OPTV("default-wscale", "N", OPT_U8, E(default_wscale), 0, 14,
+	     "window scale announced while the server's is unknown"),
+	OPTF("no-sack", OPT_CLEAR, E(default_sack),
+	     "do not offer SACK while the server's options are unknown",
+	     "SACK offered", "SACK not offered"),
+	OPTF("no-timestamps", OPT_CLEAR, E(default_ts),
+	     "do not offer timestamps while the server's options are unknown",
+	     "timestamps offered", "timestamps not offered"),
+	OPTF("no-promisc", OPT_CLEAR, D(promisc),
+	     "leave the interfaces out of promiscuous mode", "promiscuous",
+	     "not promiscuous"),
+	OPTF("qdisc-bypass", OPT_SET, D(qdisc_bypass),
+	     "send past the interfaces' qdiscs (PACKET_QDISC_BYPASS)",
+	     "bypass", "through the qdisc"),
+	OPTV("rx-ring-bytes", "N", OPT_U32, D(rx_ring_bytes), 0, 1u << 30,
+	     "receive ring size per interface (0: packet I/O default)"),
+	OPTV("tx-ring-bytes", "N", OPT_U32, D(tx_ring_bytes), 0, 1u << 30,
+	     "transmit ring size per interface (0: packet I/O default)"),
+	OPTV("batch", "N", OPT_U32, D(batch), 1, 1024,
+	     "frames received per burst before both sides are flushed"),
+	OPTV("stats-interval", "SECONDS", OPT_SECS32, D(stats_interval_s), 0,
+	     86400, "print all counters to stderr this often (0: never)"),
+	OPTF("help", OPT_HELP, 0, "show this help and exit", NULL, NULL),
+	OPTF("version", OPT_VERSION, 0, "show the version and exit", NULL,
+	     NULL),
 };
 
 #define N_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
@@ -183,8 +189,8 @@ static void format_value(char *buf, size_t len, const struct opts *o,
 		break;
 	case OPT_CLEAR:
 	case OPT_SET:
-		snprintf(buf, len, "%s%s", *(const bool *)p ? "" : "not ",
-			 def->what);
+		snprintf(buf, len, "%s",
+			 *(const bool *)p ? def->what : def->what_off);
 		break;
 	case OPT_LEVEL:
 		snprintf(buf, len, "%s",
@@ -199,10 +205,38 @@ static void format_value(char *buf, size_t len, const struct opts *o,
 	}
 }
 
+/* Print text from column col, wrapped before column HELP_WIDTH. */
+#define HELP_COL 29
+#define HELP_WIDTH 79
+
+static void print_wrapped(FILE *f, const char *text, int col)
+{
+	const char *w = text;
+
+	while (*w) {
+		const char *end = strchr(w, ' ');
+		int len = end ? (int)(end - w) : (int)strlen(w);
+
+		if (col > HELP_COL && col + 1 + len > HELP_WIDTH) {
+			fprintf(f, "\n%*s", HELP_COL, "");
+			col = HELP_COL;
+		} else if (col > HELP_COL) {
+			fputc(' ', f);
+			col++;
+		}
+		fprintf(f, "%.*s", len, w);
+		col += len;
+		w += len;
+		while (*w == ' ')
+			w++;
+	}
+	fputc('\n', f);
+}
+
 static void usage(FILE *f)
 {
 	struct opts o;
-	char val[64], left[48];
+	char val[64], left[48], text[256];
 
 	opts_defaults(&o);
 	fprintf(f,
@@ -221,10 +255,10 @@ static void usage(FILE *f)
 		snprintf(left, sizeof(left), "--%s%s%s", def->name,
 			 def->arg ? " " : "", def->arg ? def->arg : "");
 		format_value(val, sizeof(val), &o, def);
-		fprintf(f, "  %-26s %s", left, def->help);
-		if (val[0])
-			fprintf(f, " [default: %s]", val);
-		fputc('\n', f);
+		snprintf(text, sizeof(text), "%s%s%s%s", def->help,
+			 val[0] ? " [default: " : "", val, val[0] ? "]" : "");
+		fprintf(f, "  %-*s ", HELP_COL - 3, left);
+		print_wrapped(f, text, HELP_COL);
 	}
 	fprintf(f,
 		"\n"

@@ -145,6 +145,11 @@ uint64_t pcap_out_truncated(const struct pcap_out *p)
 	return p->truncated;
 }
 
+void pcap_out_flush(struct pcap_out *p)
+{
+	pcap_dump_flush(p->dumper);
+}
+
 int pcap_out_close(struct pcap_out *p)
 {
 	int ret = 0;

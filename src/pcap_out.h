@@ -41,6 +41,9 @@ void pcap_out_frame(struct pcap_out *p, const struct pcap_out_if *ifc,
 uint64_t pcap_out_frames(const struct pcap_out *p);
 uint64_t pcap_out_truncated(const struct pcap_out *p);
 
+/* Push buffered records to the file, so a reader sees them now. */
+void pcap_out_flush(struct pcap_out *p);
+
 /* Flush and close; returns 0 or -errno when the file could not be written
  * completely. */
 int pcap_out_close(struct pcap_out *p);
