@@ -27,6 +27,7 @@ struct pktio_stats {
 	uint64_t rx_frames;
 	uint64_t rx_bytes;
 	uint64_t rx_kernel_drops; /* PACKET_STATISTICS tp_drops */
+	uint64_t rx_truncated;    /* arrived cut short: dropped, never sent */
 	uint64_t tx_frames;
 	uint64_t tx_bytes;
 	uint64_t tx_errors;       /* frames the kernel refused */

@@ -1,0 +1,534 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Packet I/O on one interface through AF_PACKET.
+ *
+ * Receive: a TPACKET_V2 ring of small (2 KiB) slots plus PACKET_COPY_THRESH.
+ * TPACKET_V3 takes a virtio_net_hdr on this kernel too (tpacket_rcv writes
+ * it in front of the MAC header for every version), but a V3 block reaches
+ * user space only when it is full or when its retire timer fires, and that
+ * timer counts in milliseconds: a lone frame (a SYN, a ping) would wait up
+ * to a millisecond. For a latency box and a delay emulator that is the
+ * wrong trade, so V2, where each frame is ours as soon as it is written.
+ * Fixed V2 slots large enough for 64 KiB GSO super-frames would waste 97 %
+ * of the ring on MTU-sized frames; instead a frame larger than its slot
+ * goes whole to the socket's receive queue (TP_STATUS_COPY, the kernel's
+ * copy_thresh path) and is read with recvmsg() in ring order. A frame the
+ * kernel could not copy arrives truncated (tp_snaplen < tp_len): counted
+ * in rx_truncated and dropped, never forwarded.
+ *
+ * Transmit: sendmmsg() over a staging buffer, one system call per batch.
+ * A PACKET_TX_RING has fixed-size slots too, so carrying GSO frames would
+ * take 64 KiB per slot; and a veth peer copies ring pages anyway
+ * (skb_orphan_frags() of the zero-copy skb), so the ring saves no copy.
+ *
+ * Offloads: PACKET_VNET_HDR on the socket; the virtio_net_hdr in front of
+ * every frame maps one to one to struct cn_offload.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/virtio_net.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pktio.h"
+
+#define PKTIO_SLOT_SIZE 2048u            /* one MTU-sized frame + headers */
+#define PKTIO_BLOCK_SIZE (256u * 1024)   /* ring block: 128 slots */
+#define PKTIO_RX_RING_DEFAULT (8u << 20) /* 4096 slots */
+#define PKTIO_TX_STAGE_DEFAULT (2u << 20)
+#define PKTIO_TX_BATCH 64u
+#define PKTIO_SOCKBUF (32 << 20)
+#define PKTIO_VLAN_HLEN 4u
+/* Largest frame: a 64 KiB GSO super-frame, its MAC header and a VLAN tag. */
+#define PKTIO_FRAME_MAX (65536u + 512u)
+
+struct pktio_acc {
+	struct pktio_stats st; /* rx_kernel_drops accumulates (clear on read) */
+};
+
+struct pktio_tx {
+	uint8_t *stage;       /* frames queued for the next sendmmsg() */
+	uint32_t stage_size;
+	uint32_t stage_used;
+	unsigned n;
+	struct virtio_net_hdr vh[PKTIO_TX_BATCH];
+	struct iovec iov[PKTIO_TX_BATCH][2];
+	struct mmsghdr msg[PKTIO_TX_BATCH];
+};
+
+struct pktio {
+	int fd;
+	int ifindex;
+	uint32_t mtu;
+	char ifname[IF_NAMESIZE];
+	uint8_t *ring;
+	size_t ring_len;
+	unsigned slot_nr;
+	unsigned head;
+	uint8_t *big;         /* a frame read whole from the receive queue */
+	struct pktio_acc *acc;
+	struct pktio_tx tx;
+};
+
+/* ---- setup --------------------------------------------------------- */
+
+static int sockopt(int fd, int level, int name, int val)
+{
+	return setsockopt(fd, level, name, &val, sizeof(val)) ? -errno : 0;
+}
+
+static int pktio_socket(struct pktio *io, const char **errmsg)
+{
+	/* Protocol 0: no frames at all until bind() names the interface. */
+	io->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (io->fd < 0) {
+		int err = -errno;
+
+		*errmsg = err == -EPERM || err == -EACCES ?
+			"AF_PACKET socket: permission denied (needs CAP_NET_RAW)" :
+			"AF_PACKET socket failed";
+		return err == -EACCES ? -EPERM : err;
+	}
+	return 0;
+}
+
+static int pktio_lookup(struct pktio *io, const char *ifname,
+			const char **errmsg)
+{
+	struct ifreq ifr = { 0 };
+
+	if (!ifname || !*ifname || strlen(ifname) >= IF_NAMESIZE) {
+		*errmsg = "bad interface name";
+		return -ENODEV;
+	}
+	strcpy(io->ifname, ifname);
+	io->ifindex = (int)if_nametoindex(ifname);
+	if (!io->ifindex) {
+		*errmsg = "no such interface";
+		return -ENODEV;
+	}
+	strcpy(ifr.ifr_name, ifname);
+	if (ioctl(io->fd, SIOCGIFMTU, &ifr) < 0) {
+		*errmsg = "cannot read the interface MTU";
+		return -errno;
+	}
+	io->mtu = (uint32_t)ifr.ifr_mtu;
+	return 0;
+}
+
+/* Socket options that must precede the ring (PACKET_VNET_HDR and
+ * PACKET_VERSION answer EBUSY once a ring exists). */
+static int pktio_options(struct pktio *io, const struct pktio_config *cfg,
+			 const char **errmsg)
+{
+	int fd = io->fd, err;
+
+	if ((err = sockopt(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2))) {
+		*errmsg = "PACKET_VERSION TPACKET_V2 not supported";
+		return err;
+	}
+	if ((err = sockopt(fd, SOL_PACKET, PACKET_VNET_HDR, 1))) {
+		*errmsg = "PACKET_VNET_HDR not supported";
+		return err;
+	}
+	/* The ring's copy path needs the frame in the receive queue:
+	 * copy_thresh only has to be non-zero. */
+	if ((err = sockopt(fd, SOL_PACKET, PACKET_COPY_THRESH, 1))) {
+		*errmsg = "PACKET_COPY_THRESH not supported";
+		return err;
+	}
+	if ((err = sockopt(fd, SOL_PACKET, PACKET_AUXDATA, 1))) {
+		*errmsg = "PACKET_AUXDATA not supported";
+		return err;
+	}
+	/* Frames others send on this interface are no input of ours; our
+	 * own frames never loop back to a packet socket anyway. */
+	if ((err = sockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1))) {
+		*errmsg = "PACKET_IGNORE_OUTGOING not supported";
+		return err;
+	}
+	if (cfg->qdisc_bypass &&
+	    (err = sockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1))) {
+		*errmsg = "PACKET_QDISC_BYPASS not supported";
+		return err;
+	}
+	/* The FORCE variants pass net.core.[rw]mem_max but need
+	 * CAP_NET_ADMIN; without it take what the limit allows. */
+	if (sockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, PKTIO_SOCKBUF))
+		(void)sockopt(fd, SOL_SOCKET, SO_RCVBUF, PKTIO_SOCKBUF);
+	if (sockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, PKTIO_SOCKBUF))
+		(void)sockopt(fd, SOL_SOCKET, SO_SNDBUF, PKTIO_SOCKBUF);
+	return 0;
+}
+
+static int pktio_ring(struct pktio *io, uint32_t bytes, const char **errmsg)
+{
+	struct tpacket_req req = { 0 };
+	void *map;
+
+	if (!bytes)
+		bytes = PKTIO_RX_RING_DEFAULT;
+	req.tp_block_size = PKTIO_BLOCK_SIZE;
+	req.tp_block_nr = (bytes + PKTIO_BLOCK_SIZE - 1) / PKTIO_BLOCK_SIZE;
+	if (req.tp_block_nr < 2)
+		req.tp_block_nr = 2;
+	req.tp_frame_size = PKTIO_SLOT_SIZE;
+	req.tp_frame_nr = req.tp_block_nr * (PKTIO_BLOCK_SIZE / PKTIO_SLOT_SIZE);
+	if (setsockopt(io->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req))) {
+		*errmsg = "PACKET_RX_RING failed";
+		return -errno;
+	}
+	io->ring_len = (size_t)req.tp_block_size * req.tp_block_nr;
+	map = mmap(NULL, io->ring_len, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_POPULATE, io->fd, 0);
+	if (map == MAP_FAILED) {
+		io->ring_len = 0;
+		*errmsg = "mmap of the receive ring failed";
+		return -errno;
+	}
+	io->ring = map;
+	io->slot_nr = req.tp_frame_nr;
+	return 0;
+}
+
+static int pktio_bind(struct pktio *io, bool promisc, const char **errmsg)
+{
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(ETH_P_ALL),
+		.sll_ifindex = io->ifindex,
+	};
+	struct packet_mreq mr = {
+		.mr_ifindex = io->ifindex,
+		.mr_type = PACKET_MR_PROMISC,
+	};
+
+	if (bind(io->fd, (struct sockaddr *)&sll, sizeof(sll))) {
+		*errmsg = errno == ENODEV ? "no such interface" :
+					    "bind to the interface failed";
+		return -errno;
+	}
+	if (promisc && setsockopt(io->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP,
+				  &mr, sizeof(mr))) {
+		*errmsg = "promiscuous mode (PACKET_MR_PROMISC) failed";
+		return -errno;
+	}
+	return 0;
+}
+
+static int pktio_alloc_tx(struct pktio *io, uint32_t bytes,
+			  const char **errmsg)
+{
+	if (!bytes)
+		bytes = PKTIO_TX_STAGE_DEFAULT;
+	if (bytes < PKTIO_FRAME_MAX)
+		bytes = PKTIO_FRAME_MAX;
+	io->tx.stage = malloc(bytes);
+	io->big = malloc(PKTIO_FRAME_MAX + PKTIO_VLAN_HLEN);
+	if (!io->tx.stage || !io->big) {
+		*errmsg = "out of memory for packet buffers";
+		return -ENOMEM;
+	}
+	io->tx.stage_size = bytes;
+	return 0;
+}
+
+int pktio_open(struct pktio **out, const struct pktio_config *cfg,
+	       const char **errmsg)
+{
+	struct pktio *io;
+	int err;
+
+	*out = NULL;
+	*errmsg = NULL;
+	io = calloc(1, sizeof(*io));
+	if (!io || !(io->acc = calloc(1, sizeof(*io->acc)))) {
+		free(io);
+		*errmsg = "out of memory";
+		return -ENOMEM;
+	}
+	io->fd = -1;
+	if ((err = pktio_socket(io, errmsg)) ||
+	    (err = pktio_lookup(io, cfg->ifname, errmsg)) ||
+	    (err = pktio_options(io, cfg, errmsg)) ||
+	    (err = pktio_ring(io, cfg->rx_ring_bytes, errmsg)) ||
+	    (err = pktio_alloc_tx(io, cfg->tx_ring_bytes, errmsg)) ||
+	    (err = pktio_bind(io, cfg->promisc, errmsg)))
+		goto fail;
+	*out = io;
+	return 0;
+fail:
+	pktio_close(io);
+	return err;
+}
+
+void pktio_close(struct pktio *io)
+{
+	if (!io)
+		return;
+	if (io->ring)
+		munmap(io->ring, io->ring_len);
+	if (io->fd >= 0)
+		close(io->fd);
+	free(io->tx.stage);
+	free(io->big);
+	free(io->acc);
+	free(io);
+}
+
+int pktio_fd(const struct pktio *io)
+{
+	return io->fd;
+}
+
+const char *pktio_ifname(const struct pktio *io)
+{
+	return io->ifname;
+}
+
+/* ---- receive ------------------------------------------------------- */
+
+static void offload_from_vnet(struct cn_offload *o,
+			      const struct virtio_net_hdr *vh)
+{
+	o->flags = 0;
+	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		o->flags |= CN_OFF_CSUM_PARTIAL;
+	if (vh->flags & VIRTIO_NET_HDR_F_DATA_VALID)
+		o->flags |= CN_OFF_CSUM_VALID;
+	o->gso_type = vh->gso_type;
+	o->hdr_len = vh->hdr_len;
+	o->gso_size = vh->gso_size;
+	o->csum_start = vh->csum_start;
+	o->csum_offset = vh->csum_offset;
+}
+
+/*
+ * The receive path moved a VLAN tag out of the frame into metadata
+ * (skb_vlan_untag() runs before the packet taps); a bridge must forward
+ * the frame as it was on the wire, so put the tag back. There are always
+ * at least PKTIO_VLAN_HLEN writable bytes in front of data.
+ */
+static void vlan_reinsert(struct cn_frame *f, uint16_t tci, uint16_t tpid)
+{
+	uint8_t *p = f->data - PKTIO_VLAN_HLEN;
+
+	memmove(p, f->data, 2 * ETH_ALEN);
+	p[12] = (uint8_t)(tpid >> 8);
+	p[13] = (uint8_t)tpid;
+	p[14] = (uint8_t)(tci >> 8);
+	p[15] = (uint8_t)tci;
+	f->data = p;
+	f->len += PKTIO_VLAN_HLEN;
+	if (f->off.flags & CN_OFF_CSUM_PARTIAL)
+		f->off.csum_start += PKTIO_VLAN_HLEN;
+	if (f->off.hdr_len)
+		f->off.hdr_len += PKTIO_VLAN_HLEN;
+}
+
+static uint16_t vlan_tpid(uint32_t status, uint16_t tpid)
+{
+	return (status & TP_STATUS_VLAN_TPID_VALID) && tpid ? tpid : ETH_P_8021Q;
+}
+
+/* The whole frame of a TP_STATUS_COPY slot: the next skb in the receive
+ * queue (only the copy path queues skbs there, in ring order). */
+static int pktio_read_big(struct pktio *io, struct cn_frame *f)
+{
+	struct virtio_net_hdr vh;
+	uint8_t *buf = io->big + PKTIO_VLAN_HLEN;
+	struct iovec iov[2] = {
+		{ .iov_base = &vh, .iov_len = sizeof(vh) },
+		{ .iov_base = buf, .iov_len = PKTIO_FRAME_MAX },
+	};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+	} cbuf;
+	struct msghdr msg = {
+		.msg_iov = iov, .msg_iovlen = 2,
+		.msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf),
+	};
+	const struct tpacket_auxdata *aux = NULL;
+	ssize_t n = recvmsg(io->fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
+
+	if (n < 0)
+		return -errno;
+	if ((msg.msg_flags & MSG_TRUNC) || n < (ssize_t)sizeof(vh) ||
+	    (size_t)n > sizeof(vh) + PKTIO_FRAME_MAX)
+		return -EMSGSIZE;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA)
+			aux = (const void *)CMSG_DATA(c);
+	f->data = buf;
+	f->len = (uint32_t)n - sizeof(vh);
+	offload_from_vnet(&f->off, &vh);
+	if (aux && (aux->tp_status & TP_STATUS_VLAN_VALID))
+		vlan_reinsert(f, aux->tp_vlan_tci,
+			      vlan_tpid(aux->tp_status, aux->tp_vlan_tpid));
+	return 0;
+}
+
+/* The frame of one ring slot; 1: deliver it, 0: skip it. */
+static int pktio_slot_frame(struct pktio *io, struct tpacket2_hdr *h,
+			    struct cn_frame *f)
+{
+	const struct sockaddr_ll *sll =
+		(const void *)((uint8_t *)h + TPACKET_ALIGN(sizeof(*h)));
+	const struct virtio_net_hdr *vh;
+	int err;
+
+	if (sll->sll_pkttype == PACKET_OUTGOING)
+		return 0;
+	if (h->tp_status & TP_STATUS_COPY) {
+		err = pktio_read_big(io, f);
+		if (err) {
+			io->acc->st.rx_truncated++;
+			return 0;
+		}
+		return 1;
+	}
+	if (h->tp_snaplen < h->tp_len ||
+	    h->tp_mac < TPACKET2_HDRLEN + sizeof(*vh) + PKTIO_VLAN_HLEN) {
+		io->acc->st.rx_truncated++;
+		return 0;
+	}
+	vh = (const void *)((uint8_t *)h + h->tp_mac - sizeof(*vh));
+	offload_from_vnet(&f->off, vh);
+	f->data = (uint8_t *)h + h->tp_mac;
+	f->len = h->tp_snaplen;
+	if (h->tp_status & TP_STATUS_VLAN_VALID)
+		vlan_reinsert(f, h->tp_vlan_tci,
+			      vlan_tpid(h->tp_status, h->tp_vlan_tpid));
+	return 1;
+}
+
+static struct tpacket2_hdr *pktio_slot(const struct pktio *io, unsigned i)
+{
+	return (struct tpacket2_hdr *)(io->ring + (size_t)i * PKTIO_SLOT_SIZE);
+}
+
+int pktio_rx_burst(struct pktio *io, unsigned budget, pktio_rx_fn fn,
+		   void *ctx)
+{
+	unsigned done = 0;
+
+	while (done < budget) {
+		struct tpacket2_hdr *h = pktio_slot(io, io->head);
+		struct cn_frame f;
+
+		if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) &
+		      TP_STATUS_USER))
+			break;
+		if (pktio_slot_frame(io, h, &f)) {
+			io->acc->st.rx_frames++;
+			io->acc->st.rx_bytes += f.len;
+			fn(ctx, &f, (uint64_t)h->tp_sec * 1000000000u + h->tp_nsec);
+			done++;
+		}
+		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL,
+				 __ATOMIC_RELEASE);
+		io->head = io->head + 1 == io->slot_nr ? 0 : io->head + 1;
+	}
+	return (int)done;
+}
+
+/* ---- transmit ------------------------------------------------------ */
+
+static void vnet_from_offload(struct virtio_net_hdr *vh,
+			      const struct cn_offload *o)
+{
+	memset(vh, 0, sizeof(*vh));
+	if (o->flags & CN_OFF_CSUM_PARTIAL) {
+		vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		vh->csum_start = o->csum_start;
+		vh->csum_offset = o->csum_offset;
+	}
+	vh->gso_type = o->gso_type;
+	vh->gso_size = o->gso_size;
+	vh->hdr_len = o->hdr_len;
+}
+
+/* Hand the staged frames to the kernel. A frame it refuses (bad offload
+ * fields, interface down) is counted and skipped; a full socket buffer
+ * is waited out briefly, then the rest is counted as refused too. */
+static int pktio_kick(struct pktio *io)
+{
+	struct pktio_tx *tx = &io->tx;
+	unsigned i = 0, waits = 0;
+	int err = 0;
+
+	while (i < tx->n) {
+		int n = sendmmsg(io->fd, &tx->msg[i], tx->n - i, MSG_DONTWAIT);
+
+		if (n > 0) {
+			for (unsigned k = i; k < i + (unsigned)n; k++) {
+				io->acc->st.tx_frames++;
+				io->acc->st.tx_bytes += tx->iov[k][1].iov_len;
+			}
+			i += (unsigned)n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if ((errno == EAGAIN || errno == ENOBUFS) && waits++ < 10) {
+			struct pollfd p = { .fd = io->fd, .events = POLLOUT };
+
+			(void)poll(&p, 1, 1);
+			continue;
+		}
+		err = -errno;
+		io->acc->st.tx_errors++;
+		i++;
+	}
+	tx->n = 0;
+	tx->stage_used = 0;
+	return err;
+}
+
+int pktio_send(struct pktio *io, const struct cn_frame *f)
+{
+	struct pktio_tx *tx = &io->tx;
+	unsigned i;
+
+	if (f->len > PKTIO_FRAME_MAX || f->len < ETH_HLEN ||
+	    (f->off.gso_type == CN_GSO_NONE &&
+	     f->len > io->mtu + ETH_HLEN + PKTIO_VLAN_HLEN))
+		return -EMSGSIZE;
+	if (tx->n == PKTIO_TX_BATCH || tx->stage_size - tx->stage_used < f->len)
+		(void)pktio_kick(io);
+	i = tx->n++;
+	memcpy(tx->stage + tx->stage_used, f->data, f->len);
+	vnet_from_offload(&tx->vh[i], &f->off);
+	tx->iov[i][0] = (struct iovec){ &tx->vh[i], sizeof(tx->vh[i]) };
+	tx->iov[i][1] = (struct iovec){ tx->stage + tx->stage_used, f->len };
+	tx->msg[i] = (struct mmsghdr){
+		.msg_hdr = { .msg_iov = tx->iov[i], .msg_iovlen = 2 },
+	};
+	tx->stage_used += f->len;
+	return 0;
+}
+
+int pktio_flush(struct pktio *io)
+{
+	return io->tx.n ? pktio_kick(io) : 0;
+}
+
+void pktio_get_stats(const struct pktio *io, struct pktio_stats *st)
+{
+	struct tpacket_stats ks;
+	socklen_t len = sizeof(ks);
+
+	/* Clear on read in the kernel: fold into the running total. */
+	if (!getsockopt(io->fd, SOL_PACKET, PACKET_STATISTICS, &ks, &len))
+		io->acc->st.rx_kernel_drops += ks.tp_drops;
+	*st = io->acc->st;
+}
