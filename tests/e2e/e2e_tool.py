@@ -125,7 +125,7 @@ def cmd_echo_server(a):
     asyncio.run(main())
 
 
-async def echo_one(host, port, size, rnd, timeout):
+async def echo_one(host, port, size, rnd, timeout, pace=0.0):
     data = rnd.randbytes(size)
     t0 = now_ms()
     reader, writer = await asyncio.wait_for(
@@ -136,6 +136,8 @@ async def echo_one(host, port, size, rnd, timeout):
         for i in range(0, size, 1 << 14):
             writer.write(data[i:i + (1 << 14)])
             await writer.drain()
+            if pace:
+                await asyncio.sleep(pace)
         writer.write_eof()
 
     sender = asyncio.ensure_future(send())
@@ -150,7 +152,7 @@ def cmd_echo_clients(a):
 
     async def main():
         tasks = [echo_one(a.host, a.port, a.size, random.Random(rnd.random()),
-                          a.timeout) for _ in range(a.count)]
+                          a.timeout, a.pace_ms / 1000.0) for _ in range(a.count)]
         return await asyncio.gather(*tasks, return_exceptions=True)
 
     t0 = now_ms()
@@ -486,6 +488,8 @@ def main():
     c.add_argument('--size', type=int, default=65536)
     c.add_argument('--seed', type=int, default=1)
     c.add_argument('--timeout', type=float, default=30)
+    c.add_argument('--pace-ms', type=float, default=0,
+                   help='pause after each 16 KiB written')
     c.set_defaults(fn=cmd_echo_clients)
 
     c = sub.add_parser('connect-time')

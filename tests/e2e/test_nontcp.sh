@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Everything that is not a tracked TCP flow crosses the box unchanged: ARP
+# and neighbour discovery (static entries removed), ping over IPv4 and IPv6,
+# UDP both ways; and a TCP flow over IPv6 is byte-exact.
+. "$(dirname "$0")/lib.sh"
+topo_setup
+
+topo_dynamic_neigh
+assert_eq "client neighbour entries after the flush" "" "$(C ip neigh show dev c0 | grep -v FAILED || true)"
+for host in $S_IP4 $S_IP6; do
+	out=$(C ping -c 5 -i 0.05 -W 1 -n -q "$host" 2>&1) || fail "ping $host: $out"
+	rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$out")
+	assert_eq "ping $host replies" 5 "$rx"
+	log "figure: ping $host $(grep -o 'rtt.*' <<<"$out")"
+done
+mac4=$(C ip neigh show $S_IP4 dev c0 | awk '{ print $3 }')
+mac6=$(C ip neigh show $S_IP6 dev c0 | awk '{ print $3 }')
+assert_eq "server MAC learned by ARP across the box" $S_MAC "$mac4"
+assert_eq "server MAC learned by ND across the box" $S_MAC "$mac6"
+
+spawn S "$TOPO_DIR/udp.log" $TOOL udp-echo-server 5353
+wait_listen S 5353 udp
+for host in $S_IP4 $S_IP6; do
+	out=$(C $TOOL udp-exchange "$host" 5353 --count 50 --size 1200) || fail "UDP to $host: $out"
+	assert_eq "UDP datagrams echoed by $host" "ok=50 count=50" "$out"
+done
+
+spawn S "$TOPO_DIR/echo.log" $TOOL echo-server 7000
+wait_listen S 7000
+out=$(C $TOOL echo-clients $S_IP6 7000 --count 4 --size $((1 << 20)) --seed $$ 2>&1) ||
+	fail "TCP over IPv6: $out"
+log "$out"
+assert_eq "IPv6 TCP connections echoed byte-exact" 4 "$(sed -n 's/^ok=\([0-9]*\).*/\1/p' <<<"$out")"
+
+box_stop
+assert_counter passed_not_tcp '>' 0
+assert_counter synacks_spoofed '==' 4
+assert_counter flows_established '==' 4
