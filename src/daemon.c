@@ -575,6 +575,12 @@ static int check_interfaces(const struct cn_daemon_config *cfg)
 		       "or grant it (setcap cap_net_raw,cap_net_admin+ep)");
 		return CN_EXIT_NOPERM;
 	}
+	/* Promiscuous mode through PACKET_MR_PROMISC needs only CAP_NET_RAW;
+	 * CAP_NET_ADMIN lets the socket buffers grow past the sysctl limits,
+	 * which a burst of GSO frames needs. */
+	if (!has_cap(CAP_NET_ADMIN))
+		cn_warn("no CAP_NET_ADMIN: socket buffers are capped by "
+			"net.core.rmem_max and wmem_max");
 	return CN_EXIT_OK;
 }
 
@@ -599,12 +605,9 @@ static int open_port(struct cn_daemon *d, enum cn_side side,
 	p->ifname = ifname;
 	ret = pktio_open(&p->io, &pc, &msg);
 	if (ret == -EPERM || ret == -EACCES) {
-		const char *cap = !has_cap(CAP_NET_RAW) ? "CAP_NET_RAW" :
-				  "CAP_NET_ADMIN (promiscuous mode; or "
-				  "--no-promisc)";
-
 		cn_err("%s: %s: %s: needs %s", ifname, msg ? msg : "open",
-		       strerror(-ret), cap);
+		       strerror(-ret),
+		       !has_cap(CAP_NET_RAW) ? "CAP_NET_RAW" : "CAP_NET_ADMIN");
 		return CN_EXIT_NOPERM;
 	}
 	if (ret == -ENODEV || ret == -ENXIO) {

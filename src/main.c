@@ -264,9 +264,10 @@ static void usage(FILE *f)
 	}
 	fprintf(f,
 		"\n"
-		"Needs CAP_NET_RAW (packet sockets) and CAP_NET_ADMIN\n"
-		"(promiscuous mode). Signals: SIGINT/SIGTERM stop and print the\n"
-		"counters; SIGUSR1 prints the counters.\n"
+		"Needs CAP_NET_RAW (packet sockets, promiscuous mode);\n"
+		"CAP_NET_ADMIN lets socket buffers grow past the sysctl limits.\n"
+		"Signals: SIGINT/SIGTERM stop and print the counters; SIGUSR1\n"
+		"prints the counters and flushes the capture.\n"
 		"Exit status: %d stopped by a signal, %d runtime error, %d bad\n"
 		"usage, %d interface missing, %d capability missing.\n",
 		CN_EXIT_OK, CN_EXIT_FAIL, CN_EXIT_USAGE, CN_EXIT_NOIF,
