@@ -162,7 +162,9 @@ _has_listener() { [ -n "$("$1" ss "$2" "sport = :$3")" ]; }
 spawn() {
 	local ns=$1 out=$2
 	shift 2
-	"$ns" "$@" >"$out" 2>&1 &
+	# A simple command, not a function: $! is then the program itself (ip
+	# netns exec execs it), so signals reach it.
+	ip netns exec "$(_nsname "$ns")" "$@" >"$out" 2>&1 &
 	SPAWNED_PID=$!
 	TOPO_PIDS+=("$SPAWNED_PID")
 }
@@ -218,7 +220,7 @@ _box_start() {
 		mv "$TOPO_DIR/clientnic.log" "$TOPO_DIR/clientnic.log.$BOX_RUNS"
 	fi
 	# shellcheck disable=SC2086
-	N "${CLIENTNIC_BIN:-$BUILD/clientnic}" --client-if eth0 --server-if eth1 $CLIENTNIC_ARGS \
+	ip netns exec "$NS_N" "${CLIENTNIC_BIN:-$BUILD/clientnic}" --client-if eth0 --server-if eth1 $CLIENTNIC_ARGS \
 		>"$TOPO_DIR/clientnic.log" 2>"$TOPO_DIR/clientnic.err" &
 	BOX_PID=$!
 	TOPO_PIDS+=("$BOX_PID")
@@ -233,7 +235,7 @@ _box_start() {
 
 _wan_start() {
 	# shellcheck disable=SC2086
-	W "$BUILD/linkem" -a wan0 -b wan1 $LINKEM_ARGS \
+	ip netns exec "$NS_W" "$BUILD/linkem" -a wan0 -b wan1 $LINKEM_ARGS \
 		>"$TOPO_DIR/linkem.log" 2>"$TOPO_DIR/linkem.err" &
 	LINKEM_PID=$!
 	TOPO_PIDS+=("$LINKEM_PID")
@@ -314,6 +316,12 @@ topo_setup() {
 	topo_wait_path
 }
 
+_nsname() { # wrapper function name -> namespace name
+	case $1 in
+	C) echo "$NS_C" ;; N) echo "$NS_N" ;; W) echo "$NS_W" ;; S) echo "$NS_S" ;;
+	*) fail "no namespace wrapper '$1'" ;;
+	esac
+}
 _nsfn() { # namespace name -> wrapper function name
 	case $1 in
 	"$NS_C") echo C ;; "$NS_N") echo N ;; "$NS_W") echo W ;; "$NS_S") echo S ;;
