@@ -742,6 +742,55 @@ static void test_window_rescaled(void **state)
 	assert_frame(only(h, CN_SERVER), &e);
 }
 
+/* Held frames are flushed with the window fixed up like any later one:
+ * the server turned window scaling down, so it reads the client's windows
+ * as bytes. */
+static void test_early_data_window_rescaled(void **state)
+{
+	struct h *h = *state;
+	struct fr_spec s, e;
+	struct conn c;
+
+	conn_init(&c, 4, 1);
+	c.srv.ws = -1;
+	do_syn(h, &c);
+	c_spec(&s, &c, FR_ACK | FR_PSH, 0, 0, 64);
+	s.win = 200; /* 25600 bytes */
+	s.trailer = 0;
+	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_STOLEN);
+	fr_cap_reset(&h->cap);
+	assert_int_equal(do_synack(h, &c, NULL), CN_STOLEN);
+	c_expect(&e, &c, FR_ACK | FR_PSH, 0, 0, 64);
+	e.win = 200 << 7;
+	assert_frame(only(h, CN_SERVER), &e);
+}
+
+/* Ethernet padding after a short segment is neither payload nor summed. */
+static void test_translate_padded_frame(void **state)
+{
+	struct h *h = *state;
+	struct fr_spec s, e;
+	struct conn c;
+
+	conn_init(&c, 4, 1);
+	c.cli.ts = c.srv.ts = false;
+	establish(h, &c);
+	c_spec(&s, &c, FR_ACK, 0, 9, 0);
+	s.trailer = 6;
+	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_FORWARD);
+	c_expect(&e, &c, FR_ACK, 0, 9, 0);
+	e.trailer = 6;
+	assert_frame(only(h, CN_SERVER), &e);
+	fr_cap_reset(&h->cap);
+	s_spec(&s, &c, FR_ACK, 0, 0, 2);
+	s.trailer = 4;
+	assert_int_equal(h_send(h, CN_SERVER, &s, NULL), CN_FORWARD);
+	s_expect(&e, &c, FR_ACK, 0, 0, 2);
+	e.trailer = 4;
+	assert_frame(only(h, CN_CLIENT), &e);
+	check_all_csums(h);
+}
+
 /* The server does not scale at all: its windows are bytes, the client's
  * windows reach it unscaled (clamped). */
 static void test_window_server_unscaled(void **state)
@@ -1279,6 +1328,30 @@ static void test_rst_out_of_window(void **state)
 	assert_frame(only(h, CN_CLIENT), &e);
 }
 
+/* The edge of the window: the largest window the client offered is its
+ * SYN's 64240 bytes (later ones say 501 << 7 = 64128); a server RST one
+ * byte beyond what it acknowledged plus that is not acted on, one inside
+ * is. */
+static void test_rst_window_edge(void **state)
+{
+	struct h *h = *state;
+	struct fr_spec s;
+	struct conn c;
+	uint32_t wnd = 64240;
+
+	conn_init(&c, 4, 1);
+	establish(h, &c);
+	c_spec(&s, &c, FR_ACK, 0, 1000, 0); /* acks 1000 server bytes */
+	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_FORWARD);
+	s_spec(&s, &c, FR_RST, 1000 + wnd, 0, 0);
+	h_send(h, CN_SERVER, &s, NULL);
+	assert_int_equal(ctr(h)->rst_out_of_window, 1);
+	assert_int_equal(ctr(h)->flows_reset, 0);
+	s_spec(&s, &c, FR_RST, 1000 + wnd - 1, 0, 0);
+	h_send(h, CN_SERVER, &s, NULL);
+	assert_int_equal(ctr(h)->flows_reset, 1);
+}
+
 static void test_idle_expiry(void **state)
 {
 	struct h *h = *state;
@@ -1745,6 +1818,8 @@ int main(void)
 		T(test_translate_wraps),
 		T(test_window_rescaled),
 		T(test_window_server_unscaled),
+		T(test_early_data_window_rescaled),
+		T(test_translate_padded_frame),
 		T(test_sack_neutralised),
 		T(test_timestamps_stripped),
 		T(test_server_sack_neutralised),
@@ -1763,6 +1838,7 @@ int main(void)
 		T(test_rst_from_client),
 		T(test_rst_from_server),
 		T(test_rst_out_of_window),
+		T(test_rst_window_edge),
 		T(test_idle_expiry),
 		T(test_port_reuse_after_close),
 		T(test_new_isn_replaces_embryonic),
