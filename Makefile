@@ -40,6 +40,7 @@ DAEMON  := $(B)/clientnic
 LINKEM  := $(B)/linkem
 UNITS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
+.SECONDARY:
 .PHONY: all check unit unit-asan fuzz e2e demo bench deps clean
 all: $(LIB) $(DAEMON) $(LINKEM)
 

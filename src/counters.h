@@ -25,6 +25,7 @@
 	X(flows_timed_out, "flows whose server never answered the SYN")       \
 	X(flows_reset, "flows torn down by an in-window RST")                 \
 	X(flows_replaced, "flows replaced by a SYN with a new ISN")           \
+	X(syns_challenged, "SYNs with a new ISN on an established flow, passed") \
 	X(synacks_spoofed, "spoofed SYN-ACKs sent to clients")                \
 	X(synacks_resent, "spoofed SYN-ACKs resent for a retransmitted SYN")  \
 	X(syns_resent, "SYNs retransmitted by the box to a silent server")    \

@@ -231,21 +231,23 @@ static void choose_options(struct cn_engine *eng, struct cn_flow *f)
 {
 	const struct cn_config *c = &eng->cfg;
 	struct cn_syn_opts known, *s = &f->spoofed;
-	bool hit = cn_oc_get(&eng->oc, &f->key, &known);
+	unsigned k = cn_oc_get(&eng->oc, &f->key, &known);
 	uint16_t mss = f->key.family == 4 ? c->default_mss4 : c->default_mss6;
 
-	if (hit) {
+	if (k) {
 		eng->ctr.cache_hits++;
-		mss = known.mss ? known.mss : 536;
+		mss = known.mss ? known.mss : 536; /* RFC 9293 default */
 	} else {
 		eng->ctr.cache_misses++;
 	}
 	s->mss = mss < c->max_mss ? mss : c->max_mss;
 	s->wscale = -1;
 	if (f->client.wscale >= 0)
-		s->wscale = hit ? known.wscale : (int8_t)c->default_wscale;
-	s->sack_ok = f->client.sack_ok && (hit ? known.sack_ok : c->default_sack);
-	s->ts = f->client.ts && (hit ? known.ts : c->default_ts);
+		s->wscale = (k & CN_OC_WSCALE) ? known.wscale
+					       : (int8_t)c->default_wscale;
+	s->sack_ok = f->client.sack_ok &&
+		     ((k & CN_OC_SACK) ? known.sack_ok : c->default_sack);
+	s->ts = f->client.ts && ((k & CN_OC_TS) ? known.ts : c->default_ts);
 }
 
 static void send_synack(struct cn_engine *eng, struct cn_flow *f,
@@ -308,9 +310,16 @@ static enum cn_verdict on_client_syn(struct cn_engine *eng, struct cn_frame *fr,
 		event(eng, CN_EV_SYN_RESPOOFED, f, now);
 		return f->state == CN_FS_SYN_SENT ? CN_FORWARD : CN_STOLEN;
 	}
+	if (f && f->state == CN_FS_ESTABLISHED) {
+		/* Keep the flow: a blind SYN must not tear it down. The server
+		 * answers with a challenge ACK (RFC 5961 4.2), translated; a
+		 * client that really lost the connection answers that with an
+		 * RST, which closes the flow for its next SYN. */
+		eng->ctr.syns_challenged++;
+		return CN_FORWARD;
+	}
 	if (f) {
-		/* A new connection on the same 4-tuple: the client no longer
-		 * has the old one, whatever state the box thought it was in. */
+		/* A new connection on a closed or half-open 4-tuple. */
 		eng->ctr.flows_replaced++;
 		event(eng, CN_EV_REPLACED, f, now);
 		flow_free(eng, f);
@@ -466,7 +475,9 @@ static void learn_server(struct cn_engine *eng, struct cn_flow *f,
 
 	f->real = (struct cn_syn_opts){ p->opt.mss, p->opt.wscale,
 					p->opt.sack_ok, p->opt.ts };
-	cn_oc_put(&eng->oc, &f->key, &f->real);
+	cn_oc_put(&eng->oc, &f->key, &f->real,
+		  (c->wscale >= 0 ? CN_OC_WSCALE : 0u) |
+		  (c->sack_ok ? CN_OC_SACK : 0u) | (c->ts ? CN_OC_TS : 0u));
 	f->real_isn = p->seq;
 	f->delta = f->spoof_isn - f->real_isn;
 	/* Window fields carry units of 2^shift; the two ends may disagree

@@ -8,6 +8,8 @@
 #include "siphash.h"
 
 #define WAYS 4
+/* Set in what cn_oc_get() returns so an entry never reads as "nothing". */
+#define CN_OC_MSS_KNOWN (1u << 7)
 
 struct server_id {
 	uint8_t family;
@@ -62,8 +64,8 @@ void cn_oc_fini(struct cn_opt_cache *c)
 	memset(c, 0, sizeof(*c));
 }
 
-bool cn_oc_get(const struct cn_opt_cache *c, const struct cn_flow_key *key,
-	       struct cn_syn_opts *out)
+unsigned cn_oc_get(const struct cn_opt_cache *c, const struct cn_flow_key *key,
+		   struct cn_syn_opts *out)
 {
 	struct server_id id;
 	const struct cn_opt_entry *set;
@@ -73,14 +75,27 @@ bool cn_oc_get(const struct cn_opt_cache *c, const struct cn_flow_key *key,
 	for (int w = 0; w < WAYS; w++) {
 		if (set[w].family && same(&set[w], &id)) {
 			*out = set[w].opts;
-			return true;
+			return set[w].known | CN_OC_MSS_KNOWN;
 		}
 	}
-	return false;
+	return 0;
+}
+
+static void merge(struct cn_opt_entry *e, const struct cn_syn_opts *o,
+		  unsigned known)
+{
+	e->opts.mss = o->mss;
+	if (known & CN_OC_WSCALE)
+		e->opts.wscale = o->wscale;
+	if (known & CN_OC_SACK)
+		e->opts.sack_ok = o->sack_ok;
+	if (known & CN_OC_TS)
+		e->opts.ts = o->ts;
+	e->known |= (uint8_t)known;
 }
 
 void cn_oc_put(struct cn_opt_cache *c, const struct cn_flow_key *key,
-	       const struct cn_syn_opts *opts)
+	       const struct cn_syn_opts *opts, unsigned known)
 {
 	struct server_id id;
 	struct cn_opt_entry *set, *victim;
@@ -97,9 +112,12 @@ void cn_oc_put(struct cn_opt_cache *c, const struct cn_flow_key *key,
 		    (victim->family && set[w].stamp < victim->stamp))
 			victim = &set[w];
 	}
-	victim->family = id.family;
-	victim->port = id.port;
-	memcpy(victim->addr, id.addr, sizeof(victim->addr));
+	if (!victim->family || !same(victim, &id)) {
+		memset(victim, 0, sizeof(*victim));
+		victim->family = id.family;
+		victim->port = id.port;
+		memcpy(victim->addr, id.addr, sizeof(victim->addr));
+	}
 	victim->stamp = ++c->clock;
-	victim->opts = *opts;
+	merge(victim, opts, known);
 }

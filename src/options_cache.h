@@ -13,8 +13,18 @@
 
 #include "flow_table.h"
 
+/* Which options an entry knows. A server answers only what the client
+ * offered, so a SYN-ACK without SACK says nothing of SACK unless the
+ * client's SYN asked for it. */
+enum {
+	CN_OC_WSCALE = 1u << 0,
+	CN_OC_SACK = 1u << 1,
+	CN_OC_TS = 1u << 2,
+};
+
 struct cn_opt_entry {
 	uint8_t family;     /* 0: empty */
+	uint8_t known;      /* CN_OC_* */
 	uint16_t port;
 	uint8_t addr[16];
 	uint32_t stamp;     /* insertion order, for replacement */
@@ -31,9 +41,12 @@ struct cn_opt_cache {
 int cn_oc_init(struct cn_opt_cache *c, uint32_t entries,
 	       const uint8_t hash_key[16]);
 void cn_oc_fini(struct cn_opt_cache *c);
-bool cn_oc_get(const struct cn_opt_cache *c, const struct cn_flow_key *key,
-	       struct cn_syn_opts *out);
+/* Returns the CN_OC_* mask of what is known (0: nothing); MSS is known
+ * whenever the entry exists. */
+unsigned cn_oc_get(const struct cn_opt_cache *c, const struct cn_flow_key *key,
+		   struct cn_syn_opts *out);
+/* Learn the options in known; what an entry knew of the others stays. */
 void cn_oc_put(struct cn_opt_cache *c, const struct cn_flow_key *key,
-	       const struct cn_syn_opts *opts);
+	       const struct cn_syn_opts *opts, unsigned known);
 
 #endif
