@@ -246,28 +246,27 @@ static void stat_all(struct stat_sink *s, const struct cn_daemon *d)
 }
 
 /*
- * Every counter by name, to f: the same function answers SIGUSR1, the
- * periodic --stats-interval dump and the final dump at exit. why says
- * which of them asked.
+ * Every counter by name: the same function answers SIGUSR1, the periodic
+ * --stats-interval dump and the final dump at exit; why says which. The
+ * text block goes to stderr in every format, so scripts read it one way;
+ * with --log-format json the event log on stdout also gets one "counters"
+ * record, so a JSON reader finds everything in one stream.
  */
-static void print_counters(const struct cn_daemon *d, FILE *f,
-			   const char *why)
+static void print_counters(const struct cn_daemon *d, const char *why)
 {
-	struct stat_sink s = { .f = f };
+	struct stat_sink s = { .f = stderr };
 	struct cn_log_rec rec;
 
-	if (cn_log_format_get() == CN_LOG_JSON) {
-		s.rec = &rec;
-		cn_log_rec_begin(&rec, CN_LOG_JSON, cn_log_realtime_ns(),
-				 "counters");
-		cn_log_rec_str(&rec, "why", why);
-		stat_all(&s, d);
-		cn_log_rec_write(&rec, f);
-		return;
-	}
-	fprintf(f, "clientnic: counters (%s)\n", why);
+	fprintf(stderr, "clientnic: counters (%s)\n", why);
 	stat_all(&s, d);
-	fflush(f);
+	fflush(stderr);
+	if (cn_log_format_get() != CN_LOG_JSON)
+		return;
+	s.rec = &rec;
+	cn_log_rec_begin(&rec, CN_LOG_JSON, cn_log_realtime_ns(), "counters");
+	cn_log_rec_str(&rec, "why", why);
+	stat_all(&s, d);
+	cn_log_rec_write(&rec, stdout);
 }
 
 /* ---- frames -------------------------------------------------------- */
@@ -425,7 +424,7 @@ static void on_stats_timer(struct cn_daemon *d)
 	uint64_t expirations;
 
 	if (read(d->stats_fd, &expirations, sizeof(expirations)) > 0)
-		print_counters(d, stderr, "interval");
+		print_counters(d, "interval");
 }
 
 static void on_signals(struct cn_daemon *d)
@@ -440,7 +439,7 @@ static void on_signals(struct cn_daemon *d)
 			d->stop = true;
 			break;
 		case SIGUSR1:
-			print_counters(d, stderr, "SIGUSR1");
+			print_counters(d, "SIGUSR1");
 			/* Lets a reader look at the capture while it runs. */
 			if (d->pcap)
 				pcap_out_flush(d->pcap);
@@ -804,7 +803,7 @@ int cn_daemon_run(const struct cn_daemon_config *cfg)
 			cn_err("event loop: %s", strerror(-ret));
 		rc = CN_EXIT_FAIL;
 	}
-	print_counters(&d, stderr, "exit");
+	print_counters(&d, "exit");
 out:
 	teardown(&d);
 	return rc;
