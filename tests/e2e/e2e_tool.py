@@ -167,8 +167,10 @@ def cmd_echo_clients(a):
     for r in bad[:5]:
         print('mismatch: got %d bytes of %d' % (r[2], a.size), file=sys.stderr)
     med = conn[len(conn) // 2] if conn else -1
-    print('ok=%d errors=%d mismatched=%d elapsed_ms=%.0f connect_median_ms=%.2f '
-          'bytes=%d' % (ok, len(errors), len(bad), elapsed, med, ok * a.size * 2))
+    resets = sum(1 for e in errors
+                 if isinstance(e, (ConnectionResetError, ConnectionRefusedError)))
+    print('ok=%d errors=%d resets=%d mismatched=%d elapsed_ms=%.0f connect_median_ms=%.2f '
+          'bytes=%d' % (ok, len(errors), resets, len(bad), elapsed, med, ok * a.size * 2))
     sys.exit(0 if ok == a.count else 1)
 
 

@@ -424,7 +424,7 @@ topo_cleanup() {
 	for pid in "${TOPO_PIDS[@]}"; do
 		pid_alive "$pid" && kill -TERM "$pid" 2>/dev/null
 	done
-	for pid in "${TOPO_PIDS[@]}"; do stop_pid "$pid" KILL; done
+	for pid in "${TOPO_PIDS[@]}"; do stop_pid "$pid" TERM; done 2>/dev/null
 	for ns in "$NS_C" "$NS_N" "$NS_W" "$NS_S"; do
 		[ -e "/run/netns/$ns" ] || continue
 		# Anything else a test left running in the namespace.
