@@ -385,16 +385,17 @@ static int arm_timer(struct cn_daemon *d)
 	uint64_t dl = cn_engine_next_deadline(d->eng);
 	struct itimerspec its = { 0 };
 
-	if (dl == d->armed_ns)
+	/* A deadline that moved later (an idle timer pushed back by traffic)
+	 * leaves the earlier timer armed: it fires early, finds nothing due
+	 * and re-arms. That saves a system call per loop turn under load. */
+	if (dl >= d->armed_ns)
 		return 0;
-	if (dl != UINT64_MAX) {
-		/* An all-zero value would disarm: a deadline at 0 (already
-		 * due) becomes 1 ns, which fires at once. */
-		if (!dl)
-			dl = 1;
-		its.it_value.tv_sec = (time_t)(dl / NSEC_PER_SEC);
-		its.it_value.tv_nsec = (long)(dl % NSEC_PER_SEC);
-	}
+	/* An all-zero value would disarm: a deadline at 0 (already due)
+	 * becomes 1 ns, which fires at once. */
+	if (!dl)
+		dl = 1;
+	its.it_value.tv_sec = (time_t)(dl / NSEC_PER_SEC);
+	its.it_value.tv_nsec = (long)(dl % NSEC_PER_SEC);
 	if (timerfd_settime(d->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
 		return -errno;
 	d->armed_ns = dl;
@@ -409,7 +410,7 @@ static void run_timers(struct cn_daemon *d)
 	if (read(d->timer_fd, &expirations, sizeof(expirations)) < 0 &&
 	    errno != EAGAIN)
 		cn_warn("timerfd read: %s", strerror(errno));
-	/* A one-shot timer that fired is disarmed. */
+	/* A one-shot timer that fired is disarmed; arm_timer() sets it anew. */
 	d->armed_ns = UINT64_MAX;
 	now = mono_ns();
 	if (cn_engine_next_deadline(d->eng) <= now) {
