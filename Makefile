@@ -95,7 +95,10 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory unit-asan
 	$(Q)$(MAKE) --no-print-directory fuzz
-	$(Q)$(MAKE) --no-print-directory B=build/asan SAN=1 all
+	$(Q)$(MAKE) --no-print-directory B=build/asan SAN=1 build/asan/clientnic
+	$(Q)CLIENTNIC_BIN=$(CURDIR)/build/asan/clientnic tests/e2e/run.sh
+
+e2e: all
 	$(Q)tests/e2e/run.sh
 
 demo: deps all
