@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+/* src/log.c: event records in text and JSON, escaping, a record cut at a
+ * field boundary when it outgrows its buffer, the level and format names.
+ * The daemon's tests read these lines, so their exact shape is checked. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "log.c"
+
+/* 1.5 s past the epoch plus 250 us: "1.500250" in both formats. */
+#define TS_NS 1500250000ull
+
+/* Write r through a memory stream; the caller frees the text. */
+static char *written(struct cn_log_rec *r)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	cn_log_rec_write(r, f);
+	fclose(f);
+	return buf;
+}
+
+static void fill(struct cn_log_rec *r, enum cn_log_format fmt)
+{
+	cn_log_rec_begin(r, fmt, TS_NS, "syn_spoofed");
+	cn_log_rec_str(r, "client", "10.77.0.1:40000");
+	cn_log_rec_u64(r, "client_isn", 4294967295u);
+	cn_log_rec_i64(r, "wscale", -1);
+	cn_log_rec_bool(r, "sack", true);
+	cn_log_rec_ms(r, "age_ms", 1234567);
+}
+
+static void test_text_record(void **state)
+{
+	struct cn_log_rec r;
+	char *s;
+
+	(void)state;
+	fill(&r, CN_LOG_TEXT);
+	s = written(&r);
+	assert_string_equal(s, "ts=1.500250 event=syn_spoofed "
+			       "client=10.77.0.1:40000 client_isn=4294967295 "
+			       "wscale=-1 sack=true age_ms=1.234\n");
+	free(s);
+}
+
+static void test_json_record(void **state)
+{
+	struct cn_log_rec r;
+	char *s;
+
+	(void)state;
+	fill(&r, CN_LOG_JSON);
+	s = written(&r);
+	assert_string_equal(s, "{\"ts\":1.500250,\"event\":\"syn_spoofed\","
+			       "\"client\":\"10.77.0.1:40000\","
+			       "\"client_isn\":4294967295,\"wscale\":-1,"
+			       "\"sack\":true,\"age_ms\":1.234}\n");
+	free(s);
+}
+
+static void test_escaping(void **state)
+{
+	struct cn_log_rec r;
+	char *s;
+
+	(void)state;
+	cn_log_rec_begin(&r, CN_LOG_JSON, 0, "e");
+	cn_log_rec_str(&r, "v", "a\"b\\c\nd");
+	s = written(&r);
+	assert_string_equal(s, "{\"ts\":0.000000,\"event\":\"e\","
+			       "\"v\":\"a\\\"b\\\\c\\u000ad\"}\n");
+	free(s);
+
+	/* Text: a value with a space or '=' is quoted, a plain one is not. */
+	cn_log_rec_begin(&r, CN_LOG_TEXT, 0, "e");
+	cn_log_rec_str(&r, "v", "two words");
+	cn_log_rec_str(&r, "w", "k=v");
+	cn_log_rec_str(&r, "x", "[fd77::1]:80");
+	s = written(&r);
+	assert_string_equal(s, "ts=0.000000 event=e v=\"two words\" "
+			       "w=\"k=v\" x=[fd77::1]:80\n");
+	free(s);
+}
+
+/* Far more fields than fit: the record keeps whole fields only, says it
+ * was cut, and still closes its JSON object. */
+static void test_truncation(void **state)
+{
+	enum cn_log_format fmts[] = { CN_LOG_TEXT, CN_LOG_JSON };
+	struct cn_log_rec r;
+
+	(void)state;
+	for (size_t k = 0; k < 2; k++) {
+		char key[32], *s;
+		size_t n;
+		int i;
+
+		cn_log_rec_begin(&r, fmts[k], 0, "big");
+		for (i = 0; i < 1000; i++) {
+			snprintf(key, sizeof(key), "counter_%d", i);
+			cn_log_rec_u64(&r, key, 123456789);
+		}
+		assert_true(r.truncated);
+		s = written(&r);
+		n = strlen(s);
+		assert_true(n < sizeof(r.buf));
+		assert_int_equal(s[n - 1], '\n');
+		if (fmts[k] == CN_LOG_JSON) {
+			assert_non_null(strstr(s, ",\"truncated\":true}\n"));
+			/* The last whole field precedes the mark. */
+			assert_non_null(strstr(s, ":123456789,\"truncated\""));
+		} else {
+			assert_non_null(strstr(s, "=123456789 truncated=true\n"));
+		}
+		free(s);
+	}
+}
+
+static void test_names(void **state)
+{
+	enum cn_log_level lv = CN_LOG_ERROR;
+	enum cn_log_format fm = CN_LOG_TEXT;
+
+	(void)state;
+	assert_int_equal(cn_log_level_parse("debug", &lv), 0);
+	assert_int_equal(lv, CN_LOG_DEBUG);
+	assert_string_equal(cn_log_level_name(lv), "debug");
+	assert_int_equal(cn_log_level_parse("verbose", &lv), -EINVAL);
+	assert_int_equal(cn_log_format_parse("json", &fm), 0);
+	assert_int_equal(fm, CN_LOG_JSON);
+	assert_int_equal(cn_log_format_parse("xml", &fm), -EINVAL);
+
+	cn_log_setup(CN_LOG_WARN, CN_LOG_TEXT);
+	assert_true(cn_log_enabled(CN_LOG_ERROR));
+	assert_true(cn_log_enabled(CN_LOG_WARN));
+	assert_false(cn_log_enabled(CN_LOG_INFO));
+	cn_log_setup(CN_LOG_INFO, CN_LOG_TEXT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_text_record),
+		cmocka_unit_test(test_json_record),
+		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
