@@ -8,7 +8,6 @@
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -456,12 +455,11 @@ static void on_signals(struct cn_daemon *d)
  * level-triggered epoll would report it forever. A port whose interface
  * went away cannot come back: the daemon stops.
  */
-static int on_port_error(struct cn_daemon *d, struct port *p)
+static int on_port_error(struct port *p)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	(void)d;
 	if (getsockopt(pktio_fd(p->io), SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		return -errno;
 	if (!err)
@@ -499,7 +497,7 @@ static int loop(struct cn_daemon *d)
 			case TAG_CLIENT:
 			case TAG_SERVER:
 				if (evs[i].events & EPOLLERR) {
-					ret = on_port_error(d, &d->port[tag]);
+					ret = on_port_error(&d->port[tag]);
 					if (ret < 0)
 						return ret;
 				}
