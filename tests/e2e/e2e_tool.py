@@ -262,6 +262,75 @@ def cmd_udp_exchange(a):
     sys.exit(0 if ok == a.count else 1)
 
 
+# ---- checking a capture taken at the server
+
+def serial_le(a, b):
+    return ((b - a) & 0xffffffff) < 0x80000000
+
+
+def cmd_check_pcap(a):
+    """Every client segment that reaches the server must live in the server's
+    real sequence space: its ACK and SACK edges inside what the server sent,
+    its TSecr an echo of a TSval the server sent. A wrong translation in the
+    box puts them in the spoofed space, off by a random 32-bit delta."""
+    import subprocess
+    fields = ['tcp.stream', 'tcp.srcport', 'tcp.flags.syn', 'tcp.flags.ack',
+              'tcp.flags.reset', 'tcp.seq', 'tcp.ack', 'tcp.len',
+              'tcp.options.sack_le', 'tcp.options.sack_re',
+              'tcp.options.timestamp.tsval', 'tcp.options.timestamp.tsecr']
+    cmd = ['tshark', '-n', '-r', a.pcap, '-o', 'tcp.relative_sequence_numbers:FALSE',
+           '-o', 'tcp.analyze_sequence_numbers:TRUE', '-T', 'fields', '-E', 'occurrence=a',
+           '-E', 'aggregator=,', '-Y', 'tcp.port == %d' % a.port]
+    for f in fields:
+        cmd += ['-e', f]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    rows = [dict(zip(fields, line.split('\t'))) for line in out.splitlines()]
+    streams = {}
+    for r in rows:
+        st = streams.setdefault(r['tcp.stream'], {'isn': None, 'end': None, 'tsvals': set()})
+        if int(r['tcp.srcport']) != a.port:
+            continue
+        seq = int(r['tcp.seq'])
+        if r['tcp.flags.syn'] == '1':
+            st['isn'] = seq
+        end = (seq + int(r['tcp.len'] or 0) + (1 if r['tcp.flags.syn'] == '1' else 0)) & 0xffffffff
+        if st['end'] is None or serial_le(st['end'], end):
+            st['end'] = end
+        if r['tcp.options.timestamp.tsval']:
+            st['tsvals'].add(int(r['tcp.options.timestamp.tsval']))
+    acks = sacks = tsecrs = 0
+    bad = []
+    for r in rows:
+        if int(r['tcp.srcport']) == a.port or r['tcp.flags.ack'] != '1' or r['tcp.flags.reset'] == '1':
+            continue
+        st = streams[r['tcp.stream']]
+        if st['isn'] is None:
+            continue
+        lo, hi = (st['isn'] + 1) & 0xffffffff, st['end']
+        inside = lambda v: serial_le(lo, v) and serial_le(v, hi)
+        ack = int(r['tcp.ack'])
+        acks += 1
+        if not inside(ack):
+            bad.append('stream %s: ack %d outside [%d, %d]' % (r['tcp.stream'], ack, lo, hi))
+        if r['tcp.options.sack_le']:
+            les = r['tcp.options.sack_le'].split(',')
+            res = r['tcp.options.sack_re'].split(',')
+            for le, re_ in zip(les, res):
+                sacks += 1
+                if not (inside(int(le)) and inside(int(re_))):
+                    bad.append('stream %s: SACK %s-%s outside [%d, %d]' % (r['tcp.stream'], le, re_, lo, hi))
+        ecr = r['tcp.options.timestamp.tsecr']
+        if ecr and st['tsvals']:
+            tsecrs += 1
+            if int(ecr) not in st['tsvals']:
+                bad.append('stream %s: TSecr %s never sent by the server' % (r['tcp.stream'], ecr))
+    for b in bad[:10]:
+        print('bad: ' + b, file=sys.stderr)
+    print('streams=%d acks=%d sack_blocks=%d tsecrs=%d bad=%d' %
+          (len(streams), acks, sacks, tsecrs, len(bad)))
+    sys.exit(1 if bad else 0)
+
+
 # ---- malformed frames
 
 ETH_P_ALL = 0x0003
@@ -518,6 +587,11 @@ def main():
     c.add_argument('--size', type=int, default=1000)
     c.add_argument('--seed', type=int, default=1)
     c.set_defaults(fn=cmd_udp_exchange)
+
+    c = sub.add_parser('check-pcap')
+    c.add_argument('pcap')
+    c.add_argument('port', type=int)
+    c.set_defaults(fn=cmd_check_pcap)
 
     c = sub.add_parser('inject')
     c.add_argument('iface')

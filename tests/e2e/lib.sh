@@ -451,11 +451,13 @@ topo_cleanup() {
 
 # ---- captures
 
-# cap_start NSFN IFACE FILE FILTER: tshark (dumpcap) capture, ready when it says so.
+# cap_start NSFN IFACE FILE FILTER [tshark options]: a capture, ready when
+# tshark says so; its pid in CAP_PID.
 cap_start() {
 	local ns=$1 ifc=$2 file=$3 filter=$4
+	shift 4
 	need_cmd tshark
-	spawn "$ns" "$file.err" tshark -q -n -i "$ifc" -w "$file" -f "$filter"
+	spawn "$ns" "$file.err" tshark -q -n -i "$ifc" -w "$file" -f "$filter" "$@"
 	wait_line 10 "$file.err" "Capturing on" "$SPAWNED_PID" ||
 		{ cat "$file.err" >&2; fail "tshark on $ifc did not start"; }
 	CAP_PID=$SPAWNED_PID

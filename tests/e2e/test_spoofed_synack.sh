@@ -62,6 +62,9 @@ first_data() { # pcap port-filter
 assert_eq "first server byte on c0 at spoofed ISN+1" $(((c_isn + 1) % 4294967296)) "$(first_data "$TOPO_DIR/c0.pcapng")"
 assert_eq "first server byte on s0 at real ISN+1" $(((s_isn + 1) % 4294967296)) "$(first_data "$TOPO_DIR/s0.pcapng")"
 
+out=$($TOOL check-pcap "$TOPO_DIR/s0.pcapng" 8080 2>&1) || fail "client segments at the server: $out"
+log "ok: client ACKs and TSecrs at the server are in its own space: $out"
+
 box_stop
 assert_counter synacks_spoofed '==' 1
 assert_counter synacks_real '==' 1
