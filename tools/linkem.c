@@ -21,12 +21,14 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -113,6 +115,7 @@ struct lk {
 	const char *ifname[2];
 	const char *stats_file;
 	uint64_t seed;
+	bool no_rt;
 	int ep, tfd, sfd;
 	uint64_t armed_ns;
 	uint64_t mono_minus_real; /* to turn kernel (realtime) stamps into mono */
@@ -591,6 +594,9 @@ static void usage(FILE *f)
 	      "                          any option above for one direction only,\n"
 	      "                          e.g. --a2b-loss 1 drops everything from a to b\n"
 	      "  --seed N                random seed; the same seed repeats a run (default 1)\n"
+	      "  --no-rt                 stay a normal process; by default linkem asks for\n"
+	      "                          SCHED_FIFO and locked memory, so that a busy machine\n"
+	      "                          does not delay its deadlines by a scheduler slice\n"
 	      "  --stats-file FILE       write counters and the achieved delay distribution\n"
 	      "                          as JSON on exit and on SIGUSR1\n"
 	      "  -h, --help              this text\n\n"
@@ -672,12 +678,12 @@ static int set_param(struct lk_params *p, enum lk_key k, const char *v)
 	}
 }
 
-enum { OPT_SEED = 1000, OPT_STATS, OPT_PARAM = 2000 };
+enum { OPT_SEED = 1000, OPT_STATS, OPT_NORT, OPT_PARAM = 2000 };
 
 static int parse_args(struct lk *lk, int argc, char **argv)
 {
 	static char names[K_NKEYS][3][32];
-	struct option opts[K_NKEYS * 3 + 6];
+	struct option opts[K_NKEYS * 3 + 7];
 	static const char *const pre[3] = { "", "a2b-", "b2a-" };
 	const struct lk_params def = { .gap_ns = 1000000, .queue = 4096 };
 	struct lk_params check;
@@ -696,6 +702,7 @@ static int parse_args(struct lk *lk, int argc, char **argv)
 	opts[n++] = (struct option){ "b", required_argument, NULL, 'b' };
 	opts[n++] = (struct option){ "seed", required_argument, NULL, OPT_SEED };
 	opts[n++] = (struct option){ "stats-file", required_argument, NULL, OPT_STATS };
+	opts[n++] = (struct option){ "no-rt", no_argument, NULL, OPT_NORT };
 	opts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	opts[n] = (struct option){ 0 };
 
@@ -728,6 +735,7 @@ static int parse_args(struct lk *lk, int argc, char **argv)
 			}
 			break;
 		case OPT_STATS: lk->stats_file = optarg; break;
+		case OPT_NORT: lk->no_rt = true; break;
 		case 'h': usage(stdout); exit(LK_EXIT_OK);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -837,6 +845,26 @@ static int loop_init(struct lk *lk)
 	       ep_add(lk->ep, lk->sfd, TAG_SIGNAL);
 }
 
+/*
+ * A WAN link keeps its timing whatever else the machine does; a normal
+ * process waits up to a scheduler slice (milliseconds) behind busy
+ * neighbours. The priority is low among real-time ones, and linkem sleeps
+ * in epoll_wait whenever nothing is due. Without the privilege it runs on
+ * as a normal process.
+ */
+static void realtime(const struct lk *lk)
+{
+	struct sched_param sp = { .sched_priority = 10 };
+
+	if (lk->no_rt)
+		return;
+	if (sched_setscheduler(0, SCHED_FIFO, &sp))
+		fprintf(stderr, "linkem: no real-time scheduling (%s); "
+			"deadlines may slip on a busy machine\n", strerror(errno));
+	/* Queue memory faulted in now, not on the first frames. */
+	(void)mlockall(MCL_CURRENT | MCL_FUTURE);
+}
+
 static void arm_timer(struct lk *lk, uint64_t when)
 {
 	struct itimerspec its = { 0 };
@@ -928,6 +956,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "linkem: event loop setup: %s\n", strerror(-err));
 		goto out;
 	}
+	realtime(&lk);
 	fprintf(stderr, "linkem: ready\n");
 	err = run(&lk);
 	stats_print(&lk, stderr);
