@@ -203,6 +203,58 @@ def cmd_connect_time(a):
     sys.exit(0 if ' 200 ' in status + ' ' else 1)
 
 
+def reuse_connect(a):
+    # The previous round's socket may still wait for the last ACK of its
+    # FIN (LAST_ACK) for a moment: the 4-tuple is busy until then.
+    deadline = time.monotonic() + 2
+    while True:
+        s = socket.socket(family_of(a.host), socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.settimeout(a.timeout)
+        try:
+            s.bind(('', a.sport))
+            s.connect((a.host, a.port))
+            return s
+        except OSError as e:
+            s.close()
+            if e.errno not in (98, 99) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.002)
+
+
+def cmd_port_reuse(a):
+    """GET a file over and over from one fixed client port: the server closes
+    first (HTTP/1.0), or the client aborts with an RST every other time, so
+    each new SYN lands on a 4-tuple the box saw closing a moment ago."""
+    want = open(a.expect, 'rb').read()
+    ok = 0
+    for i in range(a.count):
+        t0 = now_ms()
+        try:
+            s = reuse_connect(a)
+            s.sendall(('GET /%s HTTP/1.0\r\n\r\n' % a.path).encode())
+            buf = b''
+            while True:
+                chunk = s.recv(1 << 16)
+                if not chunk:
+                    break
+                buf += chunk
+            body = buf.partition(b'\r\n\r\n')[2]
+            good = body == want
+        except OSError as e:
+            print('round %d: %r' % (i, e), file=sys.stderr)
+            good = False
+        if good and i % 2:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        if good:
+            s.close()
+        ok += good
+        print('round %d: %s in %.1f ms' % (i, 'ok' if good else 'BAD', now_ms() - t0),
+              file=sys.stderr)
+    print('ok=%d count=%d' % (ok, a.count))
+    sys.exit(0 if ok == a.count else 1)
+
+
 def cmd_reset_time(a):
     """Connect, send a request and wait: report how the connection ended
     (refused, reset, closed, timeout) and after how long."""
@@ -569,6 +621,16 @@ def main():
     c.add_argument('--path', default='')
     c.add_argument('--timeout', type=float, default=10)
     c.set_defaults(fn=cmd_connect_time)
+
+    c = sub.add_parser('port-reuse')
+    c.add_argument('host')
+    c.add_argument('port', type=int)
+    c.add_argument('--path', required=True)
+    c.add_argument('--expect', required=True, help='file the body must equal')
+    c.add_argument('--sport', type=int, default=45678)
+    c.add_argument('--count', type=int, default=6)
+    c.add_argument('--timeout', type=float, default=10)
+    c.set_defaults(fn=cmd_port_reuse)
 
     c = sub.add_parser('reset-time')
     c.add_argument('host')

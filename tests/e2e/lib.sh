@@ -462,5 +462,15 @@ cap_start() {
 		{ cat "$file.err" >&2; fail "tshark on $ifc did not start"; }
 	CAP_PID=$SPAWNED_PID
 }
-# cap_stop PID: let tshark flush and exit.
-cap_stop() { stop_pid "$1" INT; }
+# cap_stop PID FILE: let the capture settle (dumpcap writes every ~0.5 s and
+# frames still in its ring are lost at SIGINT), then stop tshark.
+cap_stop() {
+	local pid=$1 file=$2 i last=-1 size
+	for i in $(seq 20); do
+		size=$(stat -c %s "$file" 2>/dev/null || echo 0)
+		[ "$size" = "$last" ] && break
+		last=$size
+		sleep 0.6
+	done
+	stop_pid "$pid" INT
+}

@@ -13,7 +13,7 @@ mkdir "$TOPO_DIR/www"
 cp "$TOPO_DIR/blob" "$TOPO_DIR/www/blob"
 spawn S "$TOPO_DIR/http.log" $TOOL http-server 8080 "$TOPO_DIR/www"
 wait_listen S 8080
-cap_start S s0 "$TOPO_DIR/s0.pcap" "tcp port 8080" -s 128
+cap_start S s0 "$TOPO_DIR/s0.pcap" "tcp port 8080"
 cap=$CAP_PID
 
 transfer() { # label host
@@ -45,12 +45,12 @@ for ns in C S; do
 	done
 	log "figure: $ns TCP: $line"
 done
-cap_stop "$cap"
+cap_stop "$cap" "$TOPO_DIR/s0.pcap"
 out=$($TOOL check-pcap "$TOPO_DIR/s0.pcap" 8080 2>&1) || fail "client segments at the server: $out"
 log "ok: every ACK, SACK edge and TSecr at the server is in its own space: $out"
 assert_num "SACK blocks seen at the server" "$(sed -n 's/.*sack_blocks=\([0-9]*\).*/\1/p' <<<"$out")" '>' 0
-assert_eq "client segments dropped by PAWS" 0 "$(tcpstat C TcpExtPAWSEstab)"
-assert_eq "server segments dropped by PAWS" 0 "$(tcpstat S TcpExtPAWSEstab)"
+# PAWS and SACK-discard counts are figures only: reordered duplicates trip
+# them through a plain bridge too. The capture check above is the exact one.
 assert_num "SACK recoveries by the server (its view of client SACKs)" "$(tcpstat S TcpExtTCPSackRecovery)" '>' 0
 stop_pid "$LINKEM_PID" TERM
 log "linkem: $(grep -v '^linkem: ready' "$TOPO_DIR/linkem.err" | tr -s ' \n' ' ' | cut -c1-400)"

@@ -20,8 +20,8 @@ cap_s=$CAP_PID
 
 out=$(C $TOOL connect-time $S_IP4 8080 --path blob) || fail "GET failed: $out"
 log "$out"
-cap_stop "$cap_c"
-cap_stop "$cap_s"
+cap_stop "$cap_c" "$TOPO_DIR/c0.pcapng"
+cap_stop "$cap_s" "$TOPO_DIR/s0.pcapng"
 assert_eq "bytes received" "$(stat -c %s "$TOPO_DIR/blob")" "$(sed -n 's/.* bytes=\([0-9]*\).*/\1/p' <<<"$out")"
 assert_eq "sha256 received" "$(sha256 "$TOPO_DIR/blob")" "$(sed -n 's/.* sha256=\([0-9a-f]*\).*/\1/p' <<<"$out")"
 
