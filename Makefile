@@ -102,7 +102,7 @@ e2e: all
 	$(Q)tests/e2e/run.sh
 
 demo: deps all
-	$(Q)scripts/demo.sh $(DEMO_ARGS)
+	$(Q)BUILD=$(B) scripts/demo.sh $(DEMO_ARGS)
 
 bench: deps all $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 	$(Q)bench/run.sh

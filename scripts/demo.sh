@@ -172,7 +172,7 @@ proof() {
 	PROOF_PORT=$(C curl -sS --fail -m 30 -o "$OUT/files/proof-$mode-$name.bin" \
 		-w '%{local_port}' "$URL/served-$name.bin") || fail "$mode: first request failed"
 	wait_until 10 conn_gone "$PROOF_PORT" || log "connection $PROOF_PORT still open after 10 s"
-	for p in "${caps[@]}"; do cap_stop "$p"; done
+	for p in "${caps[@]}"; do stop_pid "$p" INT; done
 	rm -f "$OUT"/*.pcap.err
 }
 

@@ -116,7 +116,7 @@ def cmd_table(a):
             w('%-22s %-11s %10s %10s %+11.2f%s' % (label if i == 0 else '', mlabel,
                                                    fmt_ms(med['bridge']),
                                                    fmt_ms(med['clientnic']), diff, rtts))
-            summary['%s/%d/%s' % (scen, size, mname)] = {m: med[m] for m in MODES}
+            summary['%s/%d/%s' % (scen, size, mname)] = {m: round(med[m], 3) for m in MODES}
         w('%-22s %-11s %10s %10s' % ('', 'runs', n['bridge'], n['clientnic']))
     text = '\n'.join(out)
     print(text)
@@ -499,8 +499,10 @@ def draw_panel(svg, x0, title, lanes, arrows, holds, marks, tm, t0, y_end):
             ang += 180
         # Labels of arrows between the same lanes at staggered places, so
         # that close parallel arrows do not print over each other.
-        f = (0.5, 0.3, 0.7)[along[(ar.a, ar.b)] % 3] if ar.tb is not None else 0.5
-        along[(ar.a, ar.b)] += 1
+        f = 0.5
+        if ar.tb is not None and abs(yb - ya) > 25:
+            f = (0.5, 0.3, 0.7)[along[(ar.a, ar.b)] % 3]
+            along[(ar.a, ar.b)] += 1
         mx, my = xa + f * (xb - xa), ya + f * (yb - ya)
         svg.append('<text x="%.1f" y="%.1f" font-size="10.5" fill="%s" text-anchor="middle" '
                    'transform="rotate(%.2f %.1f %.1f)">%s</text>'
