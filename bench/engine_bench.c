@@ -19,10 +19,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <linux/perf_event.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,6 +109,7 @@ struct tb {
 	struct tb_chunk *chunk;
 	uint8_t scratch[FRAME_MAX];
 	uint64_t timed_ns, timed_frames;
+	int perf_fd;               /* instructions counter, -1: none */
 };
 
 static uint8_t payload_pattern[FRAME_MAX];
@@ -647,6 +651,32 @@ static void gen_one(struct tb *t)
 	}
 }
 
+/* ---- instruction counter --------------------------------------------- */
+
+/* A hardware instruction counter for this thread, user and kernel space;
+ * -1 where the machine has none (many VMs). */
+static int perf_open(void)
+{
+	struct perf_event_attr a = {
+		.type = PERF_TYPE_HARDWARE,
+		.size = sizeof(a),
+		.config = PERF_COUNT_HW_INSTRUCTIONS,
+		.disabled = 1,
+		.exclude_hv = 1,
+	};
+
+	return (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+}
+
+static uint64_t perf_read(int fd)
+{
+	uint64_t v = 0;
+
+	if (fd < 0 || read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+		return 0;
+	return v;
+}
+
 /* ---- replay ---------------------------------------------------------- */
 
 static uint64_t mono_ns(void)
@@ -663,8 +693,11 @@ static void replay_chunk(struct tb *t, bool timed)
 	uint64_t t0, t1, last = t->now;
 
 	cn_engine_tick(t->rehearse, last);
-	if (timed)
+	if (timed) {
 		CALLGRIND_TOGGLE_COLLECT;
+		if (t->perf_fd >= 0)
+			ioctl(t->perf_fd, PERF_EVENT_IOC_ENABLE, 0);
+	}
 	t0 = mono_ns();
 	for (uint32_t i = 0; i < c->n; i++) {
 		const struct tb_ent *e = &c->ent[i];
@@ -678,6 +711,8 @@ static void replay_chunk(struct tb *t, bool timed)
 	cn_engine_tick(t->timed, last);
 	t1 = mono_ns();
 	if (timed) {
+		if (t->perf_fd >= 0)
+			ioctl(t->perf_fd, PERF_EVENT_IOC_DISABLE, 0);
 		CALLGRIND_TOGGLE_COLLECT;
 		t->timed_ns += t1 - t0;
 		t->timed_frames += c->n;
@@ -730,6 +765,7 @@ static int tb_init(struct tb *t, enum scenario sc, uint32_t nflows)
 	int err;
 
 	memset(t, 0, sizeof(*t));
+	t->perf_fd = perf_open();
 	t->sc = sc;
 	t->nflows = nflows;
 	t->rng = 0x9e3779b97f4a7c15ull ^ nflows;
@@ -753,6 +789,8 @@ static int tb_init(struct tb *t, enum scenario sc, uint32_t nflows)
 
 static void tb_fini(struct tb *t)
 {
+	if (t->perf_fd >= 0)
+		close(t->perf_fd);
 	cn_engine_destroy(t->rehearse);
 	cn_engine_destroy(t->timed);
 	if (t->chunk)
@@ -848,6 +886,10 @@ static int bench_one(const struct opts *o, enum scenario sc, uint32_t nflows)
 		cn_engine_flow_count(t->timed));
 	result(sc_names[sc], fl, "ns_per_frame", ns[runs / 2], "ns/frame");
 	result(sc_names[sc], fl, "mpps", 1e3 / ns[runs / 2], "Mpps");
+	if (t->perf_fd >= 0 && perf_read(t->perf_fd))
+		result(sc_names[sc], fl, "instructions_per_frame",
+		       (double)perf_read(t->perf_fd) /
+		       (double)((uint64_t)runs * o->frames), "instr/frame");
 	if (sc == SC_HANDSHAKE)
 		result(sc_names[sc], fl, "conns_per_s", 1e9 / ns[runs / 2] / 6,
 		       "conn/s");
@@ -889,6 +931,7 @@ static int bench_memory(uint32_t nflows)
 	if (!t)
 		return err;
 	memset(t, 0, sizeof(*t));
+	t->perf_fd = -1;
 	t->sc = SC_STEADY;
 	t->nflows = nflows;
 	t->rng = 42;

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# make bench: the engine benchmark, instructions per frame, then the live
+# benchmark with the kernel bridge and with the daemon, one after the other
+# on the same topology. Prints one table and writes it as JSON to
+# bench/results/latest.json (BENCH_OUT overrides). Figures only: nothing
+# here passes or fails on a number.
+#
+# Environment: B (build dir, as for make), BENCH_FRAMES (frames per engine
+# run, default 1000000), BENCH_RUNS (default 5), LIVE_SECONDS (default 5),
+# BENCH_LIVE=0 (engine only), LIVE_PROFILE=DIR (perf profiles of the daemon).
+set -o errexit -o nounset -o pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+build=${B:-build}
+case $build in /*) ;; *) build=$repo/$build ;; esac
+bin=$build/bench
+out=${BENCH_OUT:-$here/results/latest.json}
+frames=${BENCH_FRAMES:-1000000}
+runs=${BENCH_RUNS:-5}
+work=$(mktemp -d "${TMPDIR:-/tmp}/cn-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+raw=$work/raw.txt
+: >"$raw"
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+note() { printf 'note %s\n' "$*" >>"$raw"; }
+
+# ---- engine, in process ---------------------------------------------------
+say "engine: $runs runs x $frames frames per scenario and flow count"
+"$bin/engine_bench" --frames "$frames" --runs "$runs" >>"$raw"
+"$bin/engine_bench" --memory >>"$raw"
+
+# Instructions per frame: the hardware counter where there is one (the
+# engine benchmark reads it itself), else callgrind's count of the replay.
+if grep -q instructions_per_frame "$raw"; then
+	note "instructions: hardware counter (perf_event_open)"
+elif command -v valgrind >/dev/null; then
+	note "instructions: no hardware counter here; counted by callgrind (1k flows)"
+	say "engine: instructions per frame under callgrind"
+	for sc in steady handshake passthrough; do
+		cg=$work/cg.$sc
+		valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$cg" \
+			"$bin/engine_bench" --frames 50000 --runs 1 --scenario "$sc" \
+			--flows 1000 >/dev/null 2>&1 || continue
+		ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$cg" | head -1)
+		[ -n "$ir" ] && awk -v ir="$ir" -v sc="$sc" 'BEGIN {
+			printf "result engine.%s.1k.instructions_per_frame %.0f instr/frame\n", sc, ir / 50000 }' >>"$raw"
+	done
+else
+	note "instructions: not available (no hardware counter, no valgrind)"
+fi
+
+# ---- live, in network namespaces -------------------------------------------
+live() { # box
+	local rc=0
+	say "live: $1 (a few ${LIVE_SECONDS:-5} s measurements)"
+	BUILD=$build bash "$here/live.sh" "$1" >"$work/live.$1" 2>&1 || rc=$?
+	case $rc in
+	0) sed -n "s/^live /live.$1 /p" "$work/live.$1" >>"$raw" ;;
+	77) note "live $1 skipped: $(grep -m1 '^SKIP' "$work/live.$1")" ;;
+	*)
+		tail -n 30 "$work/live.$1" >&2
+		note "live $1 failed (exit $rc)"
+		;;
+	esac
+}
+if [ "${BENCH_LIVE:-1}" = 1 ]; then
+	live bridge
+	live clientnic
+fi
+
+# ---- table and JSON --------------------------------------------------------
+mkdir -p "$(dirname "$out")"
+python3 "$here/report.py" "$raw" "$out"
+say "wrote $out"
