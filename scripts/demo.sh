@@ -120,6 +120,14 @@ PORT=8080
 
 step() { printf '\n==> %s\n' "$*"; }
 T_START=$(date +%s)
+cat <<EOF
+ClientNIC demo: the same HTTP requests (curl) over the same emulated WAN,
+once through the ClientNIC and once through a plain kernel bridge in its
+place. The box answers the client's SYN itself, holds the client's early
+data until the server's real SYN-ACK is back, then splices the two
+connections together. Rows "N ms work": a client that is busy N ms between
+connect() and sending its request.
+EOF
 
 # ---- topology: the ClientNIC first, capturing every frame it handles
 
@@ -150,7 +158,7 @@ conn_gone() { # local port of the client
 # reports ready early and loses the frames still in the kernel's block when
 # stopped).
 demo_cap_start() { # nsfn iface file
-	spawn "$1" "$3.err" tcpdump -n -i "$2" -U --immediate-mode \
+	spawn "$1" "$3.err" tcpdump -n -Z root -i "$2" -U --immediate-mode \
 		--time-stamp-precision=nano -w "$3" "tcp port $PORT"
 	wait_line 10 "$3.err" "listening on" "$SPAWNED_PID" ||
 		{ cat "$3.err" >&2; fail "tcpdump on $2 did not start"; }
@@ -280,5 +288,7 @@ cat <<EOF
       -e frame.time_relative -e sll.ifindex -e sll.pkttype -e ip.src -e ip.dst \\
       -e tcp.flags.str -e tcp.seq_raw -e tcp.ack_raw -e tcp.len
 EOF
+# Under sudo, hand the results to the person who asked for them.
+[ -z "${SUDO_UID:-}" ] || chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$OUT"
 echo
 echo "demo: done in $(($(date +%s) - T_START)) s"

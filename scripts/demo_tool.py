@@ -103,8 +103,8 @@ def cmd_table(a):
     for key in order:
         scen, size = key
         label = 'GET ' + human_size(size)
-        if scen != 'curl':
-            label += ', ' + scen
+        if scen.startswith('work:'):
+            label += ', %s ms work' % scen[5:]
         n = {m: len(rows[key][m]) for m in MODES}
         for i, (mname, mlabel) in enumerate(METRICS):
             med = {}

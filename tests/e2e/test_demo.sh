@@ -42,7 +42,7 @@ assert_file_has "table header names both boxes" "$OUTD/stdout" 'measure +bridge 
 for s in '1 KiB' '100 KiB'; do
 	assert_file_has "table row GET $s" "$OUTD/stdout" "^GET $s +TCP connect +[0-9.]+ +[0-9.]+ +[-+][0-9.]+"
 done
-assert_file_has "table row with work after connect()" "$OUTD/stdout" "^GET 1 KiB, work:$work +TCP connect"
+assert_file_has "table row with work after connect()" "$OUTD/stdout" "^GET 1 KiB, $work ms work +TCP connect"
 for mode in bridge clientnic; do
 	for size in 1024 102400; do
 		assert_eq "$mode runs of $size B" 3 \
