@@ -79,13 +79,14 @@ rtt=$(awk -v d="$delay" 'BEGIN { print 2 * d }')
 size_bytes=() size_names=()
 IFS=, read -r -a size_list <<<"$sizes"
 for s in "${size_list[@]}"; do
+	[[ $s =~ ^[0-9]{1,8}[kKmM]?$ ]] ||
+		die "--sizes: '$s' is not a size (like 1k, 100k, 1m or 500)"
 	case $s in
-	[0-9]*[kK]) b=$((${s%?} << 10)) ;;
-	[0-9]*[mM]) b=$((${s%?} << 20)) ;;
-	[0-9]*) b=$s ;;
-	*) die "--sizes: '$s' is not a size (like 1k, 100k, 1m or 500)" ;;
+	*[kK]) b=$((10#${s%?} << 10)) ;;
+	*[mM]) b=$((10#${s%?} << 20)) ;;
+	*) b=$((10#$s)) ;;
 	esac
-	[[ ${s%[kKmM]} =~ ^[0-9]+$ ]] && [ "$b" -ge 1 ] && [ "$b" -le $((64 << 20)) ] ||
+	[ "$b" -ge 1 ] && [ "$b" -le $((64 << 20)) ] ||
 		die "--sizes: '$s' must be between 1 byte and 64m"
 	size_bytes+=("$b")
 	size_names+=("$(echo "$s" | tr 'KM' 'km')")
@@ -113,7 +114,7 @@ rm -f "$OUT"/*.pcap "$OUT"/*.svg "$OUT"/*.png "$OUT"/*.tsv "$OUT"/*.json "$OUT"/
 rm -rf "$OUT/files"
 mkdir "$OUT/files"
 
-# shellcheck source=../tests/e2e/lib.sh
+# shellcheck source=tests/e2e/lib.sh
 . "$REPO/tests/e2e/lib.sh"
 DT="$PYTHON $HERE/demo_tool.py"
 PORT=8080
@@ -131,6 +132,7 @@ EOF
 
 # ---- topology: the ClientNIC first, capturing every frame it handles
 
+# shellcheck disable=SC2034 # read by lib.sh
 LINKEM_ARGS="--delay ${delay}ms --loss $loss --seed 1"
 CLIENTNIC_ARGS="--log-level debug --pcap $OUT/clientnic-box.pcap"
 step "setting up: client, ClientNIC, WAN (linkem: ${delay} ms each way, loss $loss), server"

@@ -151,6 +151,9 @@ def cmd_verdict(a):
               % rel(d))
         print('  The request waits in the box until the real SYN-ACK is back, so it reaches the'
               ' server when it would have anyway.')
+        if abs(d) >= 0.1 * rtt:
+            print('  The rest of the difference is the box\'s own cost or noise (a busy machine);'
+                  ' more --runs tell which.')
     if work:
         d = med([v['clientnic'] - v['bridge'] for v in work])
         print('- first byte for a client that works %.0f ms between connect() and its request'
