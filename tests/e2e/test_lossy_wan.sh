@@ -49,9 +49,8 @@ cap_stop "$cap" "$TOPO_DIR/s0.pcap"
 out=$($TOOL check-pcap "$TOPO_DIR/s0.pcap" 8080 2>&1) || fail "client segments at the server: $out"
 log "ok: every ACK, SACK edge and TSecr at the server is in its own space: $out"
 assert_num "SACK blocks seen at the server" "$(sed -n 's/.*sack_blocks=\([0-9]*\).*/\1/p' <<<"$out")" '>' 0
-# PAWS and SACK-discard counts are figures only: reordered duplicates trip
+# PAWS, SACK-discard and recovery counts are figures only: reordered duplicates trip
 # them through a plain bridge too. The capture check above is the exact one.
-assert_num "SACK recoveries by the server (its view of client SACKs)" "$(tcpstat S TcpExtTCPSackRecovery)" '>' 0
 stop_pid "$LINKEM_PID" TERM
 log "linkem: $(grep -v '^linkem: ready' "$TOPO_DIR/linkem.err" | tr -s ' \n' ' ' | cut -c1-400)"
 box_stop
