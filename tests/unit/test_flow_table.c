@@ -214,6 +214,24 @@ static void test_one_byte_apart(void **state)
 	}
 	for (uint32_t i = 0; i < n; i++)
 		assert_ptr_equal(cn_ft_lookup(&ft, &keys[i]), got[i]);
+	/* One bucket: the whole key is compared, not just the hash. */
+	{
+		struct cn_flow_table one;
+
+		assert_int_equal(cn_ft_init(&one, 1, key_a), 0);
+		assert_int_equal(one.mask, 0);
+		for (uint32_t i = 0; i < n; i++) {
+			struct cn_flow *f = cn_ft_alloc(&one, &keys[i]);
+
+			assert_ptr_equal(cn_ft_lookup(&one, &keys[i]), f);
+			for (uint32_t j = 0; j < n; j++)
+				if (j != i)
+					assert_null(cn_ft_lookup(&one, &keys[j]));
+			cn_ft_release(&one, f);
+			assert_null(cn_ft_lookup(&one, &keys[i]));
+		}
+		cn_ft_fini(&one);
+	}
 	/* Release one by one; the others stay reachable each time. */
 	for (uint32_t i = 0; i < n; i += 2) {
 		cn_ft_release(&ft, got[i]);
