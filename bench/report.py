@@ -4,7 +4,8 @@
 
 Input lines:
   result engine.NAME VALUE UNIT        in-process engine figure
-  live.BOX NAME VALUE UNIT             live figure for BOX (clientnic|bridge)
+  live.BOX NAME VALUE UNIT             live figure for BOX (clientnic|bridge);
+                                       repeated rounds: the median is shown
   note TEXT                            printed under the table, kept in JSON
 Usage: report.py RAW OUT.json
 """
@@ -12,6 +13,7 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 
@@ -63,9 +65,21 @@ def parse(path):
                 engine.append((parts[1], num(parts[2]), " ".join(parts[3:])))
             elif parts[0].startswith("live.") and len(parts) >= 4:
                 box = parts[0][5:]
-                live.setdefault(parts[1], {})[box] = (num(parts[2]),
-                                                      " ".join(parts[3:]))
+                v = num(parts[2])
+                if v is None:
+                    continue
+                live.setdefault(parts[1], {}).setdefault(
+                    box, ([], " ".join(parts[3:])))[0].append(v)
     return engine, live, notes
+
+
+ORDER = ["throughput", "retransmits", "conn", "conn_nolog", "rr",
+         "cpu_all", "cpu_box", "counter"]
+
+
+def rank(name):
+    head = name.split(".")[0]
+    return ORDER.index(head) if head in ORDER else len(ORDER)
 
 
 def rows(engine, live):
@@ -73,15 +87,18 @@ def rows(engine, live):
     for name, v, unit in engine:
         out.append({"figure": name, "clientnic": v, "baseline": None,
                     "ratio": None, "unit": unit})
-    for name, boxes in live.items():
-        c = boxes.get("clientnic", (None, None))
-        b = boxes.get("bridge", (None, None))
+    for name, boxes in sorted(live.items(), key=lambda kv: rank(kv[0])):
+        cv, cu = boxes.get("clientnic", ([], None))
+        bv, bu = boxes.get("bridge", ([], None))
+        c = (statistics.median(cv) if cv else None, cu)
+        b = (statistics.median(bv) if bv else None, bu)
         unit = c[1] or b[1]
         ratio = None
         if c[0] is not None and b[0]:
             ratio = c[0] / b[0]
         out.append({"figure": name, "clientnic": c[0], "baseline": b[0],
-                    "ratio": ratio, "unit": unit})
+                    "ratio": ratio, "unit": unit,
+                    "rounds": {"clientnic": cv, "baseline": bv}})
         # Latency the box adds, in the figure's own unit.
         if name.startswith("rr.p") and c[0] is not None and b[0] is not None:
             out.append({"figure": name + ".added", "clientnic": c[0] - b[0],

@@ -8,6 +8,7 @@
 #
 # Environment: B (build dir, as for make), BENCH_FRAMES (frames per engine
 # run, default 1000000), BENCH_RUNS (default 5), LIVE_SECONDS (default 5),
+# LIVE_ROUNDS (bridge/daemon rounds, alternating; medians; default 3),
 # BENCH_LIVE=0 (engine only), LIVE_PROFILE=DIR (perf profiles of the daemon).
 set -o errexit -o nounset -o pipefail
 
@@ -66,9 +67,14 @@ live() { # box
 		;;
 	esac
 }
+# Alternating rounds, so that a slow minute of the machine does not land on
+# one box only; the report takes the median of the rounds.
 if [ "${BENCH_LIVE:-1}" = 1 ]; then
-	live bridge
-	live clientnic
+	for round in $(seq "${LIVE_ROUNDS:-3}"); do
+		say "live: round $round of ${LIVE_ROUNDS:-3}"
+		live bridge
+		live clientnic
+	done
 fi
 
 # ---- table and JSON --------------------------------------------------------
