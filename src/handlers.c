@@ -194,15 +194,20 @@ static void flow_close(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 	cn_ft_list_move(&eng->ft, f, CN_LIST_CLOSED, now);
 }
 
-/* Make room for a new SYN: a closed flow first, then the oldest embryonic
- * one (its client is reset). Established flows are never evicted. */
+/*
+ * Make room for a new SYN: a closed flow first, then the oldest embryonic
+ * one, but only once its server has been silent for a whole SYN RTO (a
+ * flood or a dead server): its client believes it is connected and must be
+ * reset, while a new SYN that finds no room merely passes untracked and
+ * costs its client one ordinary round trip. Established flows never go.
+ */
 static bool evict_one(struct cn_engine *eng, uint64_t now)
 {
 	struct cn_flow *f = cn_ft_list_head(&eng->ft, CN_LIST_CLOSED);
 
 	if (!f) {
 		f = cn_ft_list_head(&eng->ft, CN_LIST_EMBRYONIC);
-		if (!f)
+		if (!f || now - f->syn_at < eng->cfg.syn_rto_ns)
 			return false;
 		reset_client(eng, f);
 	}

@@ -1637,7 +1637,7 @@ static void test_malformed_passed(void **state)
 
 static void test_many_flows_table_full(void **state)
 {
-	enum { N = 10000, EST = N / 2, EXTRA = 6000 };
+	enum { N = 10000, EST = N / 2, EXTRA = N - EST };
 	struct h *h = *state;
 	struct conn *c = calloc(N + EXTRA, sizeof(*c));
 
@@ -1657,19 +1657,18 @@ static void test_many_flows_table_full(void **state)
 		assert_int_equal(do_synack(h, &c[i], NULL), CN_STOLEN);
 	}
 	assert_int_equal(ctr(h)->flows_established, EST);
-	/* New SYNs push out embryonic flows, oldest first: the original
-	 * embryonic ones, then the first of the new ones. The client of an
-	 * evicted flow believes it is connected: it gets an RST. */
+	/* Once their servers have been silent for a SYN RTO, new SYNs push
+	 * out the embryonic flows, oldest first. The client of an evicted
+	 * flow believes it is connected: it gets an RST. */
 	for (uint32_t k = 0; k < EXTRA; k++) {
 		struct conn *n = &c[N + k];
-		const struct conn *victim = k < N - EST ? &c[2 * k + 1] :
-						   &c[N + k - (N - EST)];
+		const struct conn *victim = &c[2 * k + 1];
 		const struct fr_ev *ev;
 		struct fr_spec s;
 		struct fr_view v;
 
 		conn_init(n, 4, N + k);
-		h->now = T0 + N + k;
+		h->now = T0 + h->cfg.syn_rto_ns + N + k;
 		fr_cap_reset(&h->cap);
 		syn_spec(&s, n);
 		assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_FORWARD);
@@ -1689,6 +1688,20 @@ static void test_many_flows_table_full(void **state)
 		assert_int_equal(cn_engine_flow_count(h->eng), N);
 	}
 	assert_int_equal(ctr(h)->flows_evicted, EXTRA);
+	/* The embryonic flows left are younger than a SYN RTO: a further SYN
+	 * evicts none of them and passes untracked. */
+	{
+		struct conn young;
+		struct fr_spec s;
+
+		conn_init(&young, 4, N + EXTRA);
+		fr_cap_reset(&h->cap);
+		syn_spec(&s, &young);
+		assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_FORWARD);
+		assert_int_equal(fr_cap_count(&h->cap, CN_CLIENT), 0);
+		assert_int_equal(ctr(h)->passed_table_full, 1);
+		assert_int_equal(ctr(h)->flows_evicted, EXTRA);
+	}
 	/* Every established flow is still there and translating. */
 	for (uint32_t i = 0; i < N; i += 2) {
 		struct fr_spec s;
