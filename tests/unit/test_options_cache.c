@@ -242,6 +242,40 @@ static void test_one_set_oldest(void **state)
 	cn_oc_fini(&c);
 }
 
+/* The insertion clock is 32 bits: a box learning 50000 SYN-ACKs a second
+ * wraps it within a day. Replacement must still take the oldest entry of
+ * a set, not the one learned just after the wrap. The clock is set close
+ * to the wrap here instead of making 2^32 insertions. */
+static void test_stamp_wrap_oldest(void **state)
+{
+	struct cn_opt_cache c;
+	struct cn_flow_key k;
+	struct cn_syn_opts o;
+
+	(void)state;
+	assert_int_equal(cn_oc_init(&c, 4, key_a), 0);
+	c.clock = UINT32_MAX - 1;
+	for (uint32_t n = 0; n < 4; n++) {
+		server_key(&k, n, 1);
+		o = opts_of(n);
+		cn_oc_put(&c, &k, &o, ALL);
+	}
+	/* Learned in the order 0, 1, 2, 3; the clock wrapped after 0. */
+	for (uint32_t n = 4; n < 8; n++) {
+		server_key(&k, n, 1);
+		o = opts_of(n);
+		cn_oc_put(&c, &k, &o, ALL);
+		if (cached(&c, n - 4))
+			fail_msg("after server %u: server %u, the oldest, is "
+				 "still cached and a newer one was forgotten "
+				 "(insertion stamps compared without wrap)",
+				 n, n - 4);
+		for (uint32_t m = n - 3; m <= n; m++)
+			assert_true(cached(&c, m));
+	}
+	cn_oc_fini(&c);
+}
+
 /* Thousands of servers: never more than the capacity remembered, the
  * newest always, and a different hash key spreads them differently. */
 static void test_bounded(void **state)
@@ -327,6 +361,7 @@ int main(void)
 		cmocka_unit_test(test_put_get),
 		cmocka_unit_test(test_known_merge),
 		cmocka_unit_test(test_one_set_oldest),
+		cmocka_unit_test(test_stamp_wrap_oldest),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_families_distinct),
 	};
