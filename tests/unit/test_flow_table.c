@@ -18,6 +18,8 @@
 
 #include "flow_table.h"
 
+#define FLOWS(...) ((struct cn_flow *[]){ __VA_ARGS__ })
+
 static const uint8_t key_a[16] = { 1, 2, 3, 4, 5, 6, 7, 8,
 				   9, 10, 11, 12, 13, 14, 15, 16 };
 static const uint8_t key_b[16] = { 16, 15, 14, 13, 12, 11, 10, 9,
@@ -52,7 +54,8 @@ static void make_key(struct cn_flow_key *k, uint32_t n)
 	} else {
 		memcpy(k->caddr, (uint8_t[]){ 0x20, 0x01, 0x0d, 0xb8 }, 4);
 		k->caddr[15] = (uint8_t)((n >> 1) / 60000);
-		memcpy(k->saddr, (uint8_t[]){ 0x20, 0x01, 0x0d, 0xb8, 0, 2 }, 6);
+		memcpy(k->saddr, k->caddr, 4);
+		k->saddr[5] = 2;
 		k->saddr[15] = 1;
 	}
 }
@@ -104,7 +107,7 @@ static void test_init_rejects(void **state)
 	cn_ft_fini(&ft);
 }
 
-/* ---- alloc, lookup, release ----------------------------------------------- */
+/* ---- alloc, lookup, release ------------------------------------------ */
 
 #define MANY 1000 /* not a power of two: 1024 buckets, chains */
 
@@ -226,7 +229,8 @@ static void test_one_byte_apart(void **state)
 			assert_ptr_equal(cn_ft_lookup(&one, &keys[i]), f);
 			for (uint32_t j = 0; j < n; j++)
 				if (j != i)
-					assert_null(cn_ft_lookup(&one, &keys[j]));
+					assert_null(cn_ft_lookup(&one,
+								 &keys[j]));
 			cn_ft_release(&one, f);
 			assert_null(cn_ft_lookup(&one, &keys[i]));
 		}
@@ -339,40 +343,40 @@ static void test_lists_order(void **state)
 	cn_ft_list_move(&ft, f[0], CN_LIST_EMBRYONIC, 1);
 	cn_ft_list_move(&ft, f[1], CN_LIST_EMBRYONIC, 2);
 	cn_ft_list_move(&ft, f[2], CN_LIST_EMBRYONIC, 3);
-	check_list(&ft, CN_LIST_EMBRYONIC, (struct cn_flow *[]){ f[0], f[1], f[2] }, 3);
+	check_list(&ft, CN_LIST_EMBRYONIC, FLOWS(f[0], f[1], f[2]), 3);
 	assert_int_equal(f[1]->list_at, 2);
 
 	/* Moving onto the list it is on sends it to the tail. */
 	cn_ft_list_move(&ft, f[0], CN_LIST_EMBRYONIC, 4);
-	check_list(&ft, CN_LIST_EMBRYONIC, (struct cn_flow *[]){ f[1], f[2], f[0] }, 3);
+	check_list(&ft, CN_LIST_EMBRYONIC, FLOWS(f[1], f[2], f[0]), 3);
 	assert_int_equal(f[0]->list_at, 4);
 	/* The middle one, the tail and the head leave for other lists. */
 	cn_ft_list_move(&ft, f[2], CN_LIST_ACTIVE, 5);
-	check_list(&ft, CN_LIST_EMBRYONIC, (struct cn_flow *[]){ f[1], f[0] }, 2);
-	check_list(&ft, CN_LIST_ACTIVE, (struct cn_flow *[]){ f[2] }, 1);
+	check_list(&ft, CN_LIST_EMBRYONIC, FLOWS(f[1], f[0]), 2);
+	check_list(&ft, CN_LIST_ACTIVE, FLOWS(f[2]), 1);
 	cn_ft_list_move(&ft, f[0], CN_LIST_ACTIVE, 6);
 	cn_ft_list_move(&ft, f[3], CN_LIST_ACTIVE, 7);
-	check_list(&ft, CN_LIST_ACTIVE, (struct cn_flow *[]){ f[2], f[0], f[3] }, 3);
-	check_list(&ft, CN_LIST_EMBRYONIC, (struct cn_flow *[]){ f[1] }, 1);
+	check_list(&ft, CN_LIST_ACTIVE, FLOWS(f[2], f[0], f[3]), 3);
+	check_list(&ft, CN_LIST_EMBRYONIC, FLOWS(f[1]), 1);
 	cn_ft_list_move(&ft, f[1], CN_LIST_CLOSED, 8);
 	check_list(&ft, CN_LIST_EMBRYONIC, NULL, 0);
-	check_list(&ft, CN_LIST_CLOSED, (struct cn_flow *[]){ f[1] }, 1);
+	check_list(&ft, CN_LIST_CLOSED, FLOWS(f[1]), 1);
 	assert_int_equal(f[1]->list_at, 8);
 	cn_ft_list_move(&ft, f[4], CN_LIST_CLOSED, 9);
 	cn_ft_list_move(&ft, f[5], CN_LIST_CLOSED, 10);
 	cn_ft_list_move(&ft, f[4], CN_LIST_CLOSED, 11);
-	check_list(&ft, CN_LIST_CLOSED, (struct cn_flow *[]){ f[1], f[5], f[4] }, 3);
+	check_list(&ft, CN_LIST_CLOSED, FLOWS(f[1], f[5], f[4]), 3);
 
 	/* Release unlinks from the middle, the head and the tail. */
 	cn_ft_release(&ft, f[0]);
-	check_list(&ft, CN_LIST_ACTIVE, (struct cn_flow *[]){ f[2], f[3] }, 2);
+	check_list(&ft, CN_LIST_ACTIVE, FLOWS(f[2], f[3]), 2);
 	cn_ft_release(&ft, f[1]);
-	check_list(&ft, CN_LIST_CLOSED, (struct cn_flow *[]){ f[5], f[4] }, 2);
+	check_list(&ft, CN_LIST_CLOSED, FLOWS(f[5], f[4]), 2);
 	cn_ft_release(&ft, f[4]);
-	check_list(&ft, CN_LIST_CLOSED, (struct cn_flow *[]){ f[5] }, 1);
+	check_list(&ft, CN_LIST_CLOSED, FLOWS(f[5]), 1);
 	cn_ft_release(&ft, f[5]);
 	check_list(&ft, CN_LIST_CLOSED, NULL, 0);
-	check_list(&ft, CN_LIST_ACTIVE, (struct cn_flow *[]){ f[2], f[3] }, 2);
+	check_list(&ft, CN_LIST_ACTIVE, FLOWS(f[2], f[3]), 2);
 	cn_ft_fini(&ft);
 }
 
@@ -566,7 +570,7 @@ static void test_timer_drain(void **state)
 	cn_ft_fini(&ft);
 }
 
-/* ---- keyed buckets -------------------------------------------------------- */
+/* ---- keyed buckets --------------------------------------------------- */
 
 /* bucket[i]: the bucket whose chain holds slot i. */
 static void bucket_layout(const struct cn_flow_table *ft, uint32_t *bucket)

@@ -28,6 +28,8 @@ static const uint8_t key_b[16] = { 0xb0, 1, 2, 3, 4, 5, 6, 7,
  * picks the client side, which the cache must ignore. */
 static void server_key(struct cn_flow_key *k, uint32_t n, uint32_t client)
 {
+	static const uint8_t doc6[4] = { 0x20, 0x01, 0x0d, 0xb8 };
+
 	memset(k, 0, sizeof(*k));
 	k->family = n & 1 ? 6 : 4;
 	k->sport = (uint16_t)(80 + (n >> 1) % 1000);
@@ -38,9 +40,11 @@ static void server_key(struct cn_flow_key *k, uint32_t n, uint32_t client)
 		memcpy(k->caddr, (uint8_t[]){ 192, 0, 2, 0 }, 4);
 		k->caddr[3] = (uint8_t)client;
 	} else {
-		memcpy(k->saddr, (uint8_t[]){ 0x20, 0x01, 0x0d, 0xb8, 0, 2 }, 6);
+		memcpy(k->saddr, doc6, 4);
+		k->saddr[5] = 2;
 		k->saddr[15] = (uint8_t)((n >> 1) / 1000);
-		memcpy(k->caddr, (uint8_t[]){ 0x20, 0x01, 0x0d, 0xb8, 0, 1 }, 6);
+		memcpy(k->caddr, doc6, 4);
+		k->caddr[5] = 1;
 		k->caddr[15] = (uint8_t)client;
 	}
 }

@@ -20,6 +20,8 @@
 #include "packet.h"
 #include "rewriter.h"
 
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
 static uint64_t rng = 0x853c49e6748fea9bULL;
 
 static uint32_t rnd(void)
@@ -87,7 +89,7 @@ static uint16_t ref_rescale(uint16_t win, unsigned in, unsigned out)
 	return w > 0xffff ? 0xffff : (uint16_t)w;
 }
 
-/* ---- frames ---------------------------------------------------------------- */
+/* ---- frames ---------------------------------------------------------- */
 
 static void spec_for(struct fr_spec *s, uint8_t family, uint8_t vlans,
 		     bool c2s, uint8_t flags, uint32_t seq, uint32_t ack)
@@ -257,7 +259,8 @@ static void test_ack_and_seq(void **state)
 	/* Around the wrap, every layout. */
 	for (int i = 0; i < 600; i++) {
 		uint8_t fam = i & 1 ? 6 : 4, vlans = (uint8_t)(i / 2 % 3);
-		uint8_t flags = i % 7 == 0 ? FR_RST : FR_ACK | (i % 5 ? 0 : FR_FIN);
+		uint8_t flags = i % 7 == 0 ? FR_RST :
+				(uint8_t)(FR_ACK | (i % 5 ? 0 : FR_FIN));
 
 		flow_for(&f, rnd_seq(), rnd());
 		spec_for(&s, fam, vlans, true, flags, rnd_seq(), rnd_seq());
@@ -278,33 +281,35 @@ static void test_ack_and_seq(void **state)
  * server, untouched towards the client. 1..4 blocks behind 0..3 NOPs, with
  * and without timestamps before them, so edges sit at odd and even
  * offsets. */
+static void sack_case(unsigned n, unsigned nops, bool ts, bool c2s)
+{
+	struct cn_flow f;
+	struct fr_spec s;
+	struct rw_result r;
+
+	flow_for(&f, rnd_seq(), rnd());
+	spec_for(&s, c2s ? 4 : 6, 1, c2s, FR_ACK, rnd_seq(), rnd_seq());
+	if (ts)
+		add_ts(&s, 2, rnd(), rnd());
+	add_sack(&s, nops, n, rnd_seq());
+	run(&s, c2s, &f, &r);
+	assert_int_equal(r.after.sack_n, n);
+	for (unsigned e = 0; e < 2 * n; e++)
+		assert_int_equal(r.after.sack[e],
+				 r.before.sack[e] - (c2s ? f.delta : 0));
+	free(r.data);
+}
+
 static void test_sack_edges(void **state)
 {
 	(void)state;
 	for (unsigned n = 1; n <= 4; n++) {
 		for (unsigned nops = 0; nops <= 3; nops++) {
 			for (unsigned ts = 0; ts <= 1; ts++) {
-				struct cn_flow f;
-				struct fr_spec s;
-				struct rw_result r;
-
 				if (ts * 12 + nops + 2 + 8 * n > 40)
 					continue;
-				flow_for(&f, rnd_seq(), rnd());
-				for (unsigned dir = 0; dir < 2; dir++) {
-					spec_for(&s, dir ? 6 : 4, 1, !dir, FR_ACK,
-						 rnd_seq(), rnd_seq());
-					if (ts)
-						add_ts(&s, 2, rnd(), rnd());
-					add_sack(&s, nops, n, rnd_seq());
-					run(&s, !dir, &f, &r);
-					assert_int_equal(r.after.sack_n, n);
-					for (unsigned e = 0; e < 2 * n; e++)
-						assert_int_equal(r.after.sack[e],
-							r.before.sack[e] -
-							(dir ? 0 : f.delta));
-					free(r.data);
-				}
+				sack_case(n, nops, ts, true);
+				sack_case(n, nops, ts, false);
 			}
 		}
 	}
@@ -312,44 +317,42 @@ static void test_sack_edges(void **state)
 
 /* The client echoes spoofed TSvals: TSecr - ts_delta towards the server;
  * the server's TSval + ts_delta towards the client. */
+static void ts_case(unsigned nops, bool translate, bool ack)
+{
+	uint8_t fl = ack ? FR_ACK : FR_RST;
+	struct cn_flow f;
+	struct fr_spec s;
+	struct rw_result r;
+
+	flow_for(&f, rnd(), rnd_seq());
+	f.translate_ts = translate;
+	spec_for(&s, nops & 1 ? 6 : 4, (uint8_t)(nops % 3), true, fl,
+		 rnd(), rnd());
+	add_ts(&s, nops, rnd_seq(), rnd_seq());
+	run(&s, true, &f, &r);
+	assert_true(r.after.ts);
+	assert_int_equal(r.after.tsval, r.before.tsval);
+	assert_int_equal(r.after.tsecr, translate && ack ?
+			 r.before.tsecr - f.ts_delta : r.before.tsecr);
+	free(r.data);
+
+	spec_for(&s, nops & 1 ? 4 : 6, 0, false, fl, rnd(), rnd());
+	add_ts(&s, nops, rnd_seq(), rnd_seq());
+	fr_opt_mss(&s, 1460); /* something after it */
+	run(&s, false, &f, &r);
+	assert_int_equal(r.after.tsval, translate ?
+			 r.before.tsval + f.ts_delta : r.before.tsval);
+	assert_int_equal(r.after.tsecr, r.before.tsecr);
+	assert_int_equal(r.after.mss, 1460);
+	free(r.data);
+}
+
 static void test_timestamps(void **state)
 {
 	(void)state;
-	for (unsigned nops = 0; nops <= 3; nops++) {
-		for (unsigned tr = 0; tr <= 1; tr++) {
-			for (unsigned ack = 0; ack <= 1; ack++) {
-				struct cn_flow f;
-				struct fr_spec s;
-				struct rw_result r;
-				uint8_t fl = ack ? FR_ACK : FR_RST;
-
-				flow_for(&f, rnd(), rnd_seq());
-				f.translate_ts = tr;
-				spec_for(&s, nops & 1 ? 6 : 4, (uint8_t)(nops % 3),
-					 true, fl, rnd(), rnd());
-				add_ts(&s, nops, rnd_seq(), rnd_seq());
-				run(&s, true, &f, &r);
-				assert_true(r.after.ts);
-				assert_int_equal(r.after.tsval, r.before.tsval);
-				assert_int_equal(r.after.tsecr, tr && ack ?
-						 r.before.tsecr - f.ts_delta :
-						 r.before.tsecr);
-				free(r.data);
-
-				spec_for(&s, nops & 1 ? 4 : 6, 0, false, fl,
-					 rnd(), rnd());
-				add_ts(&s, nops, rnd_seq(), rnd_seq());
-				fr_opt_mss(&s, 1460); /* something after it */
-				run(&s, false, &f, &r);
-				assert_int_equal(r.after.tsval, tr ?
-						 r.before.tsval + f.ts_delta :
-						 r.before.tsval);
-				assert_int_equal(r.after.tsecr, r.before.tsecr);
-				assert_int_equal(r.after.mss, 1460);
-				free(r.data);
-			}
-		}
-	}
+	for (unsigned nops = 0; nops <= 3; nops++)
+		for (unsigned bits = 0; bits < 4; bits++)
+			ts_case(nops, bits & 1, bits & 2);
 }
 
 static void test_rescale_window(void **state)
@@ -369,7 +372,7 @@ static void test_rescale_window(void **state)
 	assert_int_equal(cn_rescale_window(1, 13, 0), 0x2000);
 	for (unsigned in = 0; in <= 14; in++)
 		for (unsigned out = 0; out <= 14; out++)
-			for (size_t i = 0; i < sizeof(wins) / sizeof(wins[0]); i++)
+			for (size_t i = 0; i < ARRAY_LEN(wins); i++)
 				assert_int_equal(cn_rescale_window(wins[i],
 						 (uint8_t)in, (uint8_t)out),
 						 ref_rescale(wins[i], in, out));
@@ -388,7 +391,8 @@ static void test_window_in_frames(void **state)
 
 				flow_for(&f, rnd(), 0);
 				f.c2s_shift_in = f.s2c_shift_in = (uint8_t)in;
-				f.c2s_shift_out = f.s2c_shift_out = (uint8_t)out;
+				f.c2s_shift_out = (uint8_t)out;
+				f.s2c_shift_out = (uint8_t)out;
 				spec_for(&s, 4, 0, !dir, FR_ACK, rnd(), rnd());
 				s.win = win;
 				run(&s, !dir, &f, &r);
@@ -423,14 +427,16 @@ static void test_strip(void **state)
 			flow_for(&f, rnd_seq(), rnd());
 			f.strip_ts_c2s = true;
 			f.translate_ts = true; /* stripping wins */
-			spec_for(&s, 4, (uint8_t)(n % 3), true, FR_ACK, rnd(), rnd());
+			spec_for(&s, 4, (uint8_t)(n % 3), true, FR_ACK, rnd(),
+				 rnd());
 			add_ts(&s, nops, rnd(), rnd());
 			add_sack(&s, 3 - nops, n, rnd_seq());
 			run(&s, true, &f, &r);
 			assert_false(r.after.ts);
 			assert_int_equal(r.after.nops, r.before.nops + 10);
 			assert_int_equal(r.after.sack_n, n);
-			assert_int_equal(r.after.sack[0], r.before.sack[0] - f.delta);
+			assert_int_equal(r.after.sack[0],
+					 r.before.sack[0] - f.delta);
 			free(r.data);
 
 			/* SACK stripped towards the server, TS translated. */
@@ -442,9 +448,11 @@ static void test_strip(void **state)
 			add_ts(&s, 1, rnd(), rnd());
 			run(&s, true, &f, &r);
 			assert_int_equal(r.after.sack_n, 0);
-			assert_int_equal(r.after.nops, r.before.nops + sack_len);
+			assert_int_equal(r.after.nops,
+					 r.before.nops + sack_len);
 			assert_true(r.after.ts);
-			assert_int_equal(r.after.tsecr, r.before.tsecr - f.ts_delta);
+			assert_int_equal(r.after.tsecr,
+					 r.before.tsecr - f.ts_delta);
 			free(r.data);
 
 			/* SACK stripped towards the client. */
@@ -454,7 +462,8 @@ static void test_strip(void **state)
 			add_sack(&s, nops, n, rnd_seq());
 			run(&s, false, &f, &r);
 			assert_int_equal(r.after.sack_n, 0);
-			assert_int_equal(r.after.nops, r.before.nops + sack_len);
+			assert_int_equal(r.after.nops,
+					 r.before.nops + sack_len);
 			free(r.data);
 
 			/* The other direction's strip flags do nothing. */
@@ -568,8 +577,8 @@ static void test_random(void **state)
 		flags |= (uint8_t)(rnd() % 8 == 0 ? FR_SYN : 0);
 		flags |= (uint8_t)(rnd() % 8 == 0 ? FR_FIN : 0);
 		flags |= (uint8_t)(rnd() % 2 ? FR_PSH : 0);
-		spec_for(&s, rnd() & 1 ? 6 : 4, (uint8_t)(rnd() % 3), c2s, flags,
-			 rnd_seq(), rnd_seq());
+		spec_for(&s, rnd() & 1 ? 6 : 4, (uint8_t)(rnd() % 3), c2s,
+			 flags, rnd_seq(), rnd_seq());
 		s.win = (uint16_t)rnd();
 		s.payload_len = rnd() % 600;
 		s.trailer = rnd() % 4 == 0 ? rnd() % 20 : 0;
@@ -605,7 +614,8 @@ static void test_offload_ok(void **state)
 	for (uint8_t vlans = 0; vlans <= 2; vlans++) {
 		spec_for(&s, vlans == 1 ? 6 : 4, vlans, true, FR_ACK, 1, 2);
 		fr_build(&fr, &s);
-		assert_int_equal(cn_parse(fr.f.data, fr.f.len, &p), CN_PARSE_TCP);
+		assert_int_equal(cn_parse(fr.f.data, fr.f.len, &p),
+				 CN_PARSE_TCP);
 		/* A complete checksum: no offsets to agree with. */
 		fr.f.off.csum_start = 3;
 		assert_true(cn_rewrite_offload_ok(&fr.f, &p));
