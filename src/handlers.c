@@ -13,6 +13,7 @@
 #include "options_cache.h"
 #include "packet.h"
 #include "rewriter.h"
+#include "siphash.h"
 #include "spoofer.h"
 
 #define NS_PER_SEC 1000000000ULL
@@ -818,10 +819,29 @@ static bool config_ok(const struct cn_config *c)
 	       c->max_mss >= 64 && c->cache_entries >= 4;
 }
 
+/* A key of its own for each use, so no table shares bits with another. */
+static void derive_key(const uint8_t secret[32], const char *label,
+		       uint8_t key[16])
+{
+	uint8_t buf[64] = { 0 };
+	size_t n = strlen(label);
+
+	memcpy(buf, secret, 32);
+	memcpy(buf + 32, label, n < 31 ? n : 31);
+	for (int i = 0; i < 2; i++) {
+		uint64_t h;
+
+		buf[63] = (uint8_t)i;
+		h = cn_siphash(secret + 16, buf, sizeof(buf));
+		memcpy(key + 8 * i, &h, 8);
+	}
+}
+
 int cn_engine_create(struct cn_engine **out, const struct cn_config *cfg,
 		     const uint8_t secret[32], const struct cn_io *io)
 {
 	struct cn_engine *eng;
+	uint8_t oc_key[16];
 	int err;
 
 	*out = NULL;
@@ -834,9 +854,10 @@ int cn_engine_create(struct cn_engine **out, const struct cn_config *cfg,
 	eng->io = *io;
 	memcpy(eng->isn_key, secret + 16, sizeof(eng->isn_key));
 	eng->touch_ns = min64(TOUCH_MAX_NS, cfg->idle_timeout_ns / 64);
+	derive_key(secret, "option cache", oc_key);
 	err = cn_ft_init(&eng->ft, cfg->max_flows, secret);
 	if (!err)
-		err = cn_oc_init(&eng->oc, cfg->cache_entries, secret + 8);
+		err = cn_oc_init(&eng->oc, cfg->cache_entries, oc_key);
 	if (err) {
 		cn_engine_destroy(eng);
 		return err;

@@ -27,14 +27,14 @@ struct cn_opt_entry {
 	uint8_t known;      /* CN_OC_* */
 	uint16_t port;
 	uint8_t addr[16];
-	uint32_t stamp;     /* insertion order, for replacement */
+	uint64_t stamp;     /* insertion order, for replacement (never wraps) */
 	struct cn_syn_opts opts;
 };
 
 struct cn_opt_cache {
 	struct cn_opt_entry *e;
 	uint32_t sets;      /* power of two */
-	uint32_t clock;
+	uint64_t clock;
 	uint8_t hash_key[16];
 };
 

@@ -246,10 +246,10 @@ static void test_one_set_oldest(void **state)
 	cn_oc_fini(&c);
 }
 
-/* The insertion clock is 32 bits: a box learning 50000 SYN-ACKs a second
- * wraps it within a day. Replacement must still take the oldest entry of
- * a set, not the one learned just after the wrap. The clock is set close
- * to the wrap here instead of making 2^32 insertions. */
+/* A box learning 50000 SYN-ACKs a second makes 2^32 insertions within a
+ * day. Replacement must still take the oldest entry of a set across that
+ * point, not the one learned just after it. The clock is set close to it
+ * here instead of making 2^32 insertions. */
 static void test_stamp_wrap_oldest(void **state)
 {
 	struct cn_opt_cache c;
