@@ -20,7 +20,7 @@
 set -o errexit -o nounset -o pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../tests/e2e/lib.sh
+# shellcheck source-path=SCRIPTDIR source=../tests/e2e/lib.sh
 source "$here/../tests/e2e/lib.sh"
 
 box=${1:?usage: live.sh clientnic|bridge}
@@ -81,7 +81,7 @@ profile_stop() { # name
 
 iperf_gbps() { # streams -> Gbit/s received by the server
 	local out
-	out=$(C iperf3 -c $S_IP4 -p $IPERF_PORT -t "$secs" -O 1 -P "$1" -J)
+	out=$(C iperf3 -c "$S_IP4" -p $IPERF_PORT -t "$secs" -O 1 -P "$1" -J)
 	printf '%s' "$out" | "$PYTHON" -c '
 import json, sys
 d = json.load(sys.stdin)
@@ -116,7 +116,7 @@ conn_rate() { # figure-name prefix
 	local out rate name=$1
 	profile_start "$name"
 	meter_start
-	out=$(C "$LOADGEN" conn --connect $S_IP4:$CONN_PORT --conns 64 --size 100 --seconds "$secs")
+	out=$(C "$LOADGEN" conn --connect "$S_IP4":$CONN_PORT --conns 64 --size 100 --seconds "$secs")
 	meter_stop
 	profile_stop "$name"
 	log "loadgen: $out"
@@ -134,7 +134,7 @@ conn_rate() { # figure-name prefix
 
 rr_latency() {
 	local out
-	out=$(C "$LOADGEN" rr --connect $S_IP4:$RR_PORT --conns 1 --seconds "$secs")
+	out=$(C "$LOADGEN" rr --connect "$S_IP4":$RR_PORT --conns 1 --seconds "$secs")
 	log "loadgen: $out"
 	emit rr.p50 "$(kv p50_us "$out")" us
 	emit rr.p99 "$(kv p99_us "$out")" us
@@ -144,8 +144,8 @@ rr_latency() {
 topo_setup "$box" bridge
 [ -n "$profile" ] && mkdir -p "$profile"
 spawn S "$TOPO_DIR/iperf3.log" iperf3 -s -p $IPERF_PORT
-spawn S "$TOPO_DIR/lg-conn.log" "$LOADGEN" server --listen $S_IP4:$CONN_PORT --close-after 100
-spawn S "$TOPO_DIR/lg-rr.log" "$LOADGEN" server --listen $S_IP4:$RR_PORT
+spawn S "$TOPO_DIR/lg-conn.log" "$LOADGEN" server --listen "$S_IP4":$CONN_PORT --close-after 100
+spawn S "$TOPO_DIR/lg-rr.log" "$LOADGEN" server --listen "$S_IP4":$RR_PORT
 wait_listen S $IPERF_PORT
 wait_listen S $CONN_PORT
 wait_listen S $RR_PORT
