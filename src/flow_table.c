@@ -9,10 +9,18 @@
 
 #define CN_FT_MAX_CAPACITY (1u << 24)
 
-static uint32_t bucket_of(const struct cn_flow_table *ft,
-			  const struct cn_flow_key *key)
+/* Only the bytes in use: an IPv4 key is family, ports and two 4-byte
+ * addresses, 16 bytes instead of 40, which halves SipHash's rounds. */
+uint32_t cn_ft_hash(const struct cn_flow_table *ft,
+		    const struct cn_flow_key *key)
 {
-	return (uint32_t)cn_siphash(ft->hash_key, key, sizeof(*key)) & ft->mask;
+	uint8_t v4[16];
+
+	if (key->family == 6)
+		return (uint32_t)cn_siphash(ft->hash_key, key, sizeof(*key));
+	memcpy(v4, key, 12); /* family, pad, ports, client address */
+	memcpy(v4 + 12, key->saddr, 4);
+	return (uint32_t)cn_siphash(ft->hash_key, v4, sizeof(v4));
 }
 
 int cn_ft_init(struct cn_flow_table *ft, uint32_t capacity,
@@ -25,13 +33,14 @@ int cn_ft_init(struct cn_flow_table *ft, uint32_t capacity,
 		return -EINVAL;
 	while (nb < capacity)
 		nb <<= 1;
-	ft->slots = calloc(capacity, sizeof(*ft->slots));
+	ft->slots = aligned_alloc(64, (size_t)capacity * sizeof(*ft->slots));
 	ft->buckets = malloc((size_t)nb * sizeof(*ft->buckets));
 	ft->heap = malloc((size_t)capacity * sizeof(*ft->heap));
 	if (!ft->slots || !ft->buckets || !ft->heap) {
 		cn_ft_fini(ft);
 		return -ENOMEM;
 	}
+	memset(ft->slots, 0, (size_t)capacity * sizeof(*ft->slots));
 	memcpy(ft->hash_key, hash_key, sizeof(ft->hash_key));
 	ft->capacity = capacity;
 	ft->mask = nb - 1;
@@ -53,14 +62,14 @@ void cn_ft_fini(struct cn_flow_table *ft)
 }
 
 struct cn_flow *cn_ft_lookup(const struct cn_flow_table *ft,
-			     const struct cn_flow_key *key)
+			     const struct cn_flow_key *key, uint32_t hash)
 {
-	uint32_t i = ft->buckets[bucket_of(ft, key)];
+	uint32_t i = ft->buckets[hash & ft->mask];
 
 	while (i != CN_NIL) {
 		struct cn_flow *f = &ft->slots[i];
 
-		if (!memcmp(&f->key, key, sizeof(*key)))
+		if (f->hash == hash && !memcmp(&f->key, key, sizeof(*key)))
 			return f;
 		i = f->hnext;
 	}
@@ -68,7 +77,7 @@ struct cn_flow *cn_ft_lookup(const struct cn_flow_table *ft,
 }
 
 struct cn_flow *cn_ft_alloc(struct cn_flow_table *ft,
-			    const struct cn_flow_key *key)
+			    const struct cn_flow_key *key, uint32_t hash)
 {
 	uint32_t i = ft->free_head, b;
 	struct cn_flow *f;
@@ -81,7 +90,8 @@ struct cn_flow *cn_ft_alloc(struct cn_flow_table *ft,
 	f->key = *key;
 	f->prev = f->next = f->heap_pos = CN_NIL;
 	f->list = CN_LIST_NONE;
-	b = bucket_of(ft, key);
+	f->hash = hash;
+	b = hash & ft->mask;
 	f->hnext = ft->buckets[b];
 	ft->buckets[b] = i;
 	ft->count++;
@@ -133,7 +143,7 @@ struct cn_flow *cn_ft_list_head(const struct cn_flow_table *ft,
 void cn_ft_release(struct cn_flow_table *ft, struct cn_flow *f)
 {
 	uint32_t i = cn_ft_index(ft, f);
-	uint32_t *pp = &ft->buckets[bucket_of(ft, &f->key)];
+	uint32_t *pp = &ft->buckets[f->hash & ft->mask];
 
 	cn_ft_timer_clear(ft, f);
 	list_unlink(ft, f);

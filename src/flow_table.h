@@ -60,32 +60,18 @@ struct cn_peer {
 	bool ack_seen;
 };
 
+/*
+ * One flow. What every translated segment reads or writes comes first and
+ * fits in the first two cache lines of the (64-byte aligned) slot; the
+ * handshake, the timers and the held frames follow.
+ */
 struct cn_flow {
+	/* ---- hot: lookup, translation, tracking ---- */
 	struct cn_flow_key key;
 	uint32_t hnext;     /* bucket chain */
-	uint32_t prev;      /* age list links */
-	uint32_t next;
-	uint32_t heap_pos;  /* SYN timer heap slot, CN_NIL when none */
+	uint32_t hash;      /* of the key; its bucket is hash & mask */
 	uint8_t state;      /* enum cn_flow_state */
 	uint8_t list;       /* enum cn_list */
-	uint8_t syn_tries;  /* SYNs the box resent */
-	uint8_t vlans;      /* tags of the client's SYN */
-	uint64_t syn_at;    /* first SYN */
-	uint64_t list_at;   /* position time in its age list */
-	uint64_t last_seen;
-	uint64_t deadline;  /* SYN timer (heap key) */
-
-	uint32_t client_isn;
-	uint32_t spoof_isn;
-	uint32_t real_isn;
-	uint32_t delta;     /* spoof_isn - real_isn */
-	uint32_t spoof_tsval;
-	uint32_t client_tsval; /* TSval of the client's SYN */
-	uint32_t ts_delta;  /* spoofed TSval - server's TSval */
-
-	struct cn_syn_opts client;  /* the client's SYN */
-	struct cn_syn_opts spoofed; /* what the box answered */
-	struct cn_syn_opts real;    /* the server's real SYN-ACK */
 	/* Window fields are rewritten from units of 2^in to 2^out when the
 	 * shift the sender uses differs from the one its peer applies. */
 	uint8_t c2s_shift_in, c2s_shift_out;
@@ -94,15 +80,33 @@ struct cn_flow {
 	bool strip_sack_c2s;  /* client sends SACK the server did not permit */
 	bool strip_sack_s2c;  /* server sends SACK the client was not offered */
 	bool translate_ts;    /* both sides use timestamps */
-
+	uint32_t delta;     /* spoof_isn - real_isn */
+	uint32_t ts_delta;  /* spoofed TSval - server's TSval */
+	uint64_t list_at;   /* position time in its age list */
+	uint64_t last_seen;
 	struct cn_peer peer[2];   /* indexed by enum cn_side */
 
+	/* ---- cold: handshake, timers, held frames ---- */
+	uint32_t prev;      /* age list links */
+	uint32_t next;
+	uint32_t heap_pos;  /* SYN timer heap slot, CN_NIL when none */
+	uint8_t syn_tries;  /* SYNs the box resent */
+	uint64_t syn_at;    /* first SYN */
+	uint64_t deadline;  /* SYN timer (heap key) */
+	uint32_t client_isn;
+	uint32_t spoof_isn;
+	uint32_t real_isn;
+	uint32_t spoof_tsval;
+	uint32_t client_tsval; /* TSval of the client's SYN */
+	struct cn_syn_opts client;  /* the client's SYN */
+	struct cn_syn_opts spoofed; /* what the box answered */
+	struct cn_syn_opts real;    /* the server's real SYN-ACK */
 	struct cn_held *held;     /* early client frames, arrival order */
 	struct cn_held **held_tail;
 	uint32_t held_frames;
 	uint32_t held_bytes;
 	struct cn_held *syn;      /* the client's SYN, for retransmission */
-};
+} __attribute__((aligned(64)));
 
 struct cn_flow_table {
 	struct cn_flow *slots;
@@ -123,11 +127,15 @@ int cn_ft_init(struct cn_flow_table *ft, uint32_t capacity,
 	       const uint8_t hash_key[16]);
 void cn_ft_fini(struct cn_flow_table *ft);
 
+/* The keyed hash of a flow key, computed once per frame and handed to
+ * lookup and alloc. */
+uint32_t cn_ft_hash(const struct cn_flow_table *ft,
+		    const struct cn_flow_key *key);
 struct cn_flow *cn_ft_lookup(const struct cn_flow_table *ft,
-			     const struct cn_flow_key *key);
+			     const struct cn_flow_key *key, uint32_t hash);
 /* A zeroed slot keyed and hashed in, on no list; NULL when full. */
 struct cn_flow *cn_ft_alloc(struct cn_flow_table *ft,
-			    const struct cn_flow_key *key);
+			    const struct cn_flow_key *key, uint32_t hash);
 /* Unhash, unlist and release the slot (held frames are the caller's). */
 void cn_ft_release(struct cn_flow_table *ft, struct cn_flow *f);
 

@@ -272,12 +272,13 @@ static void send_synack(struct cn_engine *eng, struct cn_flow *f,
 
 static struct cn_flow *flow_new(struct cn_engine *eng, const struct cn_frame *fr,
 				const struct cn_pkt *p,
-				const struct cn_flow_key *key, uint64_t now)
+				const struct cn_flow_key *key, uint32_t hash,
+				uint64_t now)
 {
-	struct cn_flow *f = cn_ft_alloc(&eng->ft, key);
+	struct cn_flow *f = cn_ft_alloc(&eng->ft, key, hash);
 
 	if (!f && evict_one(eng, now))
-		f = cn_ft_alloc(&eng->ft, key);
+		f = cn_ft_alloc(&eng->ft, key, hash);
 	if (!f)
 		return NULL;
 	f->syn = held_copy(fr);
@@ -289,10 +290,8 @@ static struct cn_flow *flow_new(struct cn_engine *eng, const struct cn_frame *fr
 	f->held_tail = &f->held;
 	f->state = CN_FS_SYN_SENT;
 	f->syn_at = f->last_seen = now;
-	f->vlans = p->vlans;
 	f->client_isn = p->seq;
-	f->spoof_isn = cn_spoof_isn(eng->isn_key, key, now);
-	f->spoof_tsval = cn_spoof_tsval(eng->isn_key, key, now);
+	cn_spoof_seeds(eng->isn_key, key, now, &f->spoof_isn, &f->spoof_tsval);
 	f->client_tsval = p->opt.tsval;
 	f->client = (struct cn_syn_opts){ p->opt.mss, p->opt.wscale,
 					  p->opt.sack_ok, p->opt.ts };
@@ -307,7 +306,8 @@ static struct cn_flow *flow_new(struct cn_engine *eng, const struct cn_frame *fr
 static enum cn_verdict on_client_syn(struct cn_engine *eng, struct cn_frame *fr,
 				     const struct cn_pkt *p,
 				     const struct cn_flow_key *key,
-				     struct cn_flow *f, uint64_t now)
+				     uint32_t hash, struct cn_flow *f,
+				     uint64_t now)
 {
 	if (f && f->state != CN_FS_CLOSED && f->client_isn == p->seq) {
 		/* The client lost our SYN-ACK: the same one again. */
@@ -330,7 +330,7 @@ static enum cn_verdict on_client_syn(struct cn_engine *eng, struct cn_frame *fr,
 		event(eng, CN_EV_REPLACED, f, now);
 		flow_free(eng, f);
 	}
-	f = flow_new(eng, fr, p, key, now);
+	f = flow_new(eng, fr, p, key, hash, now);
 	if (!f) {
 		/* No room or memory: the connection still works, just
 		 * without 0-RTT, as a plain pass-through handshake. */
@@ -634,14 +634,14 @@ static enum cn_verdict on_server_synack_again(struct cn_engine *eng,
 
 static enum cn_verdict on_client(struct cn_engine *eng, struct cn_frame *fr,
 				 const struct cn_pkt *p,
-				 const struct cn_flow_key *key,
+				 const struct cn_flow_key *key, uint32_t hash,
 				 struct cn_flow *f, uint64_t now,
 				 enum cn_drop *reason)
 {
 	uint8_t fl = p->flags & (CN_TCP_SYN | CN_TCP_ACK | CN_TCP_RST);
 
 	if (fl == CN_TCP_SYN)
-		return on_client_syn(eng, fr, p, key, f, now);
+		return on_client_syn(eng, fr, p, key, hash, f, now);
 	if (!f) {
 		eng->ctr.passed_untracked++;
 		return CN_FORWARD;
@@ -701,6 +701,7 @@ enum cn_verdict cn_engine_input(struct cn_engine *eng, enum cn_side from,
 	enum cn_drop why = CN_DROP_NONE;
 	enum cn_verdict v;
 	struct cn_flow *f;
+	uint32_t hash;
 
 	if (from == CN_CLIENT)
 		eng->ctr.frames_in_client++;
@@ -710,9 +711,10 @@ enum cn_verdict cn_engine_input(struct cn_engine *eng, enum cn_side from,
 	if (r != CN_PARSE_TCP)
 		return count_pass(eng, r);
 	cn_pkt_flow_key(fr->data, &p, from, &key);
-	f = cn_ft_lookup(&eng->ft, &key);
+	hash = cn_ft_hash(&eng->ft, &key);
+	f = cn_ft_lookup(&eng->ft, &key, hash);
 	if (from == CN_CLIENT)
-		v = on_client(eng, fr, &p, &key, f, now_ns, &why);
+		v = on_client(eng, fr, &p, &key, hash, f, now_ns, &why);
 	else
 		v = on_server(eng, fr, &p, f, now_ns, &why);
 	if (v == CN_DROP)
@@ -900,6 +902,6 @@ uint64_t cn_engine_buffered_bytes(const struct cn_engine *eng)
 
 size_t cn_engine_flow_footprint(void)
 {
-	/* slot + bucket head + heap slot */
+	/* slot (64-byte aligned) + bucket head + heap slot */
 	return sizeof(struct cn_flow) + 2 * sizeof(uint32_t);
 }

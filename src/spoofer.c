@@ -75,18 +75,13 @@ uint32_t cn_craft(uint8_t *buf, const uint8_t *tmpl, const struct cn_pkt *tp,
 	return off + l4_len;
 }
 
-uint32_t cn_spoof_isn(const uint8_t key[16], const struct cn_flow_key *fk,
-		      uint64_t now_ns)
+void cn_spoof_seeds(const uint8_t key[16], const struct cn_flow_key *fk,
+		    uint64_t now_ns, uint32_t *isn, uint32_t *tsval)
 {
-	return (uint32_t)cn_siphash(key, fk, sizeof(*fk)) +
-	       (uint32_t)(now_ns >> 12);
-}
+	uint64_t h = cn_siphash(key, fk, sizeof(*fk));
 
-uint32_t cn_spoof_tsval(const uint8_t key[16], const struct cn_flow_key *fk,
-			uint64_t now_ns)
-{
-	return (uint32_t)(cn_siphash(key, fk, sizeof(*fk)) >> 32) +
-	       (uint32_t)(now_ns / 1000000);
+	*isn = (uint32_t)h + (uint32_t)(now_ns >> 12);
+	*tsval = (uint32_t)(h >> 32) + (uint32_t)(now_ns / 1000000);
 }
 
 static void put_opt_ts(uint8_t *o, uint32_t tsval, uint32_t tsecr)

@@ -34,12 +34,11 @@ struct cn_tcp_spec {
 uint32_t cn_craft(uint8_t *buf, const uint8_t *tmpl, const struct cn_pkt *tp,
 		  bool reverse, const struct cn_tcp_spec *spec);
 
-/* RFC 6528: a keyed hash of the 4-tuple plus a 4-microsecond clock. */
-uint32_t cn_spoof_isn(const uint8_t key[16], const struct cn_flow_key *fk,
-		      uint64_t now_ns);
-/* A timestamp clock in milliseconds with a per-flow offset. */
-uint32_t cn_spoof_tsval(const uint8_t key[16], const struct cn_flow_key *fk,
-			uint64_t now_ns);
+/* One keyed hash of the 4-tuple gives both: the ISN (RFC 6528: the hash's
+ * low half plus a 4-microsecond clock) and the TSval (a millisecond clock
+ * plus the high half as a per-flow offset, as Linux does). */
+void cn_spoof_seeds(const uint8_t key[16], const struct cn_flow_key *fk,
+		    uint64_t now_ns, uint32_t *isn, uint32_t *tsval);
 
 /* The options of a SYN-ACK that grants opts (TSecr echoes tsecr). */
 void cn_synack_options(struct cn_tcp_spec *spec, const struct cn_syn_opts *opts,

@@ -78,6 +78,18 @@ static void check_fresh(const struct cn_flow_table *ft, const struct cn_flow *f,
 
 /* ---- init --------------------------------------------------------------- */
 
+static struct cn_flow *lookup(const struct cn_flow_table *ft,
+			      const struct cn_flow_key *k)
+{
+	return cn_ft_lookup(ft, k, cn_ft_hash(ft, k));
+}
+
+static struct cn_flow *alloc(struct cn_flow_table *ft,
+			     const struct cn_flow_key *k)
+{
+	return cn_ft_alloc(ft, k, cn_ft_hash(ft, k));
+}
+
 static void test_init_rejects(void **state)
 {
 	struct cn_flow_table ft;
@@ -100,10 +112,10 @@ static void test_init_rejects(void **state)
 	}
 	assert_null(cn_ft_timer_first(&ft));
 	make_key(&k, 1);
-	assert_null(cn_ft_lookup(&ft, &k));
-	check_fresh(&ft, cn_ft_alloc(&ft, &k), &k);
+	assert_null(lookup(&ft, &k));
+	check_fresh(&ft, alloc(&ft, &k), &k);
 	make_key(&k, 2);
-	assert_null(cn_ft_alloc(&ft, &k));
+	assert_null(alloc(&ft, &k));
 	cn_ft_fini(&ft);
 }
 
@@ -123,8 +135,8 @@ static void test_many_keys(void **state)
 	assert_int_equal(cn_ft_init(&ft, MANY, key_a), 0);
 	for (uint32_t i = 0; i < MANY; i++) {
 		make_key(&k, i);
-		assert_null(cn_ft_lookup(&ft, &k));
-		got[i] = cn_ft_alloc(&ft, &k);
+		assert_null(lookup(&ft, &k));
+		got[i] = alloc(&ft, &k);
 		check_fresh(&ft, got[i], &k);
 		got[i]->client_isn = i;
 		live[i] = true;
@@ -133,14 +145,14 @@ static void test_many_keys(void **state)
 	/* Every slot is distinct and found again. */
 	for (uint32_t i = 0; i < MANY; i++) {
 		make_key(&k, i);
-		assert_ptr_equal(cn_ft_lookup(&ft, &k), got[i]);
+		assert_ptr_equal(lookup(&ft, &k), got[i]);
 		assert_int_equal(got[i]->client_isn, i);
 	}
 	make_key(&k, MANY);
-	assert_null(cn_ft_lookup(&ft, &k));
+	assert_null(lookup(&ft, &k));
 	/* Full: refused, and nothing already in is disturbed. */
-	assert_null(cn_ft_alloc(&ft, &k));
-	assert_null(cn_ft_lookup(&ft, &k));
+	assert_null(alloc(&ft, &k));
+	assert_null(lookup(&ft, &k));
 	assert_int_equal(ft.count, MANY);
 
 	/* Release a random half, from anywhere in the chains. */
@@ -158,21 +170,21 @@ static void test_many_keys(void **state)
 	for (uint32_t i = 0; i < MANY; i++) {
 		make_key(&k, i);
 		if (live[i])
-			assert_ptr_equal(cn_ft_lookup(&ft, &k), got[i]);
+			assert_ptr_equal(lookup(&ft, &k), got[i]);
 		else
-			assert_null(cn_ft_lookup(&ft, &k));
+			assert_null(lookup(&ft, &k));
 	}
 	/* Exactly the released room comes back. */
 	for (uint32_t i = 0; i < n_freed; i++) {
 		make_key(&k, MANY + i);
-		check_fresh(&ft, cn_ft_alloc(&ft, &k), &k);
+		check_fresh(&ft, alloc(&ft, &k), &k);
 	}
 	make_key(&k, 3 * MANY);
-	assert_null(cn_ft_alloc(&ft, &k));
+	assert_null(alloc(&ft, &k));
 	assert_int_equal(ft.count, MANY);
 	for (uint32_t i = 0; i < n_freed; i++) {
 		make_key(&k, MANY + i);
-		assert_non_null(cn_ft_lookup(&ft, &k));
+		assert_non_null(lookup(&ft, &k));
 	}
 	cn_ft_fini(&ft);
 }
@@ -212,11 +224,11 @@ static void test_one_byte_apart(void **state)
 	/* Capacity equal to the number of keys: the buckets are shared. */
 	assert_int_equal(cn_ft_init(&ft, n, key_a), 0);
 	for (uint32_t i = 0; i < n; i++) {
-		got[i] = cn_ft_alloc(&ft, &keys[i]);
+		got[i] = alloc(&ft, &keys[i]);
 		check_fresh(&ft, got[i], &keys[i]);
 	}
 	for (uint32_t i = 0; i < n; i++)
-		assert_ptr_equal(cn_ft_lookup(&ft, &keys[i]), got[i]);
+		assert_ptr_equal(lookup(&ft, &keys[i]), got[i]);
 	/* One bucket: the whole key is compared, not just the hash. */
 	{
 		struct cn_flow_table one;
@@ -224,15 +236,15 @@ static void test_one_byte_apart(void **state)
 		assert_int_equal(cn_ft_init(&one, 1, key_a), 0);
 		assert_int_equal(one.mask, 0);
 		for (uint32_t i = 0; i < n; i++) {
-			struct cn_flow *f = cn_ft_alloc(&one, &keys[i]);
+			struct cn_flow *f = alloc(&one, &keys[i]);
 
-			assert_ptr_equal(cn_ft_lookup(&one, &keys[i]), f);
+			assert_ptr_equal(lookup(&one, &keys[i]), f);
 			for (uint32_t j = 0; j < n; j++)
 				if (j != i)
-					assert_null(cn_ft_lookup(&one,
+					assert_null(lookup(&one,
 								 &keys[j]));
 			cn_ft_release(&one, f);
-			assert_null(cn_ft_lookup(&one, &keys[i]));
+			assert_null(lookup(&one, &keys[i]));
 		}
 		cn_ft_fini(&one);
 	}
@@ -241,9 +253,9 @@ static void test_one_byte_apart(void **state)
 		cn_ft_release(&ft, got[i]);
 		for (uint32_t j = 0; j < n; j++) {
 			if (j <= i && j % 2 == 0)
-				assert_null(cn_ft_lookup(&ft, &keys[j]));
+				assert_null(lookup(&ft, &keys[j]));
 			else
-				assert_ptr_equal(cn_ft_lookup(&ft, &keys[j]),
+				assert_ptr_equal(lookup(&ft, &keys[j]),
 						 got[j]);
 		}
 	}
@@ -262,7 +274,7 @@ static void test_free_list_reuse(void **state)
 	assert_int_equal(cn_ft_init(&ft, 8, key_a), 0);
 	for (uint32_t i = 0; i < 8; i++) {
 		make_key(&k, i);
-		got[i] = cn_ft_alloc(&ft, &k);
+		got[i] = alloc(&ft, &k);
 		assert_non_null(got[i]);
 	}
 	/* One free slot: it must be the one released, cleared. */
@@ -275,11 +287,11 @@ static void test_free_list_reuse(void **state)
 	assert_int_equal(ft.len[CN_LIST_ACTIVE], 0);
 	assert_null(cn_ft_timer_first(&ft));
 	make_key(&k, 100);
-	f = cn_ft_alloc(&ft, &k);
+	f = alloc(&ft, &k);
 	assert_ptr_equal(f, got[3]);
 	check_fresh(&ft, f, &k);
 	make_key(&k, 101);
-	assert_null(cn_ft_alloc(&ft, &k));
+	assert_null(alloc(&ft, &k));
 
 	/* Three released: the next three allocations are those three. */
 	cn_ft_release(&ft, got[5]);
@@ -287,14 +299,14 @@ static void test_free_list_reuse(void **state)
 	cn_ft_release(&ft, got[7]);
 	for (uint32_t i = 0; i < 3; i++) {
 		make_key(&k, 200 + i);
-		f = cn_ft_alloc(&ft, &k);
+		f = alloc(&ft, &k);
 		assert_non_null(f);
 		assert_true(f == got[5] || f == got[0] || f == got[7]);
 		assert_false(seen[cn_ft_index(&ft, f)]);
 		seen[cn_ft_index(&ft, f)] = true;
 	}
 	make_key(&k, 300);
-	assert_null(cn_ft_alloc(&ft, &k));
+	assert_null(alloc(&ft, &k));
 	cn_ft_fini(&ft);
 }
 
@@ -335,7 +347,7 @@ static void test_lists_order(void **state)
 	assert_int_equal(cn_ft_init(&ft, 16, key_a), 0);
 	for (uint32_t i = 0; i < 6; i++) {
 		make_key(&k, i);
-		f[i] = cn_ft_alloc(&ft, &k);
+		f[i] = alloc(&ft, &k);
 	}
 	for (int l = 0; l < CN_LIST_MAX; l++)
 		check_list(&ft, (enum cn_list)l, NULL, 0);
@@ -418,7 +430,7 @@ static void test_lists_random(void **state)
 
 		if (!slot[i]) {
 			make_key(&k, next_key++);
-			slot[i] = cn_ft_alloc(&ft, &k);
+			slot[i] = alloc(&ft, &k);
 			assert_non_null(slot[i]);
 		} else if (what == 0) {
 			shadow_remove(&s, slot[i]);
@@ -491,7 +503,7 @@ static void test_timer_random(void **state)
 	assert_int_equal(cn_ft_init(&ft, HCAP, key_b), 0);
 	for (uint32_t i = 0; i < HCAP; i++) {
 		make_key(&k, i);
-		slot[i] = cn_ft_alloc(&ft, &k);
+		slot[i] = alloc(&ft, &k);
 		assert_int_equal(cn_ft_index(&ft, slot[i]), i);
 	}
 	for (uint32_t op = 0; op < 20000; op++) {
@@ -513,7 +525,7 @@ static void test_timer_random(void **state)
 			set[i] = false;
 			cn_ft_release(&ft, slot[i]);
 			make_key(&k, next_key++);
-			slot[i] = cn_ft_alloc(&ft, &k);
+			slot[i] = alloc(&ft, &k);
 			assert_int_equal(cn_ft_index(&ft, slot[i]), i);
 		}
 		for (uint32_t j = 0; j < HCAP; j++)
@@ -553,7 +565,7 @@ static void test_timer_drain(void **state)
 		struct cn_flow *f;
 
 		make_key(&k, i);
-		f = cn_ft_alloc(&ft, &k);
+		f = alloc(&ft, &k);
 		cn_ft_timer_set(&ft, f, random_deadline());
 		if (i % 3 == 0) /* and move some later or earlier */
 			cn_ft_timer_set(&ft, f, random_deadline());
@@ -605,9 +617,9 @@ static void test_buckets_keyed(void **state)
 	assert_int_equal(a.mask, b.mask);
 	for (uint32_t i = 0; i < HCAP; i++) {
 		make_key(&k, i);
-		assert_int_equal(cn_ft_index(&a, cn_ft_alloc(&a, &k)), i);
-		assert_int_equal(cn_ft_index(&a2, cn_ft_alloc(&a2, &k)), i);
-		assert_int_equal(cn_ft_index(&b, cn_ft_alloc(&b, &k)), i);
+		assert_int_equal(cn_ft_index(&a, alloc(&a, &k)), i);
+		assert_int_equal(cn_ft_index(&a2, alloc(&a2, &k)), i);
+		assert_int_equal(cn_ft_index(&b, alloc(&b, &k)), i);
 	}
 	bucket_layout(&a, la);
 	bucket_layout(&a2, la2);
@@ -619,7 +631,7 @@ static void test_buckets_keyed(void **state)
 	assert_true(differ > HCAP * 3 / 4);
 	for (uint32_t i = 0; i < HCAP; i++) {
 		make_key(&k, i);
-		assert_ptr_equal(cn_ft_lookup(&b, &k), &b.slots[i]);
+		assert_ptr_equal(lookup(&b, &k), &b.slots[i]);
 	}
 	cn_ft_fini(&a);
 	cn_ft_fini(&a2);
