@@ -518,6 +518,9 @@ static int loop(struct cn_daemon *d)
 		service_ports(d);
 		if (timer)
 			run_timers(d);
+		/* The event log goes out once per turn: a line is never later
+		 * than the batch that caused it, and a burst costs one write. */
+		fflush(stdout);
 	}
 	return 0;
 }

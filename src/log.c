@@ -140,6 +140,22 @@ static void rec_vappend(struct cn_log_rec *r, const char *fmt, va_list ap)
 	r->len += (size_t)n;
 }
 
+/* Plain bytes, without the cost of a format string. */
+static void rec_put(struct cn_log_rec *r, const char *s, size_t n)
+{
+	size_t room = sizeof(r->buf) - REC_RESERVE - r->len;
+
+	if (r->truncated)
+		return;
+	if (n >= room) {
+		r->truncated = true;
+		return;
+	}
+	memcpy(r->buf + r->len, s, n);
+	r->len += n;
+	r->buf[r->len] = '\0';
+}
+
 static void rec_append(struct cn_log_rec *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -201,15 +217,21 @@ static bool text_needs_quotes(const char *s)
 
 static void rec_escaped(struct cn_log_rec *r, const char *s)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	while (*s) {
+		size_t run = strcspn(s, "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r"
+				    "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a"
+				    "\x1b\x1c\x1d\x1e\x1f");
+		unsigned char c;
 
+		rec_put(r, s, run);
+		s += run;
+		if (!*s)
+			break;
+		c = (unsigned char)*s++;
 		if (c == '"' || c == '\\')
 			rec_append(r, "\\%c", c);
-		else if (c < 0x20)
-			rec_append(r, "\\u%04x", c);
 		else
-			rec_append(r, "%c", c);
+			rec_append(r, "\\u%04x", c);
 	}
 }
 
@@ -266,6 +288,7 @@ void cn_log_rec_write(struct cn_log_rec *r, FILE *f)
 
 	if (n > 0 && (size_t)n < room)
 		r->len += (size_t)n;
+	/* No flush here: the daemon flushes once per loop turn, so a burst
+	 * of connections costs one write, not one per event. */
 	fwrite(r->buf, 1, r->len, f);
-	fflush(f);
 }
