@@ -278,18 +278,14 @@ static void capture(struct cn_daemon *d, const struct port *p, bool out,
 			       ts_ns ? ts_ns : cn_log_realtime_ns(), f);
 }
 
+/* A received frame goes out by reference (it stays in the receive ring
+ * until both ports are flushed); a frame the engine built is copied. */
 static void send_frame(struct cn_daemon *d, enum cn_side to,
-		       const struct cn_frame *f)
+		       const struct cn_frame *f, bool by_ref)
 {
 	struct port *p = &d->port[to];
-	int ret = pktio_send(p->io, f);
+	int ret = by_ref ? pktio_send_ref(p->io, f) : pktio_send(p->io, f);
 
-	if (ret == -ENOBUFS) {
-		/* The transmit queue is full: push it out and try once more
-		 * rather than wait; TCP recovers a frame lost here. */
-		pktio_flush(p->io);
-		ret = pktio_send(p->io, f);
-	}
 	if (ret < 0) {
 		p->tx_dropped++;
 		if (p->tx_dropped == 1 || cn_log_enabled(CN_LOG_DEBUG))
@@ -302,7 +298,7 @@ static void send_frame(struct cn_daemon *d, enum cn_side to,
 
 static void on_emit(void *ctx, enum cn_side to, const struct cn_frame *f)
 {
-	send_frame(ctx, to, f);
+	send_frame(ctx, to, f, false);
 }
 
 static void on_rx(void *ctx, struct cn_frame *f, uint64_t ts_ns)
@@ -315,7 +311,7 @@ static void on_rx(void *ctx, struct cn_frame *f, uint64_t ts_ns)
 	capture(d, p, false, ts_ns, f);
 	v = cn_engine_input(d->eng, p->side, f, d->now_ns, &reason);
 	if (v == CN_FORWARD)
-		send_frame(d, cn_other_side(p->side), f);
+		send_frame(d, cn_other_side(p->side), f, true);
 	else if (v == CN_DROP && cn_log_enabled(CN_LOG_DEBUG))
 		cn_debug("%s: dropped a %u-byte frame: %s", p->ifname, f->len,
 			 cn_drop_name(reason));
@@ -341,6 +337,7 @@ static bool rx_burst(struct cn_daemon *d, struct port *p)
 	d->now_ns = mono_ns();
 	n = pktio_rx_burst(p->io, d->cfg->batch, on_rx, p);
 	flush_ports(d);
+	pktio_rx_release(p->io);
 	if (n < 0) {
 		if (n != -EAGAIN && n != -EINTR) {
 			p->rx_errors++;

@@ -47,6 +47,9 @@
 #define PKTIO_TX_BATCH 64u
 #define PKTIO_SOCKBUF (32 << 20)
 #define PKTIO_VLAN_HLEN 4u
+/* Buffers for frames read whole from the receive queue (TP_STATUS_COPY):
+ * each stays valid, like a ring slot, until the burst is released. */
+#define PKTIO_BIG_NR 16u
 /* Largest frame: a 64 KiB GSO super-frame, its MAC header and a VLAN tag. */
 #define PKTIO_FRAME_MAX (65536u + 512u)
 
@@ -73,7 +76,9 @@ struct pktio {
 	size_t ring_len;
 	unsigned slot_nr;
 	unsigned head;
-	uint8_t *big;         /* a frame read whole from the receive queue */
+	unsigned held;        /* slots of the last burst not yet given back */
+	unsigned big_used;    /* big buffers of the last burst */
+	uint8_t *big[PKTIO_BIG_NR]; /* frames read whole from the receive queue */
 	struct pktio_acc *acc;
 	struct pktio_tx tx;
 };
@@ -232,10 +237,16 @@ static int pktio_alloc_tx(struct pktio *io, uint32_t bytes,
 	if (bytes < PKTIO_FRAME_MAX)
 		bytes = PKTIO_FRAME_MAX;
 	io->tx.stage = malloc(bytes);
-	io->big = malloc(PKTIO_FRAME_MAX + PKTIO_VLAN_HLEN);
-	if (!io->tx.stage || !io->big) {
+	if (!io->tx.stage) {
 		*errmsg = "out of memory for packet buffers";
 		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < PKTIO_BIG_NR; i++) {
+		io->big[i] = malloc(PKTIO_FRAME_MAX + PKTIO_VLAN_HLEN);
+		if (!io->big[i]) {
+			*errmsg = "out of memory for packet buffers";
+			return -ENOMEM;
+		}
 	}
 	io->tx.stage_size = bytes;
 	return 0;
@@ -279,7 +290,8 @@ void pktio_close(struct pktio *io)
 	if (io->fd >= 0)
 		close(io->fd);
 	free(io->tx.stage);
-	free(io->big);
+	for (unsigned i = 0; i < PKTIO_BIG_NR; i++)
+		free(io->big[i]);
 	free(io->acc);
 	free(io);
 }
@@ -344,10 +356,10 @@ static uint16_t vlan_tpid(uint32_t status, uint16_t tpid)
 static int pktio_read_big(struct pktio *io, struct cn_frame *f)
 {
 	struct virtio_net_hdr vh;
-	uint8_t *buf = io->big + PKTIO_VLAN_HLEN;
+	uint8_t *buf;
 	struct iovec iov[2] = {
 		{ .iov_base = &vh, .iov_len = sizeof(vh) },
-		{ .iov_base = buf, .iov_len = PKTIO_FRAME_MAX },
+		{ .iov_len = PKTIO_FRAME_MAX },
 	};
 	union {
 		struct cmsghdr align;
@@ -358,7 +370,11 @@ static int pktio_read_big(struct pktio *io, struct cn_frame *f)
 		.msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf),
 	};
 	const struct tpacket_auxdata *aux = NULL;
-	ssize_t n = recvmsg(io->fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
+	ssize_t n;
+
+	buf = io->big[io->big_used++] + PKTIO_VLAN_HLEN;
+	iov[1].iov_base = buf;
+	n = recvmsg(io->fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
 
 	if (n < 0)
 		return -errno;
@@ -416,26 +432,41 @@ static struct tpacket2_hdr *pktio_slot(const struct pktio *io, unsigned i)
 	return (struct tpacket2_hdr *)(io->ring + (size_t)i * PKTIO_SLOT_SIZE);
 }
 
+void pktio_rx_release(struct pktio *io)
+{
+	unsigned i = io->head >= io->held ? io->head - io->held :
+					    io->head + io->slot_nr - io->held;
+
+	for (; io->held; io->held--) {
+		__atomic_store_n(&pktio_slot(io, i)->tp_status, TP_STATUS_KERNEL,
+				 __ATOMIC_RELEASE);
+		i = i + 1 == io->slot_nr ? 0 : i + 1;
+	}
+	io->big_used = 0;
+}
+
 int pktio_rx_burst(struct pktio *io, unsigned budget, pktio_rx_fn fn,
 		   void *ctx)
 {
 	unsigned done = 0;
 
+	pktio_rx_release(io);
 	while (done < budget) {
 		struct tpacket2_hdr *h = pktio_slot(io, io->head);
+		uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
 		struct cn_frame f;
 
-		if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) &
-		      TP_STATUS_USER))
+		if (!(status & TP_STATUS_USER))
 			break;
+		if ((status & TP_STATUS_COPY) && io->big_used == PKTIO_BIG_NR)
+			break; /* the rest waits for the next burst */
 		if (pktio_slot_frame(io, h, &f)) {
 			io->acc->st.rx_frames++;
 			io->acc->st.rx_bytes += f.len;
 			fn(ctx, &f, (uint64_t)h->tp_sec * 1000000000u + h->tp_nsec);
 			done++;
 		}
-		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL,
-				 __ATOMIC_RELEASE);
+		io->held++;
 		io->head = io->head + 1 == io->slot_nr ? 0 : io->head + 1;
 	}
 	return (int)done;
@@ -494,26 +525,50 @@ static int pktio_kick(struct pktio *io)
 	return err;
 }
 
-int pktio_send(struct pktio *io, const struct cn_frame *f)
+static bool pktio_fits(const struct pktio *io, const struct cn_frame *f)
+{
+	return f->len <= PKTIO_FRAME_MAX && f->len >= ETH_HLEN &&
+	       (f->off.gso_type != CN_GSO_NONE ||
+		f->len <= io->mtu + ETH_HLEN + PKTIO_VLAN_HLEN);
+}
+
+static void pktio_queue(struct pktio *io, const struct cn_frame *f,
+			uint8_t *bytes)
 {
 	struct pktio_tx *tx = &io->tx;
-	unsigned i;
+	unsigned i = tx->n++;
 
-	if (f->len > PKTIO_FRAME_MAX || f->len < ETH_HLEN ||
-	    (f->off.gso_type == CN_GSO_NONE &&
-	     f->len > io->mtu + ETH_HLEN + PKTIO_VLAN_HLEN))
-		return -EMSGSIZE;
-	if (tx->n == PKTIO_TX_BATCH || tx->stage_size - tx->stage_used < f->len)
-		(void)pktio_kick(io);
-	i = tx->n++;
-	memcpy(tx->stage + tx->stage_used, f->data, f->len);
 	vnet_from_offload(&tx->vh[i], &f->off);
 	tx->iov[i][0] = (struct iovec){ &tx->vh[i], sizeof(tx->vh[i]) };
-	tx->iov[i][1] = (struct iovec){ tx->stage + tx->stage_used, f->len };
+	tx->iov[i][1] = (struct iovec){ bytes, f->len };
 	tx->msg[i] = (struct mmsghdr){
 		.msg_hdr = { .msg_iov = tx->iov[i], .msg_iovlen = 2 },
 	};
+}
+
+int pktio_send(struct pktio *io, const struct cn_frame *f)
+{
+	struct pktio_tx *tx = &io->tx;
+	uint8_t *copy;
+
+	if (!pktio_fits(io, f))
+		return -EMSGSIZE;
+	if (tx->n == PKTIO_TX_BATCH || tx->stage_size - tx->stage_used < f->len)
+		(void)pktio_kick(io);
+	copy = tx->stage + tx->stage_used;
+	memcpy(copy, f->data, f->len);
 	tx->stage_used += f->len;
+	pktio_queue(io, f, copy);
+	return 0;
+}
+
+int pktio_send_ref(struct pktio *io, const struct cn_frame *f)
+{
+	if (!pktio_fits(io, f))
+		return -EMSGSIZE;
+	if (io->tx.n == PKTIO_TX_BATCH)
+		(void)pktio_kick(io);
+	pktio_queue(io, f, f->data);
 	return 0;
 }
 

@@ -41,18 +41,24 @@ int pktio_fd(const struct pktio *io);
 const char *pktio_ifname(const struct pktio *io);
 
 /*
- * Hand up to budget received frames to fn, in arrival order. The frame's
- * bytes live in the ring and are writable until fn returns. ts_ns is the
- * kernel receive time (CLOCK_REALTIME). Returns the number of frames
- * delivered, or -errno.
+ * Hand up to budget received frames to fn, in arrival order. The frames'
+ * bytes live in the ring (or in buffers of the socket) and stay valid and
+ * writable until pktio_rx_release() or the next pktio_rx_burst(), which
+ * releases the previous burst first. ts_ns is the kernel receive time
+ * (CLOCK_REALTIME). Returns the number of frames delivered, or -errno.
  */
 typedef void (*pktio_rx_fn)(void *ctx, struct cn_frame *f, uint64_t ts_ns);
 int pktio_rx_burst(struct pktio *io, unsigned budget, pktio_rx_fn fn,
 		   void *ctx);
+/* Give the last burst's slots back to the kernel. */
+void pktio_rx_release(struct pktio *io);
 
 /* Queue a copy of the frame for transmit; sent at the latest on the next
- * pktio_flush(). Returns 0 or -errno (-EMSGSIZE, -ENOBUFS when full). */
+ * pktio_flush(). Returns 0 or -errno (-EMSGSIZE). */
 int pktio_send(struct pktio *io, const struct cn_frame *f);
+/* Queue the frame without a copy: its bytes (a received frame of another
+ * port, say) must stay valid until the next pktio_flush() returns. */
+int pktio_send_ref(struct pktio *io, const struct cn_frame *f);
 int pktio_flush(struct pktio *io);
 
 void pktio_get_stats(const struct pktio *io, struct pktio_stats *st);
