@@ -34,6 +34,7 @@
 	X(acks_synthesized, "handshake ACKs the box sent to the server")      \
 	X(rsts_sent, "RSTs the box sent to clients")                          \
 	X(frames_buffered, "client frames held until the real SYN-ACK")       \
+	X(frames_held_dup, "client retransmissions of a frame already held")  \
 	X(frames_flushed, "held frames sent after the real SYN-ACK")          \
 	X(frames_rewritten, "frames translated between sequence spaces")      \
 	X(rst_out_of_window, "RSTs outside the window (passed, not acted on)") \

@@ -38,6 +38,8 @@ enum cn_list {
 struct cn_held {
 	struct cn_held *next;
 	struct cn_offload off;
+	uint32_t seq;       /* of an early segment, to spot retransmissions */
+	uint32_t seg_len;
 	uint32_t len;
 	uint8_t data[];
 };

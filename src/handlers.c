@@ -228,6 +228,7 @@ static struct cn_held *held_copy(const struct cn_frame *fr)
 		return NULL;
 	h->next = NULL;
 	h->off = fr->off;
+	h->seq = h->seg_len = 0;
 	h->len = fr->len;
 	memcpy(h->data, fr->data, fr->len);
 	return h;
@@ -346,6 +347,20 @@ static enum cn_verdict on_client_syn(struct cn_engine *eng, struct cn_frame *fr,
 
 /* ---- early data ----------------------------------------------------- */
 
+/* The client retransmits early data the box holds (its timer runs from
+ * the LAN-time handshake): the same segment again need not be held twice. */
+static bool held_already(const struct cn_flow *f, const struct cn_pkt *p)
+{
+	uint32_t len = cn_pkt_seg_len(p);
+
+	if (!len)
+		return false;
+	for (const struct cn_held *h = f->held; h; h = h->next)
+		if (h->seq == p->seq && h->seg_len == len)
+			return true;
+	return false;
+}
+
 static enum cn_verdict hold(struct cn_engine *eng, struct cn_flow *f,
 			    const struct cn_frame *fr, const struct cn_pkt *p,
 			    uint64_t now, enum cn_drop *reason)
@@ -353,6 +368,10 @@ static enum cn_verdict hold(struct cn_engine *eng, struct cn_flow *f,
 	const struct cn_config *c = &eng->cfg;
 	struct cn_held *h;
 
+	if (held_already(f, p)) {
+		eng->ctr.frames_held_dup++;
+		return CN_STOLEN;
+	}
 	if (f->held_frames + 1 > c->buf_flow_frames ||
 	    f->held_bytes + fr->len > c->buf_flow_bytes) {
 		*reason = CN_DROP_buf_flow_full;
@@ -367,6 +386,8 @@ static enum cn_verdict hold(struct cn_engine *eng, struct cn_flow *f,
 		*reason = CN_DROP_nomem;
 		return CN_DROP;
 	}
+	h->seq = p->seq;
+	h->seg_len = cn_pkt_seg_len(p);
 	*f->held_tail = h;
 	f->held_tail = &h->next;
 	f->held_frames++;

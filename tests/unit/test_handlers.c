@@ -529,6 +529,38 @@ static void test_early_data_flushed_in_order(void **state)
 	assert_int_equal(fr_cap_events(&h->cap, CN_EV_FLUSHED), 1);
 }
 
+/* The client's timer, started from the LAN-time handshake, fires before a
+ * slow server answers: its retransmission of a held segment is not held
+ * again, and the server gets each segment once. */
+static void test_early_retransmission_held_once(void **state)
+{
+	struct h *h = *state;
+	struct fr_spec s, e;
+	struct conn c;
+
+	conn_init(&c, 4, 1);
+	do_syn(h, &c);
+	fr_cap_reset(&h->cap);
+	c_spec(&s, &c, FR_ACK, 0, 0, 0);
+	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_STOLEN);
+	for (int i = 0; i < 3; i++) {
+		c_spec(&s, &c, FR_ACK | FR_PSH, 0, 0, 500);
+		assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_STOLEN);
+	}
+	/* Same start, more data: new bytes, so held. */
+	c_spec(&s, &c, FR_ACK | FR_PSH, 0, 0, 800);
+	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_STOLEN);
+	assert_int_equal(ctr(h)->frames_buffered, 3);
+	assert_int_equal(ctr(h)->frames_held_dup, 2);
+	assert_int_equal(do_synack(h, &c, NULL), CN_STOLEN);
+	assert_int_equal(fr_cap_count(&h->cap, CN_SERVER), 3);
+	c_expect(&e, &c, FR_ACK | FR_PSH, 0, 0, 500);
+	assert_frame(fr_cap_nth(&h->cap, CN_SERVER, 1), &e);
+	c_expect(&e, &c, FR_ACK | FR_PSH, 0, 0, 800);
+	assert_frame(fr_cap_nth(&h->cap, CN_SERVER, 2), &e);
+	check_all_csums(h);
+}
+
 /* No client frame was held: the box completes the server's handshake. */
 static void test_handshake_ack_synthesized(void **state)
 {
@@ -1821,6 +1853,7 @@ int main(void)
 		T(test_syn_retransmit_same_synack),
 		T(test_tfo_syn_acks_only_syn),
 		T(test_early_data_flushed_in_order),
+		T(test_early_retransmission_held_once),
 		T(test_handshake_ack_synthesized),
 		T(test_duplicate_real_synack),
 		T(test_synack_bad_ack_dropped),
