@@ -421,8 +421,8 @@ static bool both_fins_acked(const struct cn_flow *f)
 }
 
 /* Record what the segment says, with seq and ack already in the server
- * side's space. Returns false when an in-window RST ended the flow. */
-static bool track(struct cn_engine *eng, struct cn_flow *f, enum cn_side from,
+ * side's space; an in-window RST closes the flow. */
+static void track(struct cn_engine *eng, struct cn_flow *f, enum cn_side from,
 		  const struct cn_pkt *p, uint32_t seq, uint32_t ack,
 		  uint8_t shift, uint64_t now)
 {
@@ -432,14 +432,12 @@ static bool track(struct cn_engine *eng, struct cn_flow *f, enum cn_side from,
 	if (p->flags & CN_TCP_RST) {
 		if (!rst_in_window(f, from, seq)) {
 			eng->ctr.rst_out_of_window++;
-			return true;
-		}
-		if (f->state != CN_FS_CLOSED) {
+		} else if (f->state != CN_FS_CLOSED) {
 			eng->ctr.flows_reset++;
 			event(eng, CN_EV_RESET, f, now);
 			flow_close(eng, f, now);
 		}
-		return false;
+		return;
 	}
 	if (cn_seq_lt(me->end, end))
 		me->end = end;
@@ -457,7 +455,6 @@ static bool track(struct cn_engine *eng, struct cn_flow *f, enum cn_side from,
 	}
 	if (f->state == CN_FS_ESTABLISHED && both_fins_acked(f))
 		flow_close(eng, f, now);
-	return true;
 }
 
 static void touch(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
