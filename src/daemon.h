@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The clientnic daemon: two AF_PACKET ports, the engine between them, one
- * single-threaded event loop (epoll over both ports, a timerfd at the
- * engine's next deadline, a signalfd), the event log and the capture.
+ * The clientnic daemon: two AF_PACKET ports, the engine between them, an
+ * event loop (epoll over both ports, a timerfd at the engine's next
+ * deadline, a signalfd), the event log and the capture. With --workers N
+ * the loop runs N times on N threads, each with its own ports (members of
+ * one PACKET_FANOUT hash group per interface) and its own engine.
  */
 #ifndef CN_DAEMON_H
 #define CN_DAEMON_H
@@ -33,6 +35,7 @@ struct cn_daemon_config {
 	uint32_t tx_ring_bytes;
 	uint32_t batch;             /* frames per receive burst */
 	uint32_t stats_interval_s;  /* 0: no periodic counters */
+	uint32_t workers;           /* event loops on threads of their own */
 	struct cn_config engine;
 };
 

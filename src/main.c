@@ -132,6 +132,10 @@ static const struct opt_def opt_table[] = {
 	     "frames received per burst before both sides are flushed"),
 	OPTV("stats-interval", "SECONDS", OPT_SECS32, D(stats_interval_s), 0,
 	     86400, "print all counters to stderr this often (0: never)"),
+	OPTV("workers", "N", OPT_U32, D(workers), 1, 64,
+	     "event loops on N threads, each with its own sockets (one "
+	     "PACKET_FANOUT hash group per interface) and engine; flow and "
+	     "buffer limits apply per worker"),
 	OPTF("help", OPT_HELP, 0, "show this help and exit", NULL, NULL),
 	OPTF("version", OPT_VERSION, 0, "show the version and exit", NULL,
 	     NULL),

@@ -23,9 +23,16 @@
  *
  * Offloads: PACKET_VNET_HDR on the socket; the virtio_net_hdr in front of
  * every frame maps one to one to struct cn_offload.
+ *
+ * Fanout: sockets of several threads on one interface can share its frames
+ * through a PACKET_FANOUT_HASH group. The kernel picks the member with
+ * __skb_get_hash_symmetric() (addresses and ports sorted before hashing),
+ * so both directions of a flow map to the same index in two groups of the
+ * same size whose members joined in the same order.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/virtio_net.h>
@@ -52,6 +59,13 @@
 #define PKTIO_BIG_NR 16u
 /* Largest frame: a 64 KiB GSO super-frame, its MAC header and a VLAN tag. */
 #define PKTIO_FRAME_MAX (65536u + 512u)
+/* Linux 6.2; older uapi headers lack the name. */
+#ifndef PACKET_FANOUT_FLAG_IGNORE_OUTGOING
+#define PACKET_FANOUT_FLAG_IGNORE_OUTGOING 0x4000
+#endif
+/* pktio_fanout_group(): the group's 16-bit id with this mark, so that a
+ * kernel-chosen id 0 is not mistaken for "no group". */
+#define PKTIO_FANOUT_JOIN (1u << 16)
 
 struct pktio_acc {
 	struct pktio_stats st; /* rx_kernel_drops accumulates (clear on read) */
@@ -80,6 +94,7 @@ struct pktio {
 	unsigned big_used;    /* big buffers of the last burst */
 	uint8_t *big[PKTIO_BIG_NR]; /* frames read whole from the receive queue */
 	struct pktio_acc *acc;
+	uint32_t fanout;      /* PKTIO_FANOUT_JOIN | id, or 0 */
 	struct pktio_tx tx;
 };
 
@@ -229,6 +244,60 @@ static int pktio_bind(struct pktio *io, bool promisc, const char **errmsg)
 	return 0;
 }
 
+/*
+ * A socket bound before it joins its fanout group would, for that moment,
+ * receive every frame of the interface, frames the group's members receive
+ * as well: forwarded twice. A filter that accepts nothing keeps it deaf
+ * until it has joined.
+ */
+static int pktio_deaf(struct pktio *io, bool on, const char **errmsg)
+{
+	struct sock_filter none[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+	struct sock_fprog prog = { .len = 1, .filter = none };
+	int dummy = 0;
+	int ret = on ? setsockopt(io->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+				  sizeof(prog)) :
+		       setsockopt(io->fd, SOL_SOCKET, SO_DETACH_FILTER, &dummy,
+				  sizeof(dummy));
+
+	if (ret) {
+		*errmsg = "socket filter for the fanout join failed";
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Join (or start) a hash fanout group; after bind(), as the kernel wants.
+ * IGNORE_OUTGOING: the group's hook replaces the socket's own, and without
+ * it every frame any member sends would come back to the group.
+ */
+static int pktio_fanout(struct pktio *io, uint32_t group, const char **errmsg)
+{
+	uint32_t type = PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_IGNORE_OUTGOING;
+	uint32_t arg;
+	socklen_t len = sizeof(arg);
+
+	if (group == PKTIO_FANOUT_NEW) {
+		arg = (type | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
+	} else if ((group & ~0xffffu) == PKTIO_FANOUT_JOIN) {
+		arg = (group & 0xffffu) | type << 16;
+	} else {
+		*errmsg = "bad fanout group";
+		return -EINVAL;
+	}
+	if (setsockopt(io->fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg))) {
+		*errmsg = "PACKET_FANOUT (hash, ignore outgoing) failed";
+		return -errno;
+	}
+	if (getsockopt(io->fd, SOL_PACKET, PACKET_FANOUT, &arg, &len)) {
+		*errmsg = "reading the PACKET_FANOUT group failed";
+		return -errno;
+	}
+	io->fanout = PKTIO_FANOUT_JOIN | (arg & 0xffffu);
+	return 0;
+}
+
 static int pktio_alloc_tx(struct pktio *io, uint32_t bytes,
 			  const char **errmsg)
 {
@@ -272,7 +341,12 @@ int pktio_open(struct pktio **out, const struct pktio_config *cfg,
 	    (err = pktio_options(io, cfg, errmsg)) ||
 	    (err = pktio_ring(io, cfg->rx_ring_bytes, errmsg)) ||
 	    (err = pktio_alloc_tx(io, cfg->tx_ring_bytes, errmsg)) ||
+	    (cfg->fanout_group && (err = pktio_deaf(io, true, errmsg))) ||
 	    (err = pktio_bind(io, cfg->promisc, errmsg)))
+		goto fail;
+	if (cfg->fanout_group &&
+	    ((err = pktio_fanout(io, cfg->fanout_group, errmsg)) ||
+	     (err = pktio_deaf(io, false, errmsg))))
 		goto fail;
 	*out = io;
 	return 0;
@@ -304,6 +378,11 @@ int pktio_fd(const struct pktio *io)
 const char *pktio_ifname(const struct pktio *io)
 {
 	return io->ifname;
+}
+
+uint32_t pktio_fanout_group(const struct pktio *io)
+{
+	return io->fanout;
 }
 
 /* ---- receive ------------------------------------------------------- */

@@ -21,7 +21,13 @@ struct pktio_config {
 	uint32_t tx_ring_bytes; /* 0: default */
 	bool promisc;           /* a bridge port sees frames for any MAC */
 	bool qdisc_bypass;      /* PACKET_QDISC_BYPASS */
+	/* A PACKET_FANOUT_HASH group shared with other sockets on the same
+	 * interface: 0: none; PKTIO_FANOUT_NEW: start one (the kernel picks
+	 * its id); otherwise pktio_fanout_group() of its first member. */
+	uint32_t fanout_group;
 };
+
+#define PKTIO_FANOUT_NEW (1u << 17)
 
 struct pktio_stats {
 	uint64_t rx_frames;
@@ -39,6 +45,9 @@ int pktio_open(struct pktio **out, const struct pktio_config *cfg,
 void pktio_close(struct pktio *io);
 int pktio_fd(const struct pktio *io);
 const char *pktio_ifname(const struct pktio *io);
+/* The fanout group the socket joined, to give other sockets as
+ * fanout_group; 0 when it joined none. */
+uint32_t pktio_fanout_group(const struct pktio *io);
 
 /*
  * Hand up to budget received frames to fn, in arrival order. The frames'
