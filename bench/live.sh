@@ -16,7 +16,8 @@
 #
 # Environment: BUILD (binaries), LIVE_SECONDS (per measurement, default 5),
 # LIVE_PROFILE=DIR (perf record the daemon during the bulk and connection
-# runs and leave the reports in DIR).
+# runs and leave the reports in DIR), LIVE_CLIENTNIC_ARGS (more daemon
+# options for every run, e.g. "--workers 2").
 set -o errexit -o nounset -o pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +25,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../tests/e2e/lib.sh"
 
 box=${1:?usage: live.sh clientnic|bridge}
+CLIENTNIC_ARGS="${LIVE_CLIENTNIC_ARGS:-} $CLIENTNIC_ARGS"
 secs=${LIVE_SECONDS:-5}
 profile=${LIVE_PROFILE:-}
 LOADGEN=$BUILD/bench/loadgen
@@ -163,7 +165,8 @@ bulk off 4
 topo_offloads on
 # The daemon logs an event line per connection by default; how much of
 # the connection rate that costs. (The bridge simply runs it again.)
-topo_box_restart --log-level warn
+# shellcheck disable=SC2086 # options, split on purpose
+topo_box_restart $CLIENTNIC_ARGS --log-level warn
 conn_rate conn_nolog
 
 if [ "$box" = clientnic ]; then
