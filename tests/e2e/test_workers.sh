@@ -30,9 +30,19 @@ val() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" <<<"$out" | tail -n 1; }
 assert_eq "connections echoed byte-exact" $count "$(val ok)"
 assert_eq "connection errors" 0 "$(val errors)"
 
-C curl -sS --fail -m 30 -o "$TOPO_DIR/got" "http://$S_IP4:8080/blob" ||
-	fail "HTTP GET failed"
+# SIGUSR1 while the workers carry the GET: the main thread sums their
+# snapshots; the flows of the echo test are all in it.
+C curl -sS --fail -m 30 --limit-rate 16M -o "$TOPO_DIR/got" "http://$S_IP4:8080/blob" &
+curl_pid=$!
+kill -USR1 "$BOX_PID"
+wait_line 10 "$TOPO_DIR/clientnic.err" '^clientnic: counters \(SIGUSR1\)' "$BOX_PID" ||
+	fail "no counters after SIGUSR1"
+wait "$curl_pid" || fail "HTTP GET failed"
 assert_same_file "8 MB HTTP GET" "$TOPO_DIR/blob" "$TOPO_DIR/got"
+wait_until 5 grep -q '^  server.sock_errors' "$TOPO_DIR/clientnic.err" ||
+	fail "the SIGUSR1 counters are incomplete"
+usr1=$(sed -n 's/^  flows_created *\([0-9]*\)$/\1/p' "$TOPO_DIR/clientnic.err" | head -n 1)
+assert_num "flows_created summed at SIGUSR1" "$usr1" '>=' $count
 
 box_stop
 conns=$((count + 1))
