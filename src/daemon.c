@@ -1073,10 +1073,16 @@ static int create_engine(struct worker *w, const uint8_t secret[32])
 		.event = on_event,
 	};
 	struct cn_io io = io_template;
+	struct cn_config cfg = w->d->cfg->engine;
+	uint32_t n = w->d->nw;
 	int ret;
 
+	/* The flow table and the early-data budget are the box's: each
+	 * worker gets its share (the kernel's hash spreads flows evenly). */
+	cfg.max_flows = (uint32_t)(((uint64_t)cfg.max_flows + n - 1) / n);
+	cfg.buf_total_bytes = (cfg.buf_total_bytes + n - 1) / n;
 	io.ctx = w;
-	ret = cn_engine_create(&w->eng, &w->d->cfg->engine, secret, &io);
+	ret = cn_engine_create(&w->eng, &cfg, secret, &io);
 	if (ret == -EINVAL) {
 		cn_err("the engine rejected the configuration (check the "
 		       "buffer, MSS and timeout options)");
