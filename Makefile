@@ -27,7 +27,8 @@ endif
 
 ENGINE_SRC := src/packet.c src/checksum.c src/siphash.c src/flow_table.c \
               src/options_cache.c src/rewriter.c src/spoofer.c src/handlers.c
-DAEMON_SRC := src/main.c src/daemon.c src/pktio.c src/log.c src/pcap_out.c
+DAEMON_SRC := src/main.c src/daemon.c src/worker.c src/workers.c src/stats.c \
+              src/event_log.c src/pktio.c src/log.c src/pcap_out.c
 LINKEM_SRC := tools/linkem.c src/pktio.c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_AUX   := tests/unit/frames.c

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine's events as event-log records on stdout: which fields each
+ * event carries and at which level it is logged.
+ */
+#ifndef CN_EVENT_LOG_H
+#define CN_EVENT_LOG_H
+
+#include "engine.h"
+
+/* One record into stdout's buffer, if its level is enabled; the caller
+ * flushes. */
+void event_log_write(const struct cn_event *ev);
+
+#endif

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's counters: the figures of one worker, and their output by
+ * name (text on stderr, and with --log-format json one record on stdout).
+ */
+#ifndef CN_STATS_H
+#define CN_STATS_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "pcap_out.h"
+#include "pktio.h"
+
+struct port_stats {
+	struct pktio_stats io;
+	uint64_t tx_dropped;
+	uint64_t rx_errors;
+	uint64_t sock_errors;
+};
+
+/* Every figure the counters show of one worker. */
+struct worker_stats {
+	struct cn_counters c;
+	struct cn_drops dr;
+	uint64_t flows_active;
+	uint64_t buffered_bytes;
+	uint64_t events;
+	uint64_t ticks;
+	struct port_stats port[2];
+};
+
+/* Print the sums of per[0..nw-1], and with several workers how flows and
+ * frames spread over them; why says what asked. pcap (NULL: no capture)
+ * is read under pcap_lock. */
+void stats_print(const char *why, const struct worker_stats *per,
+		 unsigned nw, struct pcap_out *pcap,
+		 pthread_mutex_t *pcap_lock);
+
+#endif

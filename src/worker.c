@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: MIT
+#include "worker.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "daemon_int.h"
+#include "event_log.h"
+#include "log.h"
+#include "pktio.h"
+#include "workers.h"
+
+/* Receive bursts per side before the loop looks at signals and timers
+ * again: bounds the time a flood on the ports can delay them. */
+#define MAX_ROUNDS 16
+
+/* ---- frames ------------------------------------------------------- */
+
+static void capture(struct cn_daemon *d, const struct port *p, bool out,
+		    uint64_t ts_ns, const struct cn_frame *f)
+{
+	if (!d->pcap)
+		return;
+	/* libpcap's dump handle is one FILE: one writer at a time. */
+	pthread_mutex_lock(&d->pcap_lock);
+	pcap_out_frame(d->pcap, &p->pif, out,
+		       ts_ns ? ts_ns : cn_log_realtime_ns(), f);
+	pthread_mutex_unlock(&d->pcap_lock);
+}
+
+/* A received frame goes out by reference (it stays in the receive ring
+ * until both ports are flushed); a frame the engine built is copied. */
+static void send_frame(struct worker *w, enum cn_side to,
+		       const struct cn_frame *f, bool by_ref)
+{
+	struct port *p = &w->port[to];
+	int ret = by_ref ? pktio_send_ref(p->io, f) : pktio_send(p->io, f);
+
+	if (ret < 0) {
+		p->tx_dropped++;
+		if (p->tx_dropped == 1 || cn_log_enabled(CN_LOG_DEBUG))
+			cn_warn("%s: send of a %u-byte frame failed: %s",
+				p->ifname, f->len, strerror(-ret));
+		return;
+	}
+	capture(w->d, p, true, 0, f);
+}
+
+static void on_emit(void *ctx, enum cn_side to, const struct cn_frame *f)
+{
+	send_frame(ctx, to, f, false);
+}
+
+static void on_event(void *ctx, const struct cn_event *ev)
+{
+	struct worker *w = ctx;
+
+	w->events++;
+	event_log_write(ev);
+}
+
+int worker_engine_create(struct worker *w, const struct cn_config *cfg,
+			 const uint8_t secret[32])
+{
+	static const struct cn_io io_template = {
+		.emit = on_emit,
+		.event = on_event,
+	};
+	struct cn_io io = io_template;
+
+	io.ctx = w;
+	return cn_engine_create(&w->eng, cfg, secret, &io);
+}
+
+static void on_rx(void *ctx, struct cn_frame *f, uint64_t ts_ns)
+{
+	struct port *p = ctx;
+	struct worker *w = p->w;
+	enum cn_drop reason = CN_DROP_NONE;
+	enum cn_verdict v;
+
+	capture(w->d, p, false, ts_ns, f);
+	v = cn_engine_input(w->eng, p->side, f, w->now_ns, &reason);
+	if (v == CN_FORWARD)
+		send_frame(w, cn_other_side(p->side), f, true);
+	else if (v == CN_DROP && cn_log_enabled(CN_LOG_DEBUG))
+		cn_debug("%s: dropped a %u-byte frame: %s", p->ifname, f->len,
+			 cn_drop_name(reason));
+}
+
+static void flush_ports(struct worker *w)
+{
+	for (int i = 0; i < 2; i++) {
+		int ret = pktio_flush(w->port[i].io);
+
+		if (ret < 0 && ret != -EAGAIN && ret != -ENOBUFS)
+			cn_debug("%s: flush: %s", w->port[i].ifname,
+				 strerror(-ret));
+	}
+}
+
+/* One burst from one port; returns true when it filled the budget (more
+ * frames are likely waiting). */
+static bool rx_burst(struct worker *w, struct port *p)
+{
+	uint32_t batch = w->d->cfg->batch;
+	int n;
+
+	w->now_ns = cn_mono_ns();
+	n = pktio_rx_burst(p->io, batch, on_rx, p);
+	flush_ports(w);
+	pktio_rx_release(p->io);
+	if (n < 0) {
+		if (n != -EAGAIN && n != -EINTR) {
+			p->rx_errors++;
+			if (p->rx_errors == 1 || cn_log_enabled(CN_LOG_DEBUG))
+				cn_warn("%s: receive: %s", p->ifname,
+					strerror(-n));
+		}
+		return false;
+	}
+	return (unsigned)n >= batch;
+}
+
+/*
+ * Alternate bursts between the two ports while either has frames, so a
+ * busy side never starves the other, and stop after MAX_ROUNDS to let
+ * signals and timers in. Level-triggered epoll reports a port again if
+ * frames remain.
+ */
+static void service_ports(struct worker *w)
+{
+	for (int round = 0; round < MAX_ROUNDS; round++) {
+		bool more = false;
+
+		for (int i = 0; i < 2; i++) {
+			struct port *p = &w->port[i];
+
+			if (!p->ready)
+				continue;
+			p->ready = rx_burst(w, p);
+			more |= p->ready;
+		}
+		if (!more)
+			break;
+	}
+}
+
+/* ---- timers and the loop ------------------------------------------ */
+
+static int arm_timer(struct worker *w)
+{
+	uint64_t dl = cn_engine_next_deadline(w->eng);
+	struct itimerspec its = { 0 };
+
+	/* A deadline that moved later (an idle timer pushed back by traffic)
+	 * leaves the earlier timer armed: it fires early, finds nothing due
+	 * and re-arms. That saves a system call per loop turn under load. */
+	if (dl >= w->armed_ns)
+		return 0;
+	/* An all-zero value would disarm: a deadline at 0 (already due)
+	 * becomes 1 ns, which fires at once. */
+	if (!dl)
+		dl = 1;
+	its.it_value.tv_sec = (time_t)(dl / NSEC_PER_SEC);
+	its.it_value.tv_nsec = (long)(dl % NSEC_PER_SEC);
+	if (timerfd_settime(w->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		return -errno;
+	w->armed_ns = dl;
+	return 0;
+}
+
+static void run_timers(struct worker *w)
+{
+	uint64_t expirations;
+	uint64_t now;
+
+	if (read(w->timer_fd, &expirations, sizeof(expirations)) < 0 &&
+	    errno != EAGAIN)
+		cn_warn("timerfd read: %s", strerror(errno));
+	/* A one-shot timer that fired is disarmed; arm_timer() sets it anew. */
+	w->armed_ns = UINT64_MAX;
+	now = cn_mono_ns();
+	if (cn_engine_next_deadline(w->eng) <= now) {
+		w->ticks++;
+		cn_engine_tick(w->eng, now);
+		flush_ports(w);
+	}
+}
+
+/*
+ * The socket reported an error (EPOLLERR): read it, which clears it, or
+ * level-triggered epoll would report it forever. A port whose interface
+ * went away cannot come back: the daemon stops.
+ */
+static int on_port_error(struct port *p)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(pktio_fd(p->io), SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -errno;
+	if (!err)
+		return 0;
+	p->sock_errors++;
+	if (!if_nametoindex(p->ifname)) {
+		cn_err("%s: interface is gone (%s)", p->ifname, strerror(err));
+		return -ENODEV;
+	}
+	cn_warn("%s: %s", p->ifname, strerror(err));
+	return 0;
+}
+
+/* One epoll event of a worker's loop; sets *timer for the timerfd. */
+static int worker_event(struct worker *w, const struct epoll_event *ev,
+			bool *timer)
+{
+	uint32_t tag = ev->data.u32;
+	int ret;
+
+	switch (tag) {
+	case TAG_CLIENT:
+	case TAG_SERVER:
+		if (ev->events & EPOLLERR) {
+			ret = on_port_error(&w->port[tag]);
+			if (ret < 0)
+				return ret;
+		}
+		if (ev->events & EPOLLIN)
+			w->port[tag].ready = true;
+		break;
+	case TAG_TIMER:
+		*timer = true;
+		break;
+	case TAG_WAKE:
+		workers_drain(w->wake_fd);
+		break;
+	case TAG_SIGNAL:
+	case TAG_STATS:
+		daemon_control_event(w->d, tag);
+		break;
+	}
+	return 0;
+}
+
+int worker_loop(struct worker *w)
+{
+	struct epoll_event evs[8];
+	bool timer;
+	int n, ret;
+
+	while (!daemon_stopping(w->d)) {
+		ret = arm_timer(w);
+		if (ret < 0)
+			return ret;
+		n = epoll_wait(w->epfd, evs, 8, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		timer = false;
+		for (int i = 0; i < n; i++) {
+			ret = worker_event(w, &evs[i], &timer);
+			if (ret < 0)
+				return ret;
+		}
+		service_ports(w);
+		if (timer)
+			run_timers(w);
+		/* The event log goes out once per turn: a line is never later
+		 * than the batch that caused it, and a burst costs one write.
+		 * Workers share stdout: each record went into the buffer in
+		 * one fwrite, and the FILE lock keeps records and flushes of
+		 * other threads out of it. */
+		fflush(stdout);
+		worker_publish(w, false);
+	}
+	return 0;
+}
+
+void worker_collect(const struct worker *w, struct worker_stats *s)
+{
+	*s = (struct worker_stats){
+		.c = *cn_engine_counters(w->eng),
+		.dr = *cn_engine_drops(w->eng),
+		.flows_active = cn_engine_flow_count(w->eng),
+		.buffered_bytes = cn_engine_buffered_bytes(w->eng),
+		.events = w->events,
+		.ticks = w->ticks,
+	};
+	for (int i = 0; i < 2; i++) {
+		const struct port *p = &w->port[i];
+
+		if (p->io)
+			pktio_get_stats(p->io, &s->port[i].io);
+		s->port[i].tx_dropped = p->tx_dropped;
+		s->port[i].rx_errors = p->rx_errors;
+		s->port[i].sock_errors = p->sock_errors;
+	}
+}
