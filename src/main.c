@@ -134,8 +134,8 @@ static const struct opt_def opt_table[] = {
 	     86400, "print all counters to stderr this often (0: never)"),
 	OPTV("workers", "N", OPT_U32, D(workers), 1, 64,
 	     "event loops on N threads, each with its own sockets (one "
-	     "PACKET_FANOUT hash group per interface) and engine; flow and "
-	     "buffer limits apply per worker"),
+	     "PACKET_FANOUT hash group per interface) and engine; "
+	     "--max-flows and --buf-total-bytes are shared out among them"),
 	OPTF("help", OPT_HELP, 0, "show this help and exit", NULL, NULL),
 	OPTF("version", OPT_VERSION, 0, "show the version and exit", NULL,
 	     NULL),
