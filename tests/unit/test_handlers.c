@@ -279,58 +279,65 @@ static void establish(struct h *h, struct conn *c)
 	fr_cap_reset(&h->cap);
 }
 
-/* A client segment: seq/ack as offsets from the first byte of each side. */
-static void c_spec(struct fr_spec *s, const struct conn *c, uint8_t flags,
-		   uint32_t sent, uint32_t acked, uint32_t len)
+/* A client segment, seq/ack as offsets from the first byte of each side,
+ * as the client sends it (acknowledging the spoofed server space) or,
+ * at_server, as the server must see it (the real one). */
+static void c_seg(struct fr_spec *s, const struct conn *c, bool at_server,
+		  uint8_t flags, uint32_t sent, uint32_t acked, uint32_t len)
 {
-	fr_spec_c2s(s, &c->fl, flags, c->cisn + 1 + sent, c->spoof + 1 + acked);
+	uint32_t sisn = at_server ? c->sisn : c->spoof;
+	uint32_t stsval = at_server ? c->stsval : c->spoof_tsval;
+
+	fr_spec_c2s(s, &c->fl, flags, c->cisn + 1 + sent, sisn + 1 + acked);
 	s->win = 501;
 	s->payload_len = len;
 	if (c->cli.ts && c->srv.ts) {
 		fr_opt_nop(s);
 		fr_opt_nop(s);
-		fr_opt_ts(s, c->ctsval + 10, c->spoof_tsval + 3);
+		fr_opt_ts(s, c->ctsval + 10, stsval + 3);
 	}
 }
 
-/* The same segment as the server must see it. */
-static void c_expect(struct fr_spec *e, const struct conn *c, uint8_t flags,
-		     uint32_t sent, uint32_t acked, uint32_t len)
+/* A server segment as the server sends it or, at_client, as the client
+ * must see it (in the spoofed server space). */
+static void s_seg(struct fr_spec *s, const struct conn *c, bool at_client,
+		  uint8_t flags, uint32_t sent, uint32_t acked, uint32_t len)
 {
-	fr_spec_c2s(e, &c->fl, flags, c->cisn + 1 + sent, c->sisn + 1 + acked);
-	e->win = 501;
-	e->payload_len = len;
-	if (c->cli.ts && c->srv.ts) {
-		fr_opt_nop(e);
-		fr_opt_nop(e);
-		fr_opt_ts(e, c->ctsval + 10, c->stsval + 3);
-	}
-}
+	uint32_t sisn = at_client ? c->spoof : c->sisn;
+	uint32_t stsval = at_client ? c->spoof_tsval : c->stsval;
 
-static void s_spec(struct fr_spec *s, const struct conn *c, uint8_t flags,
-		   uint32_t sent, uint32_t acked, uint32_t len)
-{
-	fr_spec_s2c(s, &c->fl, flags, c->sisn + 1 + sent, c->cisn + 1 + acked);
+	fr_spec_s2c(s, &c->fl, flags, sisn + 1 + sent, c->cisn + 1 + acked);
 	s->win = 509;
 	s->payload_len = len;
 	if (c->cli.ts && c->srv.ts) {
 		fr_opt_nop(s);
 		fr_opt_nop(s);
-		fr_opt_ts(s, c->stsval + 20, c->ctsval + 10);
+		fr_opt_ts(s, stsval + 20, c->ctsval + 10);
 	}
+}
+
+static void c_spec(struct fr_spec *s, const struct conn *c, uint8_t flags,
+		   uint32_t sent, uint32_t acked, uint32_t len)
+{
+	c_seg(s, c, false, flags, sent, acked, len);
+}
+
+static void c_expect(struct fr_spec *e, const struct conn *c, uint8_t flags,
+		     uint32_t sent, uint32_t acked, uint32_t len)
+{
+	c_seg(e, c, true, flags, sent, acked, len);
+}
+
+static void s_spec(struct fr_spec *s, const struct conn *c, uint8_t flags,
+		   uint32_t sent, uint32_t acked, uint32_t len)
+{
+	s_seg(s, c, false, flags, sent, acked, len);
 }
 
 static void s_expect(struct fr_spec *e, const struct conn *c, uint8_t flags,
 		     uint32_t sent, uint32_t acked, uint32_t len)
 {
-	fr_spec_s2c(e, &c->fl, flags, c->spoof + 1 + sent, c->cisn + 1 + acked);
-	e->win = 509;
-	e->payload_len = len;
-	if (c->cli.ts && c->srv.ts) {
-		fr_opt_nop(e);
-		fr_opt_nop(e);
-		fr_opt_ts(e, c->spoof_tsval + 20, c->ctsval + 10);
-	}
+	s_seg(e, c, true, flags, sent, acked, len);
 }
 
 /* ---- the spoofed SYN-ACK ------------------------------------------------ */
