@@ -26,6 +26,7 @@
 	X(flows_reset, "flows torn down by an in-window RST")                 \
 	X(flows_replaced, "flows replaced by a SYN with a new ISN")           \
 	X(syns_challenged, "SYNs with a new ISN on an established flow, passed") \
+	X(syns_ecn_stripped, "client SYNs forwarded without their ECN request") \
 	X(synacks_spoofed, "spoofed SYN-ACKs sent to clients")                \
 	X(synacks_resent, "spoofed SYN-ACKs resent for a retransmitted SYN")  \
 	X(syns_resent, "SYNs retransmitted by the box to a silent server")    \
@@ -48,7 +49,9 @@
 	X(bad_offload, "offload metadata inconsistent with the headers")      \
 	X(synack_bad_ack, "SYN-ACK not acknowledging the client's SYN")       \
 	X(rst_embryonic_bad, "RST during the handshake not matching the SYN") \
-	X(client_rst_embryonic, "client RST before the real SYN-ACK")
+	X(client_rst_embryonic, "client RST before the real SYN-ACK")         \
+	X(bad_checksum, "SYN, SYN-ACK or RST with a wrong TCP checksum")      \
+	X(bad_options, "segment of a tracked flow with a broken option list")
 
 struct cn_counters {
 #define CN_X(name, help) uint64_t name;

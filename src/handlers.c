@@ -254,7 +254,11 @@ static void choose_options(struct cn_engine *eng, struct cn_flow *f)
 					       : (int8_t)c->default_wscale;
 	s->sack_ok = f->client.sack_ok &&
 		     ((k & CN_OC_SACK) ? known.sack_ok : c->default_sack);
-	s->ts = f->client.ts && ((k & CN_OC_TS) ? known.ts : c->default_ts);
+	/* Timestamps the server turns out to lack can be taken out of the
+	 * client's segments; timestamps a server wants and the client was
+	 * told not to send cannot be put in. So, once the server is known,
+	 * always offer them. */
+	s->ts = f->client.ts && ((k & CN_OC_TS) || c->default_ts);
 }
 
 static void send_synack(struct cn_engine *eng, struct cn_flow *f,
@@ -276,8 +280,13 @@ static struct cn_flow *flow_new(struct cn_engine *eng, const struct cn_frame *fr
 				const struct cn_flow_key *key, uint32_t hash,
 				uint64_t now)
 {
-	struct cn_flow *f = cn_ft_alloc(&eng->ft, key, hash);
+	struct cn_flow *f;
 
+	/* The SYN kept for retransmission counts against the early-data
+	 * budget like any held frame. */
+	if (eng->held_bytes + fr->len > eng->cfg.buf_total_bytes)
+		return NULL;
+	f = cn_ft_alloc(&eng->ft, key, hash);
 	if (!f && evict_one(eng, now))
 		f = cn_ft_alloc(&eng->ft, key, hash);
 	if (!f)
@@ -310,6 +319,10 @@ static enum cn_verdict on_client_syn(struct cn_engine *eng, struct cn_frame *fr,
 				     uint32_t hash, struct cn_flow *f,
 				     uint64_t now)
 {
+	if (cn_rewrite_offload_ok(fr, p) &&
+	    cn_rewrite_syn_no_ecn(fr->data, p,
+				  !(fr->off.flags & CN_OFF_CSUM_PARTIAL)))
+		eng->ctr.syns_ecn_stripped++;
 	if (f && f->state != CN_FS_CLOSED && f->client_isn == p->seq) {
 		/* The client lost our SYN-ACK: the same one again. */
 		send_synack(eng, f, fr->data, p);
@@ -402,14 +415,23 @@ static enum cn_verdict hold(struct cn_engine *eng, struct cn_flow *f,
 
 /* ---- connection tracking (server-side sequence space) --------------- */
 
+/*
+ * RFC 5961 3.2 has an endpoint act on an RST only at exactly RCV.NXT. The
+ * box knows the receiver's RCV.NXT as of its last ACK, and the sender may
+ * have sent more since: any sequence number from that ACK up to what the
+ * sender has sent may be RCV.NXT by now. Anything else is at best worth a
+ * challenge ACK from the endpoint, and the box must not forget the flow.
+ */
 static bool rst_in_window(const struct cn_flow *f, enum cn_side from,
 			  uint32_t seq)
 {
 	const struct cn_peer *rcv = &f->peer[cn_other_side(from)];
-	uint32_t expect = rcv->ack_seen ? rcv->ack : f->peer[from].end;
-	uint32_t win = rcv->max_win > 1 ? rcv->max_win : 1;
+	const struct cn_peer *snd = &f->peer[from];
+	uint32_t lo = rcv->ack_seen ? rcv->ack : snd->end;
 
-	return cn_seq_leq(expect - win, seq) && cn_seq_lt(seq, expect + win);
+	if (cn_seq_lt(snd->end, lo))
+		return seq == lo;
+	return cn_seq_leq(lo, seq) && cn_seq_leq(seq, snd->end);
 }
 
 static bool both_fins_acked(const struct cn_flow *f)
@@ -669,6 +691,11 @@ static enum cn_verdict on_client(struct cn_engine *eng, struct cn_frame *fr,
 	if (fl & CN_TCP_RST) {
 		/* The client gave up before the server answered. A late
 		 * SYN-ACK will pass to the client, whose stack resets it. */
+		if (cn_seq_lt(p->seq, f->client_isn + 1) ||
+		    cn_seq_lt(f->peer[CN_CLIENT].end, p->seq)) {
+			*reason = CN_DROP_rst_embryonic_bad;
+			return CN_DROP;
+		}
 		flow_free(eng, f);
 		*reason = CN_DROP_client_rst_embryonic;
 		return CN_DROP;
@@ -690,6 +717,38 @@ static enum cn_verdict on_server(struct cn_engine *eng, struct cn_frame *fr,
 	    (CN_TCP_SYN | CN_TCP_ACK))
 		return on_server_synack_again(eng, f, fr, p, reason);
 	return translate(eng, f, CN_SERVER, fr, p, now, reason);
+}
+
+/* SYNs, SYN-ACKs and RSTs change the box's state: their checksum is
+ * checked in full first, unless a device already did or will. */
+static bool control_csum_ok(const struct cn_frame *fr, const struct cn_pkt *p)
+{
+	if (!(p->flags & (CN_TCP_SYN | CN_TCP_RST)) ||
+	    (fr->off.flags & (CN_OFF_CSUM_PARTIAL | CN_OFF_CSUM_VALID)))
+		return true;
+	return cn_pkt_csum_ok(fr->data, p);
+}
+
+/*
+ * A segment the box cannot act on: its option list is broken, or it is a
+ * SYN, SYN-ACK or RST with a wrong checksum. For a flow the box tracks (or
+ * a SYN that would start one) it is dropped, as the endpoint would drop
+ * it: passed untranslated it would be wrong, acted on it would be worse.
+ * Anything else is not the box's business and passes as through a bridge.
+ */
+static enum cn_drop unreliable(const struct cn_frame *fr,
+			       const struct cn_pkt *p, enum cn_parse_result r,
+			       enum cn_side from, const struct cn_flow *f)
+{
+	bool syn = from == CN_CLIENT &&
+		   (p->flags & (CN_TCP_SYN | CN_TCP_ACK | CN_TCP_RST)) ==
+			   CN_TCP_SYN;
+
+	if (r == CN_PARSE_BAD_OPTIONS)
+		return f ? CN_DROP_bad_options : CN_DROP_NONE;
+	if ((f || syn) && !control_csum_ok(fr, p))
+		return CN_DROP_bad_checksum;
+	return CN_DROP_NONE;
 }
 
 static enum cn_verdict count_pass(struct cn_engine *eng,
@@ -726,12 +785,17 @@ enum cn_verdict cn_engine_input(struct cn_engine *eng, enum cn_side from,
 	else
 		eng->ctr.frames_in_server++;
 	r = cn_parse(fr->data, fr->len, &p);
-	if (r != CN_PARSE_TCP)
+	if (r != CN_PARSE_TCP && r != CN_PARSE_BAD_OPTIONS)
 		return count_pass(eng, r);
 	cn_pkt_flow_key(fr->data, &p, from, &key);
 	hash = cn_ft_hash(&eng->ft, &key);
 	f = cn_ft_lookup(&eng->ft, &key, hash);
-	if (from == CN_CLIENT)
+	why = unreliable(fr, &p, r, from, f);
+	if (why == CN_DROP_NONE && r == CN_PARSE_BAD_OPTIONS)
+		return count_pass(eng, CN_PARSE_MALFORMED);
+	if (why != CN_DROP_NONE)
+		v = CN_DROP;
+	else if (from == CN_CLIENT)
 		v = on_client(eng, fr, &p, &key, hash, f, now_ns, &why);
 	else
 		v = on_server(eng, fr, &p, f, now_ns, &why);

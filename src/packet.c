@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "checksum.h"
+
 #define ETH_HLEN 14u
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86dd
@@ -164,7 +166,7 @@ static enum cn_parse_result parse_tcp(const uint8_t *d, struct cn_pkt *p)
 	p->opt.wscale = -1;
 	if (!parse_tcp_options(d, p->l4_off + TCP_HLEN, p->l4_off + hlen,
 			       &p->opt))
-		return CN_PARSE_MALFORMED;
+		return CN_PARSE_BAD_OPTIONS;
 	return CN_PARSE_TCP;
 }
 
@@ -190,6 +192,18 @@ enum cn_parse_result cn_parse(const uint8_t *data, uint32_t len,
 	if (r != CN_PARSE_TCP)
 		return r;
 	return parse_tcp(data, p);
+}
+
+bool cn_pkt_csum_ok(const uint8_t *data, const struct cn_pkt *p)
+{
+	size_t alen = p->family == 4 ? 4 : 16;
+	uint32_t len = p->ip_end - p->l4_off, sum = 0;
+
+	sum = cn_csum_add(sum, cn_pkt_saddr(data, p), alen);
+	sum = cn_csum_add(sum, cn_pkt_daddr(data, p), alen);
+	sum += 6 + (len & 0xffff) + (len >> 16);
+	sum = cn_csum_add(sum, data + p->l4_off, len);
+	return cn_csum_fold(sum) == 0;
 }
 
 const uint8_t *cn_pkt_saddr(const uint8_t *data, const struct cn_pkt *p)

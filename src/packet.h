@@ -44,6 +44,8 @@ enum cn_parse_result {
 	CN_PARSE_NOT_TCP,   /* not IPv4/IPv6 TCP: ARP, ICMP, UDP, ... */
 	CN_PARSE_IP_EXT,    /* IPv4 fragment or IPv6 extension headers */
 	CN_PARSE_MALFORMED, /* a header failed a length check */
+	CN_PARSE_BAD_OPTIONS, /* TCP header whole, its option list broken:
+			       * the ports and fixed fields are valid */
 };
 
 struct cn_tcp_opts {
@@ -76,6 +78,9 @@ struct cn_pkt {
 
 enum cn_parse_result cn_parse(const uint8_t *data, uint32_t len,
 			      struct cn_pkt *p);
+
+/* Whether the TCP checksum of a parsed segment (full, not partial) holds. */
+bool cn_pkt_csum_ok(const uint8_t *data, const struct cn_pkt *p);
 
 /* The flow key of a parsed TCP segment seen from side 'from'. */
 void cn_pkt_flow_key(const uint8_t *data, const struct cn_pkt *p,

@@ -107,6 +107,26 @@ static void rewrite_window(struct seg *s, const struct cn_pkt *p,
 	put16(s, 14, cn_rescale_window(p->win, in, out));
 }
 
+/*
+ * The spoofed SYN-ACK cannot promise ECN for a server it has not heard
+ * from, so the SYN goes on without asking for it: both ends then agree
+ * that ECN is off, instead of a server marking for a client that ignores
+ * the marks. AE (AccECN), CWR and ECE sit in the word at offset 12.
+ */
+bool cn_rewrite_syn_no_ecn(uint8_t *data, const struct cn_pkt *p,
+			   bool patch_csum)
+{
+	struct seg s;
+	uint16_t word;
+
+	seg_init(&s, data, p, patch_csum);
+	word = cn_get16(s.th + 12);
+	if (!(word & 0x01c0))
+		return false;
+	put16(&s, 12, word & (uint16_t)~0x01c0);
+	return true;
+}
+
 void cn_rewrite_c2s(uint8_t *data, const struct cn_pkt *p,
 		    const struct cn_flow *flow, bool patch_csum)
 {

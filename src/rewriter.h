@@ -26,6 +26,10 @@ void cn_rewrite_c2s(uint8_t *data, const struct cn_pkt *p,
 void cn_rewrite_s2c(uint8_t *data, const struct cn_pkt *p,
 		    const struct cn_flow *flow, bool patch_csum);
 
+/* Clear the ECN request (ECE, CWR, AE) of a SYN. Returns whether it had one. */
+bool cn_rewrite_syn_no_ecn(uint8_t *data, const struct cn_pkt *p,
+			   bool patch_csum);
+
 /* Rescale a window field from units of 2^in to units of 2^out. */
 uint16_t cn_rescale_window(uint16_t win, uint8_t in, uint8_t out);
 

@@ -568,6 +568,150 @@ static void test_early_retransmission_held_once(void **state)
 	check_all_csums(h);
 }
 
+/* A SYN-ACK whose checksum is wrong is not believed: the server will send
+ * it again, and its ISN is not taken from a corrupted frame. */
+static void test_synack_bad_checksum(void **state)
+{
+	struct h *h = *state;
+	struct fr_spec s;
+	struct fr_frame fr;
+	enum cn_drop why;
+	struct conn c;
+
+	conn_init(&c, 4, 1);
+	do_syn(h, &c);
+	synack_spec(&s, &c);
+	fr_build(&fr, &s);
+	fr.f.data[fr.f.len - 25] ^= 0x01; /* one bit flipped on the way */
+	assert_int_equal(h_in(h, CN_SERVER, &fr, &why), CN_DROP);
+	assert_int_equal(why, CN_DROP_bad_checksum);
+	assert_int_equal(ctr(h)->synacks_real, 0);
+	/* The server's retransmission, intact, is. */
+	assert_int_equal(do_synack(h, &c, NULL), CN_STOLEN);
+	assert_int_equal(ctr(h)->synacks_real, 1);
+}
+
+/* A client asking for ECN cannot be promised it by the spoofed SYN-ACK,
+ * so the server is not asked either: both ends agree ECN is off. */
+static void test_syn_ecn_stripped(void **state)
+{
+	struct h *h = *state;
+	struct fr_spec s;
+	struct fr_view v;
+	struct conn c;
+
+	conn_init(&c, 6, 1);
+	syn_spec(&s, &c);
+	s.flags |= 0xc0; /* ECE | CWR */
+	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_FORWARD);
+	view(only(h, CN_SERVER), &v);
+	assert_int_equal(v.flags, FR_SYN);
+	view(only(h, CN_CLIENT), &v);
+	assert_int_equal(v.flags, FR_SYN | FR_ACK);
+	check_all_csums(h);
+	assert_int_equal(ctr(h)->syns_ecn_stripped, 1);
+}
+
+/* A client RST during the handshake counts only at a sequence number the
+ * client could have sent; a blind one leaves the flow alone. */
+static void test_client_rst_embryonic_checked(void **state)
+{
+	struct h *h = *state;
+	struct fr_spec s;
+	enum cn_drop why;
+	struct conn c;
+
+	conn_init(&c, 4, 1);
+	do_syn(h, &c);
+	fr_spec_c2s(&s, &c.fl, FR_RST, 0xdeadbeef, 0);
+	assert_int_equal(h_send(h, CN_CLIENT, &s, &why), CN_DROP);
+	assert_int_equal(why, CN_DROP_rst_embryonic_bad);
+	assert_int_equal(cn_engine_flow_count(h->eng), 1);
+	fr_spec_c2s(&s, &c.fl, FR_RST, c.cisn + 1, 0);
+	assert_int_equal(h_send(h, CN_CLIENT, &s, &why), CN_DROP);
+	assert_int_equal(why, CN_DROP_client_rst_embryonic);
+	assert_int_equal(cn_engine_flow_count(h->eng), 0);
+}
+
+/* The SYN kept for retransmission counts against the total early-data
+ * bound: over it, a new SYN passes untracked instead of growing memory. */
+static void test_syn_copies_bounded(void **state)
+{
+	struct h *h = *state;
+	struct fr_spec s;
+	struct fr_frame fr;
+	struct conn c[4];
+
+	conn_init(&c[0], 4, 0);
+	syn_spec(&s, &c[0]);
+	fr_build(&fr, &s);
+	h->cfg.buf_total_bytes = 3 * fr.f.len;
+	h_start(h);
+	for (uint32_t i = 0; i < 3; i++) {
+		conn_init(&c[i], 4, i);
+		do_syn(h, &c[i]);
+	}
+	conn_init(&c[3], 4, 3);
+	fr_cap_reset(&h->cap);
+	syn_spec(&s, &c[3]);
+	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_FORWARD);
+	assert_int_equal(fr_cap_count(&h->cap, CN_CLIENT), 0);
+	assert_int_equal(ctr(h)->passed_table_full, 1);
+	assert_int_equal(cn_engine_flow_count(h->eng), 3);
+	assert_true(cn_engine_buffered_bytes(h->eng) <= h->cfg.buf_total_bytes);
+}
+
+/* A segment of a tracked flow whose option list is broken cannot be
+ * translated right: it is dropped (the client will resend), not passed in
+ * the wrong sequence space. */
+static void test_tracked_bad_options_dropped(void **state)
+{
+	static const uint8_t bad[] = { 99, 1, 1, 1 };
+	struct h *h = *state;
+	struct fr_spec s;
+	enum cn_drop why;
+	struct conn c;
+
+	conn_init(&c, 4, 1);
+	establish(h, &c);
+	s_spec(&s, &c, FR_ACK, 0, 0, 10);
+	fr_opt_raw(&s, bad, sizeof(bad));
+	assert_int_equal(h_send(h, CN_SERVER, &s, &why), CN_DROP);
+	assert_int_equal(why, CN_DROP_bad_options);
+	assert_int_equal(h->cap.n, 0);
+}
+
+/* A server known to lack timestamps still gets a client that uses them:
+ * the box takes them out of the client's segments, which it can, rather
+ * than leave a server that does want them without, which it cannot. */
+static void test_ts_offered_to_known_server(void **state)
+{
+	struct h *h = *state;
+	struct fr_spec s, e;
+	struct conn c1, c2;
+
+	conn_init(&c1, 4, 1);
+	c1.srv.ts = false;
+	establish(h, &c1);
+	conn_init(&c2, 4, 2);
+	c2.srv.ts = false;
+	do_syn(h, &c2);
+	assert_true(c2.synack.ts);
+	fr_cap_reset(&h->cap);
+	assert_int_equal(do_synack(h, &c2, NULL), CN_STOLEN);
+	fr_cap_reset(&h->cap);
+	/* The client sends TS (it was offered them); the server sees NOPs. */
+	c_spec(&s, &c2, FR_ACK, 0, 0, 5);
+	fr_opt_nop(&s);
+	fr_opt_nop(&s);
+	fr_opt_ts(&s, c2.ctsval + 10, c2.spoof_tsval);
+	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_FORWARD);
+	c_expect(&e, &c2, FR_ACK, 0, 0, 5);
+	for (int i = 0; i < 12; i++)
+		fr_opt_nop(&e);
+	assert_frame(only(h, CN_SERVER), &e);
+}
+
 /* No client frame was held: the box completes the server's handshake. */
 static void test_handshake_ack_synthesized(void **state)
 {
@@ -1367,26 +1511,28 @@ static void test_rst_out_of_window(void **state)
 	assert_frame(only(h, CN_CLIENT), &e);
 }
 
-/* The edge of the window: the largest window the client offered is its
- * SYN's 64240 bytes (later ones say 501 << 7 = 64128); a server RST one
- * byte beyond what it acknowledged plus that is not acted on, one inside
- * is. */
+/* RFC 5961 3.2 as the box can apply it: an RST is acted on only from what
+ * its receiver last acknowledged up to what its sender has sent (either
+ * may be RCV.NXT by now); one byte either side is not. */
 static void test_rst_window_edge(void **state)
 {
 	struct h *h = *state;
 	struct fr_spec s;
 	struct conn c;
-	uint32_t wnd = 64240;
 
 	conn_init(&c, 4, 1);
 	establish(h, &c);
-	c_spec(&s, &c, FR_ACK, 0, 1000, 0); /* acks 1000 server bytes */
+	s_spec(&s, &c, FR_ACK, 0, 0, 2000); /* the server sends 2000 bytes */
+	assert_int_equal(h_send(h, CN_SERVER, &s, NULL), CN_FORWARD);
+	c_spec(&s, &c, FR_ACK, 0, 1000, 0); /* the client acks 1000 */
 	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_FORWARD);
-	s_spec(&s, &c, FR_RST, 1000 + wnd, 0, 0);
+	s_spec(&s, &c, FR_RST, 999, 0, 0);
 	h_send(h, CN_SERVER, &s, NULL);
-	assert_int_equal(ctr(h)->rst_out_of_window, 1);
+	s_spec(&s, &c, FR_RST, 2001, 0, 0);
+	h_send(h, CN_SERVER, &s, NULL);
+	assert_int_equal(ctr(h)->rst_out_of_window, 2);
 	assert_int_equal(ctr(h)->flows_reset, 0);
-	s_spec(&s, &c, FR_RST, 1000 + wnd - 1, 0, 0);
+	s_spec(&s, &c, FR_RST, 1500, 0, 0);
 	h_send(h, CN_SERVER, &s, NULL);
 	assert_int_equal(ctr(h)->flows_reset, 1);
 }
@@ -1683,6 +1829,8 @@ static void test_many_flows_table_full(void **state)
 	assert_non_null(c);
 	h->cfg.max_flows = N;
 	h->cfg.cache_entries = 1024;
+	/* The SYN copies of N embryonic flows count against it. */
+	h->cfg.buf_total_bytes = 64 << 20;
 	h_start(h);
 	for (uint32_t i = 0; i < N; i++) {
 		conn_init(&c[i], i & 1 ? 6 : 4, i);
@@ -1861,6 +2009,12 @@ int main(void)
 		T(test_tfo_syn_acks_only_syn),
 		T(test_early_data_flushed_in_order),
 		T(test_early_retransmission_held_once),
+		T(test_synack_bad_checksum),
+		T(test_syn_ecn_stripped),
+		T(test_client_rst_embryonic_checked),
+		T(test_syn_copies_bounded),
+		T(test_tracked_bad_options_dropped),
+		T(test_ts_offered_to_known_server),
 		T(test_handshake_ack_synthesized),
 		T(test_duplicate_real_synack),
 		T(test_synack_bad_ack_dropped),

@@ -331,7 +331,8 @@ static void test_bad_data_offset(void **state)
 	expect_poke(&s, doff_at, 8 << 4, CN_PARSE_TCP);
 }
 
-/* TCP options: bad lengths make the segment MALFORMED. */
+/* TCP options: bad lengths make the option list BAD_OPTIONS (the fixed
+ * header stays usable, so the engine can find the flow). */
 static void expect_opts(const uint8_t *o, uint8_t n, enum cn_parse_result want)
 {
 	struct fr_flow fl;
@@ -350,19 +351,19 @@ static void expect_opts(const uint8_t *o, uint8_t n, enum cn_parse_result want)
 static void test_bad_options(void **state)
 {
 	(void)state;
-	expect_opts((const uint8_t[]){ 2, 0, 5, 0xb4 }, 4, CN_PARSE_MALFORMED);
-	expect_opts((const uint8_t[]){ 2, 1, 5, 0xb4 }, 4, CN_PARSE_MALFORMED);
-	expect_opts((const uint8_t[]){ 2, 8, 5, 0xb4 }, 4, CN_PARSE_MALFORMED);
-	expect_opts((const uint8_t[]){ 99, 0, 1, 1 }, 4, CN_PARSE_MALFORMED);
-	expect_opts((const uint8_t[]){ 99, 1, 1, 1 }, 4, CN_PARSE_MALFORMED);
-	expect_opts((const uint8_t[]){ 1, 1, 1, 99 }, 4, CN_PARSE_MALFORMED);
-	expect_opts((const uint8_t[]){ 1, 1, 99, 3 }, 4, CN_PARSE_MALFORMED);
-	expect_opts((const uint8_t[]){ 8, 10, 0, 0 }, 4, CN_PARSE_MALFORMED);
+	expect_opts((const uint8_t[]){ 2, 0, 5, 0xb4 }, 4, CN_PARSE_BAD_OPTIONS);
+	expect_opts((const uint8_t[]){ 2, 1, 5, 0xb4 }, 4, CN_PARSE_BAD_OPTIONS);
+	expect_opts((const uint8_t[]){ 2, 8, 5, 0xb4 }, 4, CN_PARSE_BAD_OPTIONS);
+	expect_opts((const uint8_t[]){ 99, 0, 1, 1 }, 4, CN_PARSE_BAD_OPTIONS);
+	expect_opts((const uint8_t[]){ 99, 1, 1, 1 }, 4, CN_PARSE_BAD_OPTIONS);
+	expect_opts((const uint8_t[]){ 1, 1, 1, 99 }, 4, CN_PARSE_BAD_OPTIONS);
+	expect_opts((const uint8_t[]){ 1, 1, 99, 3 }, 4, CN_PARSE_BAD_OPTIONS);
+	expect_opts((const uint8_t[]){ 8, 10, 0, 0 }, 4, CN_PARSE_BAD_OPTIONS);
 	expect_opts((const uint8_t[]){ 5, 12, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1 },
-		    12, CN_PARSE_MALFORMED); /* SACK of 10 bytes: not blocks of 8 */
-	expect_opts((const uint8_t[]){ 5, 2, 1, 1 }, 4, CN_PARSE_MALFORMED);
-	expect_opts((const uint8_t[]){ 3, 4, 7, 1 }, 4, CN_PARSE_MALFORMED);
-	expect_opts((const uint8_t[]){ 4, 3, 0, 1 }, 4, CN_PARSE_MALFORMED);
+		    12, CN_PARSE_BAD_OPTIONS); /* SACK of 10 bytes: not blocks of 8 */
+	expect_opts((const uint8_t[]){ 5, 2, 1, 1 }, 4, CN_PARSE_BAD_OPTIONS);
+	expect_opts((const uint8_t[]){ 3, 4, 7, 1 }, 4, CN_PARSE_BAD_OPTIONS);
+	expect_opts((const uint8_t[]){ 4, 3, 0, 1 }, 4, CN_PARSE_BAD_OPTIONS);
 	/* Unknown option of sane length, EOL with junk after it: fine. */
 	expect_opts((const uint8_t[]){ 99, 4, 0, 0 }, 4, CN_PARSE_TCP);
 	expect_opts((const uint8_t[]){ 0, 2, 0, 5 }, 4, CN_PARSE_TCP);
