@@ -481,8 +481,16 @@ static int pktio_slot_frame(struct pktio *io, struct tpacket2_hdr *h,
 	const struct virtio_net_hdr *vh;
 	int err;
 
-	if (sll->sll_pkttype == PACKET_OUTGOING)
+	if (sll->sll_pkttype == PACKET_OUTGOING) {
+		/* A whole copy of it waits in the receive queue too: take it
+		 * off, or every later big frame would be read for the wrong
+		 * slot. (PACKET_IGNORE_OUTGOING keeps these away anyway.) */
+		if (h->tp_status & TP_STATUS_COPY) {
+			(void)pktio_read_big(io, f);
+			io->big_used--;
+		}
 		return 0;
+	}
 	if (h->tp_status & TP_STATUS_COPY) {
 		err = pktio_read_big(io, f);
 		if (err) {
