@@ -514,6 +514,8 @@ int cn_daemon_run(const struct cn_daemon_config *cfg)
 	cn_log_status("ready");
 	rc = run(&d);
 	print_counters(&d, "exit");
+	/* What the log still holds, given a second for a slow reader. */
+	cn_log_flush(1000);
 out:
 	teardown(&d);
 	return rc;

@@ -3,9 +3,30 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+/*
+ * The event log must never hold up forwarding. Records for stdout collect
+ * in a buffer of the log's own and leave it only as fast as stdout takes
+ * them without blocking: poll() first, then at most PIPE_BUF bytes per
+ * write(), which a pipe that polled writable accepts whole. A reader that
+ * stops reading fills the buffer, and further records are counted and
+ * dropped instead of stalling the box.
+ */
+#define LOG_OUT_SIZE (256u * 1024)
+
+static struct {
+	pthread_mutex_t lock;
+	size_t len;
+	uint64_t dropped;
+	char buf[LOG_OUT_SIZE];
+} log_out = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* Room kept at the end of a record for the truncation mark and the
  * closing brace, so a cut record is still well-formed. */
@@ -288,7 +309,57 @@ void cn_log_rec_write(struct cn_log_rec *r, FILE *f)
 
 	if (n > 0 && (size_t)n < room)
 		r->len += (size_t)n;
-	/* No flush here: the daemon flushes once per loop turn, so a burst
+	if (f != stdout) {
+		fwrite(r->buf, 1, r->len, f);
+		return;
+	}
+	/* No write here: cn_log_flush() runs once per loop turn, so a burst
 	 * of connections costs one write, not one per event. */
-	fwrite(r->buf, 1, r->len, f);
+	pthread_mutex_lock(&log_out.lock);
+	if (log_out.len + r->len <= sizeof(log_out.buf)) {
+		memcpy(log_out.buf + log_out.len, r->buf, r->len);
+		log_out.len += r->len;
+	} else {
+		log_out.dropped++;
+	}
+	pthread_mutex_unlock(&log_out.lock);
+}
+
+void cn_log_flush(int wait_ms)
+{
+	size_t done = 0;
+
+	pthread_mutex_lock(&log_out.lock);
+	while (done < log_out.len) {
+		struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+		size_t n = log_out.len - done;
+		ssize_t w;
+
+		if (poll(&p, 1, wait_ms) <= 0 || !(p.revents & POLLOUT))
+			break;
+		w = write(STDOUT_FILENO, log_out.buf + done,
+			  n < PIPE_BUF ? n : PIPE_BUF);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (w <= 0) {
+			/* stdout is gone (closed pipe): nobody reads it. */
+			log_out.dropped++;
+			done = log_out.len;
+			break;
+		}
+		done += (size_t)w;
+	}
+	memmove(log_out.buf, log_out.buf + done, log_out.len - done);
+	log_out.len -= done;
+	pthread_mutex_unlock(&log_out.lock);
+}
+
+uint64_t cn_log_dropped(void)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&log_out.lock);
+	n = log_out.dropped;
+	pthread_mutex_unlock(&log_out.lock);
+	return n;
 }

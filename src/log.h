@@ -74,7 +74,13 @@ void cn_log_rec_bool(struct cn_log_rec *r, const char *key, bool val);
 /* Milliseconds with microsecond precision from nanoseconds. */
 void cn_log_rec_ms(struct cn_log_rec *r, const char *key, uint64_t ns);
 /* Write the record and a newline to f, then flush f. */
+/* To stdout the record is queued, not written: see cn_log_flush(). */
 void cn_log_rec_write(struct cn_log_rec *r, FILE *f);
+/* Write queued records as far as stdout takes them, waiting for it at
+ * most wait_ms (0: not at all) each time it is full. */
+void cn_log_flush(int wait_ms);
+/* Records dropped because stdout did not keep up (or was gone). */
+uint64_t cn_log_dropped(void);
 
 /* CLOCK_REALTIME in nanoseconds. */
 uint64_t cn_log_realtime_ns(void);

@@ -108,6 +108,7 @@ static void stat_all(struct stat_sink *s, const struct stat_src *src)
 	stat_put(s, "flows_active", sum->flows_active);
 	stat_put(s, "buffered_bytes", sum->buffered_bytes);
 	stat_put(s, "events", sum->events);
+	stat_put(s, "events_dropped", cn_log_dropped());
 	stat_put(s, "ticks", sum->ticks);
 	stat_port(s, "client", &sum->port[CN_CLIENT]);
 	stat_port(s, "server", &sum->port[CN_SERVER]);

@@ -274,12 +274,10 @@ int worker_loop(struct worker *w)
 		service_ports(w);
 		if (timer)
 			run_timers(w);
-		/* The event log goes out once per turn: a line is never later
-		 * than the batch that caused it, and a burst costs one write.
-		 * Workers share stdout: each record went into the buffer in
-		 * one fwrite, and the FILE lock keeps records and flushes of
-		 * other threads out of it. */
-		fflush(stdout);
+		/* The event log goes out once per turn, as far as stdout
+		 * takes it without blocking (log.c keeps records whole and
+		 * workers apart). */
+		cn_log_flush(0);
 		worker_publish(w, false);
 	}
 	return 0;

@@ -121,7 +121,7 @@ static void *worker_main(void *arg)
 	w->result = worker_loop(w);
 	if (w->result < 0 && w->result != -ENODEV)
 		cn_err("worker %u: event loop: %s", w->id, strerror(-w->result));
-	fflush(stdout);
+	cn_log_flush(0);
 	worker_publish(w, true);
 	if (w->result < 0)
 		poke(w->d->done_fd);
