@@ -224,13 +224,18 @@ _box_start() {
 		>"$TOPO_DIR/clientnic.log" 2>"$TOPO_DIR/clientnic.err" &
 	BOX_PID=$!
 	TOPO_PIDS+=("$BOX_PID")
+	wait_ready clientnic "$BOX_PID"
+}
+
+# wait_ready NAME PID: wait for "NAME: ready" in $TOPO_DIR/NAME.err while
+# PID lives; on failure show that log and fail.
+wait_ready() {
 	local rc=0
-	wait_line 10 "$TOPO_DIR/clientnic.err" '^clientnic: ready' "$BOX_PID" || rc=$?
-	if [ $rc -ne 0 ]; then
-		cat "$TOPO_DIR/clientnic.err" >&2
-		[ $rc -eq 2 ] && fail "clientnic exited before it was ready"
-		fail "clientnic not ready after 10 s"
-	fi
+	wait_line 10 "$TOPO_DIR/$1.err" "^$1: ready" "$2" || rc=$?
+	[ $rc -eq 0 ] && return 0
+	cat "$TOPO_DIR/$1.err" >&2
+	[ $rc -eq 2 ] && fail "$1 exited before it was ready"
+	fail "$1 not ready after 10 s"
 }
 
 _wan_start() {
@@ -239,13 +244,7 @@ _wan_start() {
 		>"$TOPO_DIR/linkem.log" 2>"$TOPO_DIR/linkem.err" &
 	LINKEM_PID=$!
 	TOPO_PIDS+=("$LINKEM_PID")
-	local rc=0
-	wait_line 10 "$TOPO_DIR/linkem.err" '^linkem: ready' "$LINKEM_PID" || rc=$?
-	if [ $rc -ne 0 ]; then
-		cat "$TOPO_DIR/linkem.err" >&2
-		[ $rc -eq 2 ] && fail "linkem exited before it was ready"
-		fail "linkem not ready after 10 s"
-	fi
+	wait_ready linkem "$LINKEM_PID"
 }
 
 # topo_setup [BOX [WAN]]

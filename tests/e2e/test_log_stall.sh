@@ -18,8 +18,7 @@ ip netns exec "$NS_N" "${CLIENTNIC_BIN:-$BUILD/clientnic}" --client-if eth0 \
 	--server-if eth1 --log-level debug >"$fifo" 2>"$TOPO_DIR/clientnic.err" &
 BOX_PID=$!
 TOPO_PIDS+=("$BOX_PID")
-wait_line 10 "$TOPO_DIR/clientnic.err" '^clientnic: ready' "$BOX_PID" ||
-	fail "clientnic not ready"
+wait_ready clientnic "$BOX_PID"
 
 spawn S "$TOPO_DIR/echo.log" $TOOL echo-server 7000
 wait_listen S 7000
