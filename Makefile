@@ -25,11 +25,13 @@ Q = @
 say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
-ENGINE_SRC := src/packet.c src/checksum.c src/siphash.c src/flow_table.c \
-              src/options_cache.c src/rewriter.c src/spoofer.c src/handlers.c
-DAEMON_SRC := src/main.c src/daemon.c src/worker.c src/workers.c src/stats.c \
-              src/event_log.c src/pktio.c src/log.c src/pcap_out.c
-LINKEM_SRC := tools/linkem.c src/pktio.c
+# The engine is pure (no system calls) and shared by both roles; the daemon
+# is the I/O around it.
+ENGINE_SRC := $(addprefix src/engine/,packet.c checksum.c siphash.c \
+              flow_table.c options_cache.c rewriter.c spoofer.c handlers.c)
+DAEMON_SRC := $(addprefix src/daemon/,main.c daemon.c worker.c workers.c \
+              stats.c event_log.c pktio.c log.c pcap_out.c)
+LINKEM_SRC := tools/linkem.c src/daemon/pktio.c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_AUX   := tests/unit/frames.c
 BENCH_SRC  := $(wildcard bench/*.c)
@@ -76,7 +78,7 @@ unit-asan:
 # libFuzzer over whole flows (clang); FUZZ_SECONDS=0 only replays the corpus.
 FUZZ_SECONDS ?= 20
 FUZZ := build/fuzz/fuzz_engine
-$(FUZZ): fuzz/fuzz_engine.c $(ENGINE_SRC) $(wildcard src/*.h)
+$(FUZZ): fuzz/fuzz_engine.c $(ENGINE_SRC) $(wildcard src/engine/*.h)
 	$(call say,FUZZ,$@)mkdir -p $(dir $@)
 	$(Q)clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -Isrc fuzz/fuzz_engine.c $(ENGINE_SRC) -o $@

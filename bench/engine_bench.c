@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/callgrind.h>)

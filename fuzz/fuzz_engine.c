@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
-#include "packet.h"
+#include "engine/engine.h"
+#include "engine/packet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

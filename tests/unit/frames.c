@@ -32,7 +32,7 @@ static uint32_t get32(const uint8_t *b)
 }
 
 /* The textbook version: add 16-bit words into 32 bits, fold the carries
- * back in, complement. Deliberately unlike src/checksum.c. */
+ * back in, complement. Deliberately unlike src/engine/checksum.c. */
 static uint32_t sum16(const uint8_t *buf, size_t len, uint32_t sum)
 {
 	for (size_t i = 0; i + 1 < len; i += 2) {

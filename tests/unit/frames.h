@@ -3,7 +3,7 @@
  * Test frames built byte by byte, independent of the engine: Ethernet with
  * up to two VLAN tags, IPv4 (with options) or IPv6, TCP with any options and
  * payload. Checksums come from this file's own plain RFC 1071 code, so a bug
- * in src/checksum.c cannot hide itself. Also a reader for the fields of a
+ * in src/engine/checksum.c cannot hide itself. Also a reader for the fields of a
  * frame (no use of the engine's parser), a checksum verifier, a NIC-like
  * completion of partial checksums and a capture of what the engine emits.
  */
@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 
 #define FR_MAX 4096 /* largest test frame */
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* src/checksum.c against the plain RFC 1071 sum of frames.c: full sums on
+/* src/engine/checksum.c against the plain RFC 1071 sum of frames.c: full sums on
  * random data of every parity, and incremental updates (RFC 1624 eqn. 3)
  * against a full recompute, including the 0x0000/0xFFFF corners. */
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "checksum.h"
+#include "engine/checksum.h"
 #include "frames.h"
 
 #define WORDS 32      /* a 64-byte "header" */

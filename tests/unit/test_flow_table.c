@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The flow table through src/flow_table.h: hashing and chaining of many
+ * The flow table through src/engine/flow_table.h: hashing and chaining of many
  * keys (IPv4, IPv6, keys one byte apart), the fixed capacity and the free
  * list, the three age lists against a shadow model, the SYN timer heap
  * against a brute-force minimum, and bucket layouts that depend on the
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "flow_table.h"
+#include "engine/flow_table.h"
 
 #define FLOWS(...) ((struct cn_flow *[]){ __VA_ARGS__ })
 

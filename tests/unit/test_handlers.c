@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The 0-RTT state machine through src/engine.h only. Every frame goes in as
+ * The 0-RTT state machine through src/engine/engine.h only. Every frame goes in as
  * bytes built by frames.c; what comes out (emitted frames and forwarded
  * ones, in wire order) is read back with frames.c's own reader, checked
  * against frames built from the expected field values, and checksummed
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "frames.h"
 
 #define MS 1000000ULL

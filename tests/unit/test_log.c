@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* src/log.c: event records in text and JSON, escaping, a record cut at a
+/* src/daemon/log.c: event records in text and JSON, escaping, a record cut at a
  * field boundary when it outgrows its buffer, the level and format names.
  * The daemon's tests read these lines, so their exact shape is checked. */
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "log.c"
+#include "daemon/log.c"
 
 /* 1.5 s past the epoch plus 250 us: "1.500250" in both formats. */
 #define TS_NS 1500250000ull

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The per-server options cache through src/options_cache.h: entries keyed
+ * The per-server options cache through src/engine/options_cache.h: entries keyed
  * by server address, port and family (never by the client), the merge of
  * what a SYN-ACK could tell, and the bound: a full set forgets its oldest
  * entry and the cache never holds more than its capacity.
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "options_cache.h"
+#include "engine/options_cache.h"
 
 #define ALL (CN_OC_WSCALE | CN_OC_SACK | CN_OC_TS)
 

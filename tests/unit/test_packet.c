@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "frames.h"
-#include "packet.h"
+#include "engine/packet.h"
 
 static enum cn_parse_result parse_exact(const uint8_t *d, uint32_t len,
 					struct cn_pkt *p)

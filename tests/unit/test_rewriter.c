@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The sequence-space rewriter through src/rewriter.h, on frames built by
+ * The sequence-space rewriter through src/engine/rewriter.h, on frames built by
  * frames.c and a hand-filled struct cn_flow. Every rewrite is compared
  * byte for byte with a frame this file patches itself (fields found by its
  * own option walker), and the checksums are recomputed from scratch: in
@@ -17,8 +17,8 @@
 #include <cmocka.h>
 
 #include "frames.h"
-#include "packet.h"
-#include "rewriter.h"
+#include "engine/packet.h"
+#include "engine/rewriter.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

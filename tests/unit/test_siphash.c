@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "siphash.h"
+#include "engine/siphash.h"
 
 static const uint8_t vectors[64][8] = {
 	{ 0x31, 0x0e, 0x0e, 0xdd, 0x47, 0xdb, 0x6f, 0x72 },

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The frames the box creates, through src/spoofer.h: cn_craft from
+ * The frames the box creates, through src/engine/spoofer.h: cn_craft from
  * IPv4/IPv6 templates with 0-2 VLAN tags in both directions, read back by
  * frames.c's own reader and checksummed from scratch; SYN-ACK option sets
  * for every combination, parsed back; and the ISN and TSval clocks.
@@ -15,8 +15,8 @@
 #include <cmocka.h>
 
 #include "frames.h"
-#include "packet.h"
-#include "spoofer.h"
+#include "engine/packet.h"
+#include "engine/spoofer.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define NS_PER_MS 1000000ULL

@@ -6,7 +6,7 @@
 #ifndef CN_EVENT_LOG_H
 #define CN_EVENT_LOG_H
 
-#include "engine.h"
+#include "engine/engine.h"
 
 /* One record into stdout's buffer, if its level is enabled; the caller
  * flushes. */

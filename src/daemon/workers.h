@@ -10,26 +10,24 @@
 #include <stdbool.h>
 
 #include "stats.h"
+#include "worker.h"
 
-struct cn_daemon;
-struct worker;
-
-/* The snapshot lock and condition of a worker, and their end. */
-void worker_snap_init(struct worker *w);
-void worker_snap_destroy(struct worker *w);
-
-/* The worker's side of a snapshot: served at the end of a loop turn, and
- * once more (final) when its loop has ended. */
-void worker_publish(struct worker *w, bool final);
+/* The workers and, while they run on threads, the main thread's loop. */
+struct worker_pool {
+	struct worker *w;
+	unsigned nw;
+	struct worker_env *env;
+	bool threaded;     /* workers run on threads of their own */
+	unsigned snap_gen;
+	int epfd;          /* the main thread's, with several workers */
+	int done_fd;       /* eventfd: a worker ended on an error */
+};
 
 /* Every worker's figures into per[], now. */
-void workers_gather(struct cn_daemon *d, struct worker_stats *per);
+void workers_gather(struct worker_pool *pool, struct worker_stats *per);
 
 /* Start the threads, run the main thread's loop until a signal or a
  * failed worker stops them, join them; returns an enum cn_exit value. */
-int workers_run(struct cn_daemon *d);
-
-/* Clear a wake eventfd. */
-void workers_drain(int efd);
+int workers_run(struct worker_pool *pool);
 
 #endif

@@ -24,13 +24,26 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "daemon_int.h"
 #include "log.h"
 #include "pcap_out.h"
 #include "pktio.h"
 #include "stats.h"
 #include "worker.h"
 #include "workers.h"
+
+/* The daemon's own tags, from TAG_CONTROL on (worker.h). */
+enum {
+	TAG_SIGNAL = TAG_CONTROL,
+	TAG_STATS,
+};
+
+struct cn_daemon {
+	const struct cn_daemon_config *cfg;
+	struct worker_env env;
+	struct worker_pool pool;
+	int signal_fd;
+	int stats_fd;
+};
 
 void cn_daemon_config_defaults(struct cn_daemon_config *cfg)
 {
@@ -51,14 +64,14 @@ void cn_daemon_config_defaults(struct cn_daemon_config *cfg)
  */
 static void print_counters(struct cn_daemon *d, const char *why)
 {
-	struct worker_stats *per = calloc(d->nw, sizeof(*per));
+	struct worker_stats *per = calloc(d->pool.nw, sizeof(*per));
 
 	if (!per) {
 		cn_err("counters (%s): out of memory", why);
 		return;
 	}
-	workers_gather(d, per);
-	stats_print(why, per, d->nw, d->pcap, &d->pcap_lock);
+	workers_gather(&d->pool, per);
+	stats_print(why, per, d->pool.nw, d->env.pcap, &d->env.pcap_lock);
 	free(per);
 }
 
@@ -79,15 +92,15 @@ static void on_signals(struct cn_daemon *d)
 		case SIGINT:
 		case SIGTERM:
 			cn_info("%s: stopping", strsignal((int)si.ssi_signo));
-			atomic_store(&d->stop, true);
+			atomic_store(&d->env.stop, true);
 			break;
 		case SIGUSR1:
 			print_counters(d, "SIGUSR1");
 			/* Lets a reader look at the capture while it runs. */
-			if (d->pcap) {
-				pthread_mutex_lock(&d->pcap_lock);
-				pcap_out_flush(d->pcap);
-				pthread_mutex_unlock(&d->pcap_lock);
+			if (d->env.pcap) {
+				pthread_mutex_lock(&d->env.pcap_lock);
+				pcap_out_flush(d->env.pcap);
+				pthread_mutex_unlock(&d->env.pcap_lock);
 			}
 			break;
 		default:
@@ -96,8 +109,11 @@ static void on_signals(struct cn_daemon *d)
 	}
 }
 
-void daemon_control_event(struct cn_daemon *d, uint32_t tag)
+/* A control event, on whichever thread's epoll holds the fds. */
+static void on_control(void *ctx, uint32_t tag)
 {
+	struct cn_daemon *d = ctx;
+
 	if (tag == TAG_SIGNAL)
 		on_signals(d);
 	else if (tag == TAG_STATS)
@@ -167,7 +183,7 @@ static int check_interfaces(const struct cn_daemon_config *cfg)
 static int open_port(struct worker *w, enum cn_side side, const char *ifname,
 		     uint32_t *fanout)
 {
-	const struct cn_daemon_config *cfg = w->d->cfg;
+	const struct cn_daemon_config *cfg = w->env->cfg;
 	struct port *p = &w->port[side];
 	struct pktio_config pc = {
 		.ifname = ifname,
@@ -238,11 +254,11 @@ static int setup_main_fds(struct cn_daemon *d, const sigset_t *sigs)
 		    timerfd_settime(d->stats_fd, 0, &its, NULL) < 0)
 			return -errno;
 	}
-	if (d->nw == 1)
+	if (d->pool.nw == 1)
 		return 0;
-	d->epfd = epoll_create1(EPOLL_CLOEXEC);
-	d->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (d->epfd < 0 || d->done_fd < 0)
+	d->pool.epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->pool.done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (d->pool.epfd < 0 || d->pool.done_fd < 0)
 		return -errno;
 	return 0;
 }
@@ -255,12 +271,12 @@ static int add_main_fds(struct cn_daemon *d, int epfd)
 
 	if (!ret && d->stats_fd >= 0)
 		ret = ep_add(epfd, d->stats_fd, TAG_STATS);
-	if (!ret && d->done_fd >= 0)
-		ret = ep_add(epfd, d->done_fd, TAG_DONE);
+	if (!ret && d->pool.done_fd >= 0)
+		ret = ep_add(epfd, d->pool.done_fd, TAG_DONE);
 	return ret;
 }
 
-static int setup_worker_fds(struct worker *w)
+static int setup_worker_fds(struct worker *w, unsigned nw)
 {
 	int ret;
 
@@ -269,7 +285,7 @@ static int setup_worker_fds(struct worker *w)
 				     TFD_NONBLOCK | TFD_CLOEXEC);
 	if (w->epfd < 0 || w->timer_fd < 0)
 		return -errno;
-	if (w->d->nw > 1) {
+	if (nw > 1) {
 		w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (w->wake_fd < 0)
 			return -errno;
@@ -304,10 +320,11 @@ static int get_secret(uint8_t secret[32])
 
 /* Every worker's engine gets the same secret: a flow's ISNs do not depend
  * on the worker the kernel's hash gave it to. */
-static int create_engine(struct worker *w, const uint8_t secret[32])
+static int create_engine(struct worker *w, unsigned nw,
+			 const uint8_t secret[32])
 {
-	struct cn_config cfg = w->d->cfg->engine;
-	uint32_t n = w->d->nw;
+	struct cn_config cfg = w->env->cfg->engine;
+	uint32_t n = nw;
 	int ret;
 
 	/* The flow table and the early-data budget are the box's: each
@@ -329,17 +346,20 @@ static int create_engine(struct worker *w, const uint8_t secret[32])
 
 static int alloc_workers(struct cn_daemon *d)
 {
-	d->w = calloc(d->nw, sizeof(*d->w));
-	if (!d->w)
-		return -ENOMEM;
-	for (unsigned i = 0; i < d->nw; i++) {
-		struct worker *w = &d->w[i];
+	struct worker_pool *pool = &d->pool;
 
-		w->d = d;
+	pool->w = calloc(pool->nw, sizeof(*pool->w));
+	if (!pool->w)
+		return -ENOMEM;
+	for (unsigned i = 0; i < pool->nw; i++) {
+		struct worker *w = &pool->w[i];
+
+		w->env = &d->env;
 		w->id = i;
 		w->epfd = -1;
 		w->timer_fd = -1;
 		w->wake_fd = -1;
+		w->done_fd = -1;
 		w->armed_ns = UINT64_MAX;
 		worker_snap_init(w);
 	}
@@ -356,10 +376,10 @@ static int open_ports(struct cn_daemon *d)
 	uint32_t fanout[2] = { 0, 0 };
 	int rc, ret;
 
-	if (d->nw > 1)
+	if (d->pool.nw > 1)
 		fanout[CN_CLIENT] = fanout[CN_SERVER] = PKTIO_FANOUT_NEW;
-	for (unsigned i = 0; i < d->nw; i++) {
-		struct worker *w = &d->w[i];
+	for (unsigned i = 0; i < d->pool.nw; i++) {
+		struct worker *w = &d->pool.w[i];
 
 		rc = open_port(w, CN_CLIENT, d->cfg->client_if,
 			       &fanout[CN_CLIENT]);
@@ -368,7 +388,7 @@ static int open_ports(struct cn_daemon *d)
 				       &fanout[CN_SERVER]);
 		if (rc)
 			return rc;
-		ret = setup_worker_fds(w);
+		ret = setup_worker_fds(w, d->pool.nw);
 		if (ret < 0) {
 			cn_err("event loop setup: %s", strerror(-ret));
 			return CN_EXIT_FAIL;
@@ -383,7 +403,7 @@ static int create_engines(struct cn_daemon *d)
 	int rc = CN_EXIT_OK, ret;
 
 	if (alloc_workers(d) < 0) {
-		cn_err("out of memory for %u workers", d->nw);
+		cn_err("out of memory for %u workers", d->pool.nw);
 		return CN_EXIT_FAIL;
 	}
 	ret = get_secret(secret);
@@ -391,8 +411,8 @@ static int create_engines(struct cn_daemon *d)
 		cn_err("getrandom: %s", strerror(-ret));
 		return CN_EXIT_FAIL;
 	}
-	for (unsigned i = 0; i < d->nw && !rc; i++)
-		rc = create_engine(&d->w[i], secret);
+	for (unsigned i = 0; i < d->pool.nw && !rc; i++)
+		rc = create_engine(&d->pool.w[i], d->pool.nw, secret);
 	explicit_bzero(secret, sizeof(secret));
 	return rc;
 }
@@ -409,7 +429,7 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 	if (rc)
 		return rc;
 	if (cfg->pcap_path) {
-		ret = pcap_out_open(&d->pcap, cfg->pcap_path, errbuf,
+		ret = pcap_out_open(&d->env.pcap, cfg->pcap_path, errbuf,
 				    sizeof(errbuf));
 		if (ret < 0) {
 			cn_err("--pcap %s: %s", cfg->pcap_path, errbuf);
@@ -421,7 +441,8 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 		return rc;
 	ret = setup_main_fds(d, sigs);
 	if (!ret)
-		ret = add_main_fds(d, d->nw == 1 ? d->w[0].epfd : d->epfd);
+		ret = add_main_fds(d, d->pool.nw == 1 ? d->pool.w[0].epfd
+						      : d->pool.epfd);
 	if (ret < 0) {
 		cn_err("event loop setup: %s", strerror(-ret));
 		return CN_EXIT_FAIL;
@@ -437,8 +458,8 @@ static void close_fd(int fd)
 
 static void teardown(struct cn_daemon *d)
 {
-	for (unsigned i = 0; d->w && i < d->nw; i++) {
-		struct worker *w = &d->w[i];
+	for (unsigned i = 0; d->pool.w && i < d->pool.nw; i++) {
+		struct worker *w = &d->pool.w[i];
 
 		close_fd(w->epfd);
 		close_fd(w->timer_fd);
@@ -450,15 +471,15 @@ static void teardown(struct cn_daemon *d)
 			cn_engine_destroy(w->eng);
 		worker_snap_destroy(w);
 	}
-	free(d->w);
-	close_fd(d->epfd);
+	free(d->pool.w);
+	close_fd(d->pool.epfd);
 	close_fd(d->signal_fd);
 	close_fd(d->stats_fd);
-	close_fd(d->done_fd);
-	if (d->pcap && pcap_out_close(d->pcap) < 0)
+	close_fd(d->pool.done_fd);
+	if (d->env.pcap && pcap_out_close(d->env.pcap) < 0)
 		cn_err("--pcap %s: writing the capture failed",
 		       d->cfg->pcap_path);
-	pthread_mutex_destroy(&d->pcap_lock);
+	pthread_mutex_destroy(&d->env.pcap_lock);
 }
 
 /* Run the workers until a signal stops them; returns an enum cn_exit. */
@@ -466,26 +487,32 @@ static int run(struct cn_daemon *d)
 {
 	int ret;
 
-	if (d->nw == 1) {
+	if (d->pool.nw == 1) {
 		/* One worker: the main thread runs it, as it always did. */
-		ret = worker_loop(&d->w[0]);
+		ret = worker_loop(&d->pool.w[0]);
 		if (ret < 0 && ret != -ENODEV)
 			cn_err("event loop: %s", strerror(-ret));
 		return ret < 0 ? CN_EXIT_FAIL : CN_EXIT_OK;
 	}
-	return workers_run(d);
+	return workers_run(&d->pool);
 }
 
 int cn_daemon_run(const struct cn_daemon_config *cfg)
 {
 	struct cn_daemon d = {
 		.cfg = cfg,
-		.nw = cfg->workers ? cfg->workers : 1,
-		.pcap_lock = PTHREAD_MUTEX_INITIALIZER,
-		.epfd = -1,
+		.env = {
+			.cfg = cfg,
+			.pcap_lock = PTHREAD_MUTEX_INITIALIZER,
+			.control = on_control,
+		},
+		.pool = {
+			.nw = cfg->workers ? cfg->workers : 1,
+			.epfd = -1,
+			.done_fd = -1,
+		},
 		.signal_fd = -1,
 		.stats_fd = -1,
-		.done_fd = -1,
 	};
 	sigset_t sigs;
 	int rc;
@@ -500,17 +527,19 @@ int cn_daemon_run(const struct cn_daemon_config *cfg)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	d.env.control_ctx = &d;
+	d.pool.env = &d.env;
 	rc = start(&d, &sigs);
 	if (rc)
 		goto out;
 	cn_info("client side %s (ifindex %u), server side %s (ifindex %u)%s%s",
-		cfg->client_if, d.w[0].port[CN_CLIENT].pif.ifindex,
-		cfg->server_if, d.w[0].port[CN_SERVER].pif.ifindex,
+		cfg->client_if, d.pool.w[0].port[CN_CLIENT].pif.ifindex,
+		cfg->server_if, d.pool.w[0].port[CN_SERVER].pif.ifindex,
 		cfg->pcap_path ? ", capture " : "",
 		cfg->pcap_path ? cfg->pcap_path : "");
-	if (d.nw > 1)
+	if (d.pool.nw > 1)
 		cn_info("%u workers, one PACKET_FANOUT hash group per interface",
-			d.nw);
+			d.pool.nw);
 	cn_log_status("ready");
 	rc = run(&d);
 	print_counters(&d, "exit");

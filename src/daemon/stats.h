@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "pcap_out.h"
 #include "pktio.h"
 

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "frame.h"
+#include "engine/frame.h"
 
 /* Large enough for a GSO super-frame (64 KiB of IP plus headers). */
 #define PCAP_OUT_SNAPLEN 262144u

@@ -32,6 +32,7 @@ static struct {
  * closing brace, so a cut record is still well-formed. */
 #define REC_RESERVE 24
 
+static const char *log_name = "clientnic";
 static enum cn_log_level log_level = CN_LOG_INFO;
 static enum cn_log_format log_format = CN_LOG_TEXT;
 
@@ -51,6 +52,16 @@ void cn_log_setup(enum cn_log_level level, enum cn_log_format format)
 {
 	log_level = level;
 	log_format = format;
+}
+
+void cn_log_set_name(const char *name)
+{
+	log_name = name;
+}
+
+const char *cn_log_name(void)
+{
+	return log_name;
 }
 
 bool cn_log_enabled(enum cn_log_level level)
@@ -118,7 +129,7 @@ void cn_log_msg(enum cn_log_level level, const char *fmt, ...)
 		return;
 	/* One fprintf per line: stderr is unbuffered, and a line written in
 	 * pieces could interleave with another process's output. */
-	fprintf(stderr, "clientnic: %s%s\n", prefix[level], line);
+	fprintf(stderr, "%s: %s%s\n", log_name, prefix[level], line);
 }
 
 void cn_log_status(const char *fmt, ...)
@@ -131,7 +142,7 @@ void cn_log_status(const char *fmt, ...)
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (n >= 0)
-		fprintf(stderr, "clientnic: %s\n", line);
+		fprintf(stderr, "%s: %s\n", log_name, line);
 }
 
 uint64_t cn_log_realtime_ns(void)

@@ -8,8 +8,8 @@
 
 #include <pcap/pcap.h>
 
-#include "checksum.h"
-#include "packet.h"
+#include "engine/checksum.h"
+#include "engine/packet.h"
 
 #define ETH_HLEN_ 14
 #define SLL2_HLEN 20

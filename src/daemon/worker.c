@@ -10,11 +10,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "daemon_int.h"
 #include "event_log.h"
 #include "log.h"
 #include "pktio.h"
-#include "workers.h"
 
 /* Receive bursts per side before the loop looks at signals and timers
  * again: bounds the time a flood on the ports can delay them. */
@@ -22,16 +20,16 @@
 
 /* ---- frames ------------------------------------------------------- */
 
-static void capture(struct cn_daemon *d, const struct port *p, bool out,
+static void capture(struct worker_env *env, const struct port *p, bool out,
 		    uint64_t ts_ns, const struct cn_frame *f)
 {
-	if (!d->pcap)
+	if (!env->pcap)
 		return;
 	/* libpcap's dump handle is one FILE: one writer at a time. */
-	pthread_mutex_lock(&d->pcap_lock);
-	pcap_out_frame(d->pcap, &p->pif, out,
+	pthread_mutex_lock(&env->pcap_lock);
+	pcap_out_frame(env->pcap, &p->pif, out,
 		       ts_ns ? ts_ns : cn_log_realtime_ns(), f);
-	pthread_mutex_unlock(&d->pcap_lock);
+	pthread_mutex_unlock(&env->pcap_lock);
 }
 
 /* A received frame goes out by reference (it stays in the receive ring
@@ -49,7 +47,7 @@ static void send_frame(struct worker *w, enum cn_side to,
 				p->ifname, f->len, strerror(-ret));
 		return;
 	}
-	capture(w->d, p, true, 0, f);
+	capture(w->env, p, true, 0, f);
 }
 
 static void on_emit(void *ctx, enum cn_side to, const struct cn_frame *f)
@@ -85,7 +83,7 @@ static void on_rx(void *ctx, struct cn_frame *f, uint64_t ts_ns)
 	enum cn_drop reason = CN_DROP_NONE;
 	enum cn_verdict v;
 
-	capture(w->d, p, false, ts_ns, f);
+	capture(w->env, p, false, ts_ns, f);
 	v = cn_engine_input(w->eng, p->side, f, w->now_ns, &reason);
 	if (v == CN_FORWARD)
 		send_frame(w, cn_other_side(p->side), f, true);
@@ -109,7 +107,7 @@ static void flush_ports(struct worker *w)
  * frames are likely waiting). */
 static bool rx_burst(struct worker *w, struct port *p)
 {
-	uint32_t batch = w->d->cfg->batch;
+	uint32_t batch = w->env->cfg->batch;
 	int n;
 
 	w->now_ns = cn_mono_ns();
@@ -239,11 +237,11 @@ static int worker_event(struct worker *w, const struct epoll_event *ev,
 		*timer = true;
 		break;
 	case TAG_WAKE:
-		workers_drain(w->wake_fd);
+		worker_wake_drain(w->wake_fd);
 		break;
-	case TAG_SIGNAL:
-	case TAG_STATS:
-		daemon_control_event(w->d, tag);
+	default:
+		if (tag >= TAG_CONTROL)
+			w->env->control(w->env->control_ctx, tag);
 		break;
 	}
 	return 0;
@@ -255,7 +253,7 @@ int worker_loop(struct worker *w)
 	bool timer;
 	int n, ret;
 
-	while (!daemon_stopping(w->d)) {
+	while (!worker_env_stopping(w->env)) {
 		ret = arm_timer(w);
 		if (ret < 0)
 			return ret;
@@ -302,4 +300,50 @@ void worker_collect(const struct worker *w, struct worker_stats *s)
 		s->port[i].rx_errors = p->rx_errors;
 		s->port[i].sock_errors = p->sock_errors;
 	}
+}
+
+/* ---- snapshots for the main thread ------------------------------- */
+
+void worker_wake_drain(int efd)
+{
+	uint64_t v;
+
+	if (read(efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		cn_warn("eventfd read: %s", strerror(errno));
+}
+
+void worker_snap_init(struct worker *w)
+{
+	pthread_condattr_t ca;
+
+	/* The timed wait for a snapshot counts on the monotonic clock,
+	 * like everything else here. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->snap_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&w->snap_lock, NULL);
+}
+
+void worker_snap_destroy(struct worker *w)
+{
+	pthread_mutex_destroy(&w->snap_lock);
+	pthread_cond_destroy(&w->snap_cond);
+}
+
+void worker_publish(struct worker *w, bool final)
+{
+	unsigned want = atomic_load_explicit(&w->snap_want, memory_order_acquire);
+	struct worker_stats s;
+
+	if (want == w->snap_seen && !final)
+		return;
+	w->snap_seen = want;
+	worker_collect(w, &s);
+	pthread_mutex_lock(&w->snap_lock);
+	w->snap = s;
+	w->snap_gen = want;
+	w->snap_final |= final;
+	pthread_cond_broadcast(&w->snap_cond);
+	pthread_mutex_unlock(&w->snap_lock);
 }

@@ -2,7 +2,9 @@
 /*
  * One worker: an event loop over its own two ports, engine, epoll and
  * timerfd. The daemon sets its fields up and tears them down; this is the
- * loop that runs in between.
+ * loop that runs in between. A worker knows nothing of the daemon but the
+ * environment it is given: the configuration, the capture, the stop flag
+ * and a callback for the control events that land on its epoll.
  */
 #ifndef CN_WORKER_H
 #define CN_WORKER_H
@@ -12,11 +14,37 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "engine.h"
+#include <time.h>
+
+#include "daemon.h"
+#include "engine/engine.h"
 #include "pcap_out.h"
 #include "stats.h"
 
-struct cn_daemon;
+#define NSEC_PER_SEC 1000000000ull
+
+/* The tags of epoll events. Below TAG_CONTROL a worker's own; from there
+ * on the daemon's, handed to worker_env.control by whichever loop owns
+ * the fd. */
+enum ep_tag {
+	TAG_CLIENT = CN_CLIENT,
+	TAG_SERVER = CN_SERVER,
+	TAG_TIMER,
+	TAG_WAKE,    /* a worker: the main thread wants a stop or a snapshot */
+	TAG_DONE,    /* the main thread: a worker ended on an error */
+	TAG_CONTROL, /* signals, the stats timer: see daemon.c */
+};
+
+/* What every worker shares, owned by the daemon. */
+struct worker_env {
+	const struct cn_daemon_config *cfg;
+	struct pcap_out *pcap;     /* NULL: no capture */
+	pthread_mutex_t pcap_lock; /* libpcap's dump handle is one FILE */
+	atomic_bool stop;
+	void (*control)(void *ctx, uint32_t tag);
+	void *control_ctx;
+};
+
 struct worker;
 
 struct port {
@@ -40,13 +68,14 @@ struct port {
  * each record one piece). Engines are not thread-safe: one per worker.
  */
 struct worker {
-	struct cn_daemon *d;
+	struct worker_env *env;
 	unsigned id;
 	struct port port[2];
 	struct cn_engine *eng;
 	int epfd;
 	int timer_fd;
 	int wake_fd;       /* eventfd; -1 with one worker */
+	int done_fd;       /* eventfd poked when the loop ends on an error */
 	uint64_t now_ns;   /* CLOCK_MONOTONIC, read once per burst */
 	uint64_t armed_ns; /* deadline the timerfd holds; UINT64_MAX: none */
 	uint64_t ticks;
@@ -75,5 +104,29 @@ int worker_loop(struct worker *w);
 
 /* Only from the worker's own thread, or once it has ended. */
 void worker_collect(const struct worker *w, struct worker_stats *s);
+
+/* The snapshot lock and condition of a worker, and their end. */
+void worker_snap_init(struct worker *w);
+void worker_snap_destroy(struct worker *w);
+
+/* The worker's side of a snapshot: served at the end of a loop turn, and
+ * once more (final) when its loop has ended. */
+void worker_publish(struct worker *w, bool final);
+
+/* Clear a wake eventfd. */
+void worker_wake_drain(int efd);
+
+static inline uint64_t cn_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static inline bool worker_env_stopping(struct worker_env *env)
+{
+	return atomic_load_explicit(&env->stop, memory_order_relaxed);
+}
 
 #endif

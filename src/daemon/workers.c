@@ -8,7 +8,6 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "daemon_int.h"
 #include "log.h"
 #include "worker.h"
 
@@ -22,50 +21,6 @@ static void poke(int efd)
 
 	if (efd >= 0 && write(efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		cn_warn("eventfd write: %s", strerror(errno));
-}
-
-void workers_drain(int efd)
-{
-	uint64_t v;
-
-	if (read(efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		cn_warn("eventfd read: %s", strerror(errno));
-}
-
-void worker_snap_init(struct worker *w)
-{
-	pthread_condattr_t ca;
-
-	/* The timed wait for a snapshot counts on the monotonic clock,
-	 * like everything else here. */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->snap_cond, &ca);
-	pthread_condattr_destroy(&ca);
-	pthread_mutex_init(&w->snap_lock, NULL);
-}
-
-void worker_snap_destroy(struct worker *w)
-{
-	pthread_mutex_destroy(&w->snap_lock);
-	pthread_cond_destroy(&w->snap_cond);
-}
-
-void worker_publish(struct worker *w, bool final)
-{
-	unsigned want = atomic_load_explicit(&w->snap_want, memory_order_acquire);
-	struct worker_stats s;
-
-	if (want == w->snap_seen && !final)
-		return;
-	w->snap_seen = want;
-	worker_collect(w, &s);
-	pthread_mutex_lock(&w->snap_lock);
-	w->snap = s;
-	w->snap_gen = want;
-	w->snap_final |= final;
-	pthread_cond_broadcast(&w->snap_cond);
-	pthread_mutex_unlock(&w->snap_lock);
 }
 
 static void snap_deadline(struct timespec *ts)
@@ -93,25 +48,25 @@ static void worker_snapshot(struct worker *w, unsigned gen,
 
 /* Every worker's figures into per[], now: directly when no other thread
  * runs a worker, else through a snapshot each. */
-void workers_gather(struct cn_daemon *d, struct worker_stats *per)
+void workers_gather(struct worker_pool *pool, struct worker_stats *per)
 {
 	struct timespec deadline;
 	unsigned gen;
 
-	if (!d->threaded) {
-		for (unsigned i = 0; i < d->nw; i++)
-			worker_collect(&d->w[i], &per[i]);
+	if (!pool->threaded) {
+		for (unsigned i = 0; i < pool->nw; i++)
+			worker_collect(&pool->w[i], &per[i]);
 		return;
 	}
-	gen = ++d->snap_gen;
-	for (unsigned i = 0; i < d->nw; i++) {
-		atomic_store_explicit(&d->w[i].snap_want, gen,
+	gen = ++pool->snap_gen;
+	for (unsigned i = 0; i < pool->nw; i++) {
+		atomic_store_explicit(&pool->w[i].snap_want, gen,
 				      memory_order_release);
-		poke(d->w[i].wake_fd);
+		poke(pool->w[i].wake_fd);
 	}
 	snap_deadline(&deadline);
-	for (unsigned i = 0; i < d->nw; i++)
-		worker_snapshot(&d->w[i], gen, &deadline, &per[i]);
+	for (unsigned i = 0; i < pool->nw; i++)
+		worker_snapshot(&pool->w[i], gen, &deadline, &per[i]);
 }
 
 static void *worker_main(void *arg)
@@ -124,57 +79,62 @@ static void *worker_main(void *arg)
 	cn_log_flush(0);
 	worker_publish(w, true);
 	if (w->result < 0)
-		poke(w->d->done_fd);
+		poke(w->done_fd);
 	return NULL;
+}
+
+static void stop_all(struct worker_pool *pool)
+{
+	atomic_store(&pool->env->stop, true);
 }
 
 /* The main thread while workers run on threads: signals, the stats timer,
  * and the end of a worker that failed, which stops them all. */
-static void control_loop(struct cn_daemon *d)
+static void control_loop(struct worker_pool *pool)
 {
+	struct worker_env *env = pool->env;
 	struct epoll_event evs[4];
 	int n;
 
-	while (!daemon_stopping(d)) {
-		n = epoll_wait(d->epfd, evs, 4, -1);
+	while (!worker_env_stopping(env)) {
+		n = epoll_wait(pool->epfd, evs, 4, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			cn_err("event loop: %s", strerror(errno));
-			atomic_store(&d->stop, true);
+			stop_all(pool);
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			switch (evs[i].data.u32) {
-			case TAG_SIGNAL:
-			case TAG_STATS:
-				daemon_control_event(d, evs[i].data.u32);
-				break;
-			case TAG_DONE:
-				workers_drain(d->done_fd);
-				atomic_store(&d->stop, true);
-				break;
+			uint32_t tag = evs[i].data.u32;
+
+			if (tag == TAG_DONE) {
+				worker_wake_drain(pool->done_fd);
+				stop_all(pool);
+			} else if (tag >= TAG_CONTROL) {
+				env->control(env->control_ctx, tag);
 			}
 		}
 	}
 }
 
 /* Start the worker threads; on failure the ones started are stopped. */
-static int start_workers(struct cn_daemon *d)
+static int start_workers(struct worker_pool *pool)
 {
 	char name[16]; /* the kernel takes 15 characters */
 	int ret;
 
-	for (unsigned i = 0; i < d->nw; i++) {
-		struct worker *w = &d->w[i];
+	for (unsigned i = 0; i < pool->nw; i++) {
+		struct worker *w = &pool->w[i];
 
+		w->done_fd = pool->done_fd;
 		ret = pthread_create(&w->thread, NULL, worker_main, w);
 		if (ret) {
 			cn_err("worker %u: thread: %s", i, strerror(ret));
 			return -ret;
 		}
 		w->started = true;
-		snprintf(name, sizeof(name), "clientnic-w%u", i % 100);
+		snprintf(name, sizeof(name), "%.9s-w%u", cn_log_name(), i % 100);
 		(void)pthread_setname_np(w->thread, name);
 	}
 	return 0;
@@ -182,16 +142,16 @@ static int start_workers(struct cn_daemon *d)
 
 /* Stop and join every worker thread; after this their state is the main
  * thread's to read. Returns the first error a worker ended with. */
-static int stop_workers(struct cn_daemon *d)
+static int stop_workers(struct worker_pool *pool)
 {
 	int ret = 0;
 
-	atomic_store(&d->stop, true);
-	for (unsigned i = 0; i < d->nw; i++)
-		if (d->w[i].started)
-			poke(d->w[i].wake_fd);
-	for (unsigned i = 0; i < d->nw; i++) {
-		struct worker *w = &d->w[i];
+	stop_all(pool);
+	for (unsigned i = 0; i < pool->nw; i++)
+		if (pool->w[i].started)
+			poke(pool->w[i].wake_fd);
+	for (unsigned i = 0; i < pool->nw; i++) {
+		struct worker *w = &pool->w[i];
 
 		if (!w->started)
 			continue;
@@ -200,19 +160,19 @@ static int stop_workers(struct cn_daemon *d)
 		if (w->result < 0 && !ret)
 			ret = w->result;
 	}
-	d->threaded = false;
+	pool->threaded = false;
 	return ret;
 }
 
-int workers_run(struct cn_daemon *d)
+int workers_run(struct worker_pool *pool)
 {
 	int ret;
 
-	d->threaded = true;
-	ret = start_workers(d);
+	pool->threaded = true;
+	ret = start_workers(pool);
 	if (!ret)
-		control_loop(d);
-	if (stop_workers(d) < 0 || ret < 0)
+		control_loop(pool);
+	if (stop_workers(pool) < 0 || ret < 0)
 		return CN_EXIT_FAIL;
 	return CN_EXIT_OK;
 }

@@ -3,8 +3,9 @@
  * Logging for the daemon. Two streams with different readers:
  *  - the event log on stdout: one record per line (key=value text or JSON
  *    lines), flushed per line, for the operator and the tests;
- *  - the daemon's own messages on stderr: plain text prefixed with
- *    "clientnic:", whatever the event format, so a person reads them.
+ *  - the daemon's own messages on stderr: plain text prefixed with the
+ *    program's name ("clientnic:"), whatever the event format, so a
+ *    person reads them.
  * Both obey one level threshold.
  */
 #ifndef CN_LOG_H
@@ -28,6 +29,10 @@ enum cn_log_format {
 };
 
 void cn_log_setup(enum cn_log_level level, enum cn_log_format format);
+/* The prefix of stderr lines (default "clientnic"); name must outlive the
+ * log. */
+void cn_log_set_name(const char *name);
+const char *cn_log_name(void);
 bool cn_log_enabled(enum cn_log_level level);
 enum cn_log_format cn_log_format_get(void);
 

@@ -147,7 +147,7 @@ void stats_print(const char *why, const struct worker_stats *per,
 
 	for (unsigned i = 0; i < nw; i++)
 		stats_add(&sum, &per[i]);
-	fprintf(stderr, "clientnic: counters (%s)\n", why);
+	fprintf(stderr, "%s: counters (%s)\n", cn_log_name(), why);
 	stat_all(&s, &src);
 	fflush(stderr);
 	if (cn_log_format_get() == CN_LOG_JSON) {
