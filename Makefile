@@ -28,7 +28,8 @@ endif
 # The engine is pure (no system calls) and shared by both roles; the daemon
 # is the I/O around it.
 ENGINE_SRC := $(addprefix src/engine/,packet.c checksum.c siphash.c \
-              flow_table.c options_cache.c rewriter.c spoofer.c handlers.c)
+              flow_table.c options_cache.c rewriter.c spoofer.c peer_opt.c \
+              handlers.c)
 DAEMON_SRC := $(addprefix src/daemon/,main.c daemon.c worker.c workers.c \
               stats.c event_log.c pktio.c log.c pcap_out.c)
 LINKEM_SRC := tools/linkem.c src/daemon/pktio.c

@@ -40,7 +40,21 @@
 	X(frames_rewritten, "frames translated between sequence spaces")      \
 	X(rst_out_of_window, "RSTs outside the window (passed, not acted on)") \
 	X(cache_hits, "spoofed SYN-ACKs built from learned server options")   \
-	X(cache_misses, "spoofed SYN-ACKs built from the defaults")
+	X(cache_misses, "spoofed SYN-ACKs built from the defaults")             \
+	X(syns_peer_opt, "SYNs forwarded with the peer option")                \
+	X(syns_peer_nofit, "SYNs without room for the peer option")           \
+	X(syns_peer, "SYNs with a valid peer option (ServerNIC)")             \
+	X(peer_opts_bad, "peer options malformed, duplicated or not matching the SYN (ignored)") \
+	X(peer_tags_bad, "peer options without a valid tag (keyed ServerNIC, ignored)") \
+	X(peer_opts_stripped, "peer options overwritten with NOPs before the server") \
+	X(flows_taken_over, "flows the ServerNIC translates")                 \
+	X(flows_peer_early, "flows whose early data went out at once")        \
+	X(flows_fallback, "flows whose expected peer did not answer")         \
+	X(frames_copied, "early frames sent at once, a copy kept for a fallback") \
+	X(frames_uncopied, "early frames sent at once without a copy (bound)") \
+	X(frames_replayed, "copies sent again, translated, after a fallback")  \
+	X(peers_learned, "servers learned to have a peer")                    \
+	X(peers_lost, "servers whose peer did not answer (forgotten)")
 
 #define CN_DROP_LIST(X)                                                       \
 	X(buf_flow_full, "early data over the per-flow bound")                \
@@ -51,7 +65,8 @@
 	X(rst_embryonic_bad, "RST during the handshake not matching the SYN") \
 	X(client_rst_embryonic, "client RST before the real SYN-ACK")         \
 	X(bad_checksum, "SYN, SYN-ACK or RST with a wrong TCP checksum")      \
-	X(bad_options, "segment of a tracked flow with a broken option list")
+	X(bad_options, "segment of a tracked flow with a broken option list") \
+	X(rst_fallback, "server RSTs to untranslated early data after a fallback")
 
 struct cn_counters {
 #define CN_X(name, help) uint64_t name;

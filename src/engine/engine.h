@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The clientnic engine: the 0-RTT state machine with no system calls in it.
+ * One engine, two roles (cn_config.role): the ClientNIC next to the client
+ * answers its SYN and translates; the ServerNIC next to the server takes
+ * the translation over from a ClientNIC that asked it to, so early data can
+ * cross the WAN right behind the SYN.
  *
  * The caller hands it one frame at a time with the side it came from and the
  * time. The engine may rewrite the frame in place and answers with a verdict
@@ -28,6 +32,18 @@ static inline enum cn_side cn_other_side(enum cn_side s)
 {
 	return s == CN_CLIENT ? CN_SERVER : CN_CLIENT;
 }
+
+enum cn_role {
+	CN_ROLE_CLIENTNIC = 0,
+	CN_ROLE_SERVERNIC = 1,
+};
+
+/* Whether a ClientNIC counts on a ServerNIC (peer) near the server. */
+enum cn_peer_mode {
+	CN_PEER_OFF,    /* never ask for one */
+	CN_PEER_AUTO,   /* ask always; send early data at once where one answered */
+	CN_PEER_ALWAYS, /* send early data at once to every server */
+};
 
 enum cn_verdict {
 	CN_FORWARD, /* send the (possibly rewritten) frame to the other side */
@@ -60,6 +76,13 @@ enum cn_event_type {
 	CN_EV_EXPIRED,       /* flow freed after idle timeout */
 	CN_EV_EVICTED,       /* flow evicted to make room */
 	CN_EV_REPLACED,      /* SYN with a new ISN replaced the flow */
+	CN_EV_PEER_SYN,      /* ServerNIC: a SYN with a valid peer option */
+	CN_EV_TAKEN_OVER,    /* the ServerNIC translates the flow: it sent
+			      * (ServerNIC) or the ClientNIC got the SYN-ACK
+			      * in the spoofed space */
+	CN_EV_PEER_LEARNED,  /* ClientNIC: a server has a peer next to it */
+	CN_EV_PEER_LOST,     /* ClientNIC: the expected peer did not answer;
+			      * the flow is translated here */
 };
 
 struct cn_event {
@@ -101,6 +124,11 @@ struct cn_config {
 	bool default_ts;
 	uint16_t max_mss;          /* never announce more than this */
 	uint32_t cache_entries;    /* learned per-server options */
+	uint8_t role;              /* enum cn_role */
+	uint8_t peer_mode;         /* enum cn_peer_mode (ClientNIC) */
+	bool peer_keyed;           /* tag the peer option with peer_key */
+	uint8_t peer_key[16];
+	uint64_t peer_ttl_ns;      /* a learned peer is trusted this long */
 };
 
 void cn_config_defaults(struct cn_config *cfg);

@@ -26,6 +26,14 @@ enum cn_flow_state {
 	CN_FS_CLOSED,      /* RST or both FINs: kept for the grace period */
 };
 
+/* A ClientNIC flow and the peer it asked for in its SYN. */
+enum cn_flow_peer {
+	CN_FP_NONE,     /* no option sent */
+	CN_FP_ASKED,    /* option sent, early data held here */
+	CN_FP_EARLY,    /* option sent, early data out at once (copies kept) */
+	CN_FP_FALLBACK, /* the peer did not answer: translated here */
+};
+
 enum cn_list {
 	CN_LIST_EMBRYONIC,
 	CN_LIST_ACTIVE,
@@ -82,6 +90,7 @@ struct cn_flow {
 	bool strip_sack_c2s;  /* client sends SACK the server did not permit */
 	bool strip_sack_s2c;  /* server sends SACK the client was not offered */
 	bool translate_ts;    /* both sides use timestamps */
+	bool passthrough;     /* ClientNIC: the peer translates, not this box */
 	uint32_t delta;     /* spoof_isn - real_isn */
 	uint32_t ts_delta;  /* spoofed TSval - server's TSval */
 	uint64_t list_at;   /* position time in its age list */
@@ -93,6 +102,7 @@ struct cn_flow {
 	uint32_t next;
 	uint32_t heap_pos;  /* SYN timer heap slot, CN_NIL when none */
 	uint8_t syn_tries;  /* SYNs the box resent */
+	uint8_t peer_state; /* enum cn_flow_peer (ClientNIC) */
 	uint64_t syn_at;    /* first SYN */
 	uint64_t deadline;  /* SYN timer (heap key) */
 	uint32_t client_isn;
@@ -107,7 +117,9 @@ struct cn_flow {
 	struct cn_held **held_tail;
 	uint32_t held_frames;
 	uint32_t held_bytes;
-	struct cn_held *syn;      /* the client's SYN, for retransmission */
+	/* ClientNIC: the SYN as forwarded, for retransmission. ServerNIC: the
+	 * SYN-ACK as translated, for a client SYN repeated after it. */
+	struct cn_held *syn;
 } __attribute__((aligned(64)));
 
 struct cn_flow_table {

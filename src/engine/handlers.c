@@ -12,6 +12,7 @@
 #include "flow_table.h"
 #include "options_cache.h"
 #include "packet.h"
+#include "peer_opt.h"
 #include "rewriter.h"
 #include "siphash.h"
 #include "spoofer.h"
@@ -32,8 +33,14 @@ struct cn_engine {
 	uint64_t touch_ns;
 	struct cn_counters ctr;
 	struct cn_drops drops;
-	uint8_t scratch[CN_CRAFT_MAX];
+	/* Crafted frames, and a SYN grown by the peer option. */
+	uint8_t scratch[CN_CRAFT_MAX + 40];
 };
+
+static bool servernic(const struct cn_engine *eng)
+{
+	return eng->cfg.role == CN_ROLE_SERVERNIC;
+}
 
 static const char *const drop_names[CN_DROP_MAX] = {
 	[CN_DROP_NONE] = "none",
@@ -63,6 +70,10 @@ const char *cn_event_name(enum cn_event_type type)
 		[CN_EV_EXPIRED] = "expired",
 		[CN_EV_EVICTED] = "evicted",
 		[CN_EV_REPLACED] = "replaced",
+		[CN_EV_PEER_SYN] = "peer_syn",
+		[CN_EV_TAKEN_OVER] = "taken_over",
+		[CN_EV_PEER_LEARNED] = "peer_learned",
+		[CN_EV_PEER_LOST] = "peer_lost",
 	};
 
 	return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
@@ -87,6 +98,9 @@ void cn_config_defaults(struct cn_config *cfg)
 		.default_ts = true,
 		.max_mss = 1460,
 		.cache_entries = 4096,
+		.role = CN_ROLE_CLIENTNIC,
+		.peer_mode = CN_PEER_AUTO,
+		.peer_ttl_ns = 600 * NS_PER_SEC,
 	};
 }
 
@@ -108,7 +122,8 @@ static void event(struct cn_engine *eng, enum cn_event_type type,
 		.bytes = f->held_bytes,
 	};
 	const struct cn_syn_opts *o =
-		type == CN_EV_SYNACK_REAL ? &f->real : &f->spoofed;
+		type == CN_EV_SYNACK_REAL || type == CN_EV_TAKEN_OVER ?
+			&f->real : &f->spoofed;
 
 	if (!eng->io.event)
 		return;
@@ -275,6 +290,31 @@ static void send_synack(struct cn_engine *eng, struct cn_flow *f,
 	emit_crafted(eng, CN_CLIENT, syn, p, true, &spec);
 }
 
+/* A slot for a new flow with what both roles record of the client's SYN;
+ * NULL when the table is full and nothing can be evicted. */
+static struct cn_flow *flow_start(struct cn_engine *eng, const struct cn_pkt *p,
+				  const struct cn_flow_key *key, uint32_t hash,
+				  uint64_t now)
+{
+	struct cn_flow *f = cn_ft_alloc(&eng->ft, key, hash);
+
+	if (!f && evict_one(eng, now))
+		f = cn_ft_alloc(&eng->ft, key, hash);
+	if (!f)
+		return NULL;
+	f->held_tail = &f->held;
+	f->state = CN_FS_SYN_SENT;
+	f->syn_at = f->last_seen = now;
+	f->client_isn = p->seq;
+	f->client_tsval = p->opt.tsval;
+	f->client = (struct cn_syn_opts){ p->opt.mss, p->opt.wscale,
+					  p->opt.sack_ok, p->opt.ts };
+	f->peer[CN_CLIENT].end = p->seq + cn_pkt_seg_len(p);
+	f->peer[CN_CLIENT].max_win = p->win; /* a SYN's window is unscaled */
+	cn_ft_list_move(&eng->ft, f, CN_LIST_EMBRYONIC, now);
+	return f;
+}
+
 static struct cn_flow *flow_new(struct cn_engine *eng, const struct cn_frame *fr,
 				const struct cn_pkt *p,
 				const struct cn_flow_key *key, uint32_t hash,
@@ -286,9 +326,7 @@ static struct cn_flow *flow_new(struct cn_engine *eng, const struct cn_frame *fr
 	 * budget like any held frame. */
 	if (eng->held_bytes + fr->len > eng->cfg.buf_total_bytes)
 		return NULL;
-	f = cn_ft_alloc(&eng->ft, key, hash);
-	if (!f && evict_one(eng, now))
-		f = cn_ft_alloc(&eng->ft, key, hash);
+	f = flow_start(eng, p, key, hash, now);
 	if (!f)
 		return NULL;
 	f->syn = held_copy(fr);
@@ -297,20 +335,68 @@ static struct cn_flow *flow_new(struct cn_engine *eng, const struct cn_frame *fr
 		return NULL;
 	}
 	eng->held_bytes += fr->len;
-	f->held_tail = &f->held;
-	f->state = CN_FS_SYN_SENT;
-	f->syn_at = f->last_seen = now;
-	f->client_isn = p->seq;
 	cn_spoof_seeds(eng->isn_key, key, now, &f->spoof_isn, &f->spoof_tsval);
-	f->client_tsval = p->opt.tsval;
-	f->client = (struct cn_syn_opts){ p->opt.mss, p->opt.wscale,
-					  p->opt.sack_ok, p->opt.ts };
-	f->peer[CN_CLIENT].end = p->seq + cn_pkt_seg_len(p);
-	f->peer[CN_CLIENT].max_win = p->win; /* a SYN's window is unscaled */
 	choose_options(eng, f);
-	cn_ft_list_move(&eng->ft, f, CN_LIST_EMBRYONIC, now);
 	cn_ft_timer_set(&eng->ft, f, now + eng->cfg.syn_rto_ns);
 	return f;
+}
+
+/* ---- the ClientNIC asks for a peer ---------------------------------- */
+
+static bool peer_known(const struct cn_engine *eng, const struct cn_flow *f,
+		       uint64_t now)
+{
+	uint64_t at = cn_oc_peer(&eng->oc, &f->key);
+
+	return at && now - at < eng->cfg.peer_ttl_ns;
+}
+
+/*
+ * Forward the SYN with the peer option, and keep that copy for
+ * retransmission. A SYN with data (TCP Fast Open) goes as it is: grown,
+ * it might no longer fit the path. Returns false when the SYN is to be
+ * forwarded as it came.
+ */
+static bool ask_peer(struct cn_engine *eng, struct cn_flow *f,
+		     const struct cn_frame *fr, const struct cn_pkt *p,
+		     uint64_t now)
+{
+	const struct cn_config *c = &eng->cfg;
+	struct cn_peer_opt po = {
+		.spoof_isn = f->spoof_isn,
+		.spoof_tsval = f->spoof_tsval,
+		.spoofed = f->spoofed,
+	};
+	uint8_t opt[CN_PEER_OPT_MAX];
+	struct cn_frame grown = { .data = eng->scratch };
+	struct cn_held *h;
+	unsigned n;
+
+	if (c->peer_mode == CN_PEER_OFF)
+		return false;
+	n = cn_peer_opt_write(opt, &po, &f->key, f->client_isn,
+			      c->peer_keyed ? c->peer_key : NULL);
+	if (!p->payload_len)
+		grown.len = cn_syn_add_option(eng->scratch, fr->data, p, opt, n);
+	if (!grown.len) {
+		eng->ctr.syns_peer_nofit++;
+		return false;
+	}
+	h = held_copy(&grown);
+	if (!h)
+		return false;
+	eng->held_bytes += h->len;
+	eng->held_bytes -= f->syn->len;
+	free(f->syn);
+	f->syn = h;
+	f->peer_state = CN_FP_ASKED;
+	if (c->peer_mode == CN_PEER_ALWAYS || peer_known(eng, f, now)) {
+		f->peer_state = CN_FP_EARLY;
+		eng->ctr.flows_peer_early++;
+	}
+	emit(eng, CN_SERVER, h->data, h->len, &h->off);
+	eng->ctr.syns_peer_opt++;
+	return true;
 }
 
 static enum cn_verdict on_client_syn(struct cn_engine *eng, struct cn_frame *fr,
@@ -328,7 +414,13 @@ static enum cn_verdict on_client_syn(struct cn_engine *eng, struct cn_frame *fr,
 		send_synack(eng, f, fr->data, p);
 		eng->ctr.synacks_resent++;
 		event(eng, CN_EV_SYN_RESPOOFED, f, now);
-		return f->state == CN_FS_SYN_SENT ? CN_FORWARD : CN_STOLEN;
+		if (f->state != CN_FS_SYN_SENT)
+			return CN_STOLEN;
+		if (f->peer_state == CN_FP_NONE)
+			return CN_FORWARD;
+		/* The copy that carries the peer option. */
+		emit(eng, CN_SERVER, f->syn->data, f->syn->len, &f->syn->off);
+		return CN_STOLEN;
 	}
 	if (f && f->state == CN_FS_ESTABLISHED) {
 		/* Keep the flow: a blind SYN must not tear it down. The server
@@ -355,6 +447,82 @@ static enum cn_verdict on_client_syn(struct cn_engine *eng, struct cn_frame *fr,
 	eng->ctr.flows_created++;
 	eng->ctr.synacks_spoofed++;
 	event(eng, CN_EV_SYN_SPOOFED, f, now);
+	return ask_peer(eng, f, fr, p, now) ? CN_STOLEN : CN_FORWARD;
+}
+
+/* ---- the ServerNIC takes a SYN with the peer option ----------------- */
+
+/* The option, or why it cannot be trusted; whatever it says, every copy
+ * of it is overwritten with NOPs: the server never sees one. */
+static bool read_peer_opt(struct cn_engine *eng, struct cn_frame *fr,
+			  const struct cn_pkt *p, const struct cn_flow_key *key,
+			  struct cn_peer_opt *po)
+{
+	const struct cn_config *c = &eng->cfg;
+	enum cn_peer_opt_err err = CN_PEER_OPT_BAD;
+
+	if (p->opt.peer_count == 1)
+		err = cn_peer_opt_read(fr->data + p->opt.peer_off,
+				       p->opt.peer_len, key, p->seq, &p->opt,
+				       c->peer_keyed ? c->peer_key : NULL, po);
+	eng->ctr.peer_opts_stripped +=
+		cn_peer_opt_strip(fr->data, p,
+				  !(fr->off.flags & CN_OFF_CSUM_PARTIAL));
+	if (err == CN_PEER_OPT_BAD)
+		eng->ctr.peer_opts_bad++;
+	else if (err == CN_PEER_OPT_TAG)
+		eng->ctr.peer_tags_bad++;
+	return err == CN_PEER_OPT_OK;
+}
+
+static enum cn_verdict on_peer_syn(struct cn_engine *eng, struct cn_frame *fr,
+				   const struct cn_pkt *p,
+				   const struct cn_flow_key *key, uint32_t hash,
+				   struct cn_flow *f, uint64_t now)
+{
+	struct cn_peer_opt po;
+
+	if (!p->opt.peer_count || !cn_rewrite_offload_ok(fr, p) ||
+	    !read_peer_opt(eng, fr, p, key, &po)) {
+		/* Not asked for: the SYN and its flow pass as through a
+		 * bridge (a flow this box had on the 4-tuple is over). */
+		if (f && f->state != CN_FS_ESTABLISHED)
+			flow_free(eng, f);
+		eng->ctr.passed_untracked++;
+		return CN_FORWARD;
+	}
+	eng->ctr.syns_peer++;
+	if (f && f->state != CN_FS_CLOSED && f->client_isn == p->seq) {
+		if (f->state == CN_FS_SYN_SENT)
+			return CN_FORWARD; /* the server may have lost it */
+		/* The ClientNIC lost the translated SYN-ACK: again. */
+		emit(eng, CN_CLIENT, f->syn->data, f->syn->len, &f->syn->off);
+		eng->ctr.synacks_resent++;
+		event(eng, CN_EV_SYN_RESPOOFED, f, now);
+		return CN_STOLEN;
+	}
+	if (f && f->state == CN_FS_ESTABLISHED) {
+		eng->ctr.syns_challenged++;
+		return CN_FORWARD;
+	}
+	if (f) {
+		eng->ctr.flows_replaced++;
+		event(eng, CN_EV_REPLACED, f, now);
+		flow_free(eng, f);
+	}
+	f = flow_start(eng, p, key, hash, now);
+	if (!f) {
+		eng->ctr.passed_table_full++;
+		return CN_FORWARD;
+	}
+	f->spoof_isn = po.spoof_isn;
+	f->spoof_tsval = po.spoof_tsval;
+	f->spoofed = po.spoofed;
+	/* Only to forget the flow: the ClientNIC resends the SYN and resets
+	 * its client when the server stays silent. */
+	cn_ft_timer_set(&eng->ft, f, now + eng->cfg.syn_timeout_ns);
+	eng->ctr.flows_created++;
+	event(eng, CN_EV_PEER_SYN, f, now);
 	return CN_FORWARD;
 }
 
@@ -374,31 +542,22 @@ static bool held_already(const struct cn_flow *f, const struct cn_pkt *p)
 	return false;
 }
 
-static enum cn_verdict hold(struct cn_engine *eng, struct cn_flow *f,
-			    const struct cn_frame *fr, const struct cn_pkt *p,
-			    uint64_t now, enum cn_drop *reason)
+/* Keep a copy of an early client frame, within the bounds; returns
+ * CN_DROP_NONE or why it was not kept. */
+static enum cn_drop keep(struct cn_engine *eng, struct cn_flow *f,
+			 const struct cn_frame *fr, const struct cn_pkt *p)
 {
 	const struct cn_config *c = &eng->cfg;
 	struct cn_held *h;
 
-	if (held_already(f, p)) {
-		eng->ctr.frames_held_dup++;
-		return CN_STOLEN;
-	}
 	if (f->held_frames + 1 > c->buf_flow_frames ||
-	    f->held_bytes + fr->len > c->buf_flow_bytes) {
-		*reason = CN_DROP_buf_flow_full;
-		return CN_DROP;
-	}
-	if (eng->held_bytes + fr->len > c->buf_total_bytes) {
-		*reason = CN_DROP_buf_total_full;
-		return CN_DROP;
-	}
+	    f->held_bytes + fr->len > c->buf_flow_bytes)
+		return CN_DROP_buf_flow_full;
+	if (eng->held_bytes + fr->len > c->buf_total_bytes)
+		return CN_DROP_buf_total_full;
 	h = held_copy(fr);
-	if (!h) {
-		*reason = CN_DROP_nomem;
-		return CN_DROP;
-	}
+	if (!h)
+		return CN_DROP_nomem;
 	h->seq = p->seq;
 	h->seg_len = cn_pkt_seg_len(p);
 	*f->held_tail = h;
@@ -406,11 +565,50 @@ static enum cn_verdict hold(struct cn_engine *eng, struct cn_flow *f,
 	f->held_frames++;
 	f->held_bytes += fr->len;
 	eng->held_bytes += fr->len;
-	eng->ctr.frames_buffered++;
+	return CN_DROP_NONE;
+}
+
+static void client_sent(struct cn_flow *f, const struct cn_pkt *p)
+{
 	if (cn_seq_lt(f->peer[CN_CLIENT].end, p->seq + cn_pkt_seg_len(p)))
 		f->peer[CN_CLIENT].end = p->seq + cn_pkt_seg_len(p);
+}
+
+static enum cn_verdict hold(struct cn_engine *eng, struct cn_flow *f,
+			    const struct cn_frame *fr, const struct cn_pkt *p,
+			    uint64_t now, enum cn_drop *reason)
+{
+	if (held_already(f, p)) {
+		eng->ctr.frames_held_dup++;
+		return CN_STOLEN;
+	}
+	*reason = keep(eng, f, fr, p);
+	if (*reason != CN_DROP_NONE)
+		return CN_DROP;
+	eng->ctr.frames_buffered++;
+	client_sent(f, p);
 	event(eng, CN_EV_BUFFERED, f, now);
 	return CN_STOLEN;
+}
+
+/*
+ * A peer is expected to translate: early data goes out at once, right
+ * behind the SYN, and a copy stays here in case the SYN-ACK says the peer
+ * is not there. A frame past the bounds goes without a copy: the client
+ * retransmits what nobody acknowledged.
+ */
+static enum cn_verdict send_early(struct cn_engine *eng, struct cn_flow *f,
+				  const struct cn_frame *fr,
+				  const struct cn_pkt *p)
+{
+	if (held_already(f, p))
+		return CN_FORWARD;
+	if (keep(eng, f, fr, p) == CN_DROP_NONE)
+		eng->ctr.frames_copied++;
+	else
+		eng->ctr.frames_uncopied++;
+	client_sent(f, p);
+	return CN_FORWARD;
 }
 
 /* ---- connection tracking (server-side sequence space) --------------- */
@@ -493,6 +691,12 @@ static enum cn_verdict translate(struct cn_engine *eng, struct cn_flow *f,
 {
 	bool patch = !(fr->off.flags & CN_OFF_CSUM_PARTIAL);
 
+	if (f->passthrough) {
+		/* The peer translates; both ends' spaces meet here. */
+		touch(eng, f, now);
+		track(eng, f, from, p, p->seq, p->ack, 0, now);
+		return CN_FORWARD;
+	}
 	if (!cn_rewrite_offload_ok(fr, p)) {
 		*reason = CN_DROP_bad_offload;
 		return CN_DROP;
@@ -512,6 +716,31 @@ static enum cn_verdict translate(struct cn_engine *eng, struct cn_flow *f,
 
 /* ---- the real SYN-ACK ----------------------------------------------- */
 
+/* The server's options, and (ClientNIC) what the next spoofed SYN-ACK to
+ * it will promise. */
+static void learn_options(struct cn_engine *eng, struct cn_flow *f,
+			  const struct cn_pkt *p)
+{
+	const struct cn_syn_opts *c = &f->client;
+
+	f->real = (struct cn_syn_opts){ p->opt.mss, p->opt.wscale,
+					p->opt.sack_ok, p->opt.ts };
+	if (servernic(eng))
+		return;
+	cn_oc_put(&eng->oc, &f->key, &f->real,
+		  (c->wscale >= 0 ? CN_OC_WSCALE : 0u) |
+		  (c->sack_ok ? CN_OC_SACK : 0u) | (c->ts ? CN_OC_TS : 0u));
+}
+
+/* What the server's side of the wire has said so far: its SYN-ACK. */
+static void server_sent_synack(struct cn_flow *f, const struct cn_pkt *p)
+{
+	f->peer[CN_SERVER].end = p->seq + 1;
+	f->peer[CN_SERVER].ack = p->ack;
+	f->peer[CN_SERVER].ack_seen = true;
+	f->peer[CN_SERVER].max_win = p->win;
+}
+
 static void learn_server(struct cn_engine *eng, struct cn_flow *f,
 			 const struct cn_pkt *p)
 {
@@ -519,11 +748,7 @@ static void learn_server(struct cn_engine *eng, struct cn_flow *f,
 	bool client_scales = c->wscale >= 0 && sp->wscale >= 0;
 	bool server_scales = c->wscale >= 0 && p->opt.wscale >= 0;
 
-	f->real = (struct cn_syn_opts){ p->opt.mss, p->opt.wscale,
-					p->opt.sack_ok, p->opt.ts };
-	cn_oc_put(&eng->oc, &f->key, &f->real,
-		  (c->wscale >= 0 ? CN_OC_WSCALE : 0u) |
-		  (c->sack_ok ? CN_OC_SACK : 0u) | (c->ts ? CN_OC_TS : 0u));
+	learn_options(eng, f, p);
 	f->real_isn = p->seq;
 	f->delta = f->spoof_isn - f->real_isn;
 	/* Window fields carry units of 2^shift; the two ends may disagree
@@ -537,10 +762,7 @@ static void learn_server(struct cn_engine *eng, struct cn_flow *f,
 	f->strip_ts_c2s = sp->ts && !p->opt.ts;
 	f->strip_sack_c2s = sp->sack_ok && !p->opt.sack_ok;
 	f->strip_sack_s2c = !sp->sack_ok && p->opt.sack_ok;
-	f->peer[CN_SERVER].end = p->seq + 1;
-	f->peer[CN_SERVER].ack = p->ack;
-	f->peer[CN_SERVER].ack_seen = true;
-	f->peer[CN_SERVER].max_win = p->win;
+	server_sent_synack(f, p);
 }
 
 /* The ACK that completes the server's handshake, when the client's own
@@ -576,7 +798,10 @@ static bool flush_one(struct cn_engine *eng, struct cn_flow *f,
 		return false;
 	}
 	emit(eng, CN_SERVER, h->data, h->len, &h->off);
-	eng->ctr.frames_flushed++;
+	if (f->peer_state == CN_FP_FALLBACK)
+		eng->ctr.frames_replayed++;
+	else
+		eng->ctr.frames_flushed++;
 	return (p.flags & CN_TCP_ACK) != 0;
 }
 
@@ -592,32 +817,129 @@ static void flush(struct cn_engine *eng, struct cn_flow *f,
 			break; /* a held RST or FIN ended it */
 	}
 	held_free_all(eng, f);
-	if (!acked && f->state == CN_FS_ESTABLISHED)
+	/* Through a peer, the handshake ACK is the peer's business. */
+	if (!acked && f->state == CN_FS_ESTABLISHED && !f->passthrough)
 		send_handshake_ack(eng, f, synack, sp);
 }
 
-static enum cn_verdict on_real_synack(struct cn_engine *eng, struct cn_flow *f,
-				      const struct cn_frame *fr,
-				      const struct cn_pkt *p, uint64_t now,
-				      enum cn_drop *reason)
+/* It acknowledges the SYN, and at most the SYN's data (TFO). */
+static bool synack_acks_syn(const struct cn_flow *f, const struct cn_pkt *p)
 {
-	/* It acknowledges the SYN, and at most the SYN's data (TFO). */
-	if (cn_seq_lt(p->ack, f->client_isn + 1) ||
-	    cn_seq_lt(f->peer[CN_CLIENT].end, p->ack)) {
-		*reason = CN_DROP_synack_bad_ack;
-		return CN_DROP;
-	}
-	learn_server(eng, f, p);
+	return !cn_seq_lt(p->ack, f->client_isn + 1) &&
+	       !cn_seq_lt(f->peer[CN_CLIENT].end, p->ack);
+}
+
+static void establish(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
+{
 	f->state = CN_FS_ESTABLISHED;
 	syn_free(eng, f);
 	cn_ft_timer_clear(&eng->ft, f);
 	cn_ft_list_move(&eng->ft, f, CN_LIST_ACTIVE, now);
 	f->last_seen = now;
-	eng->ctr.synacks_real++;
 	eng->ctr.flows_established++;
+}
+
+/*
+ * ServerNIC: the SYN-ACK goes on to the ClientNIC in the space its client
+ * was promised (seq = spoofed ISN, spoofed TSval), and a copy stays for a
+ * client SYN repeated because it was lost on the way.
+ */
+static void pass_synack_translated(struct cn_engine *eng, struct cn_flow *f,
+				   struct cn_frame *fr, const struct cn_pkt *p)
+{
+	cn_rewrite_s2c(fr->data, p, f, !(fr->off.flags & CN_OFF_CSUM_PARTIAL));
+	if (eng->held_bytes + fr->len > eng->cfg.buf_total_bytes)
+		return;
+	f->syn = held_copy(fr);
+	if (f->syn)
+		eng->held_bytes += fr->len;
+}
+
+static enum cn_verdict on_real_synack(struct cn_engine *eng, struct cn_flow *f,
+				      struct cn_frame *fr,
+				      const struct cn_pkt *p, uint64_t now,
+				      enum cn_drop *reason)
+{
+	if (!synack_acks_syn(f, p) || !cn_rewrite_offload_ok(fr, p)) {
+		*reason = CN_DROP_synack_bad_ack;
+		return CN_DROP;
+	}
+	learn_server(eng, f, p);
+	establish(eng, f, now);
+	eng->ctr.synacks_real++;
+	if (servernic(eng)) {
+		eng->ctr.flows_taken_over++;
+		event(eng, CN_EV_TAKEN_OVER, f, now);
+		flush(eng, f, fr->data, p, now);
+		pass_synack_translated(eng, f, fr, p);
+		return CN_FORWARD;
+	}
 	event(eng, CN_EV_SYNACK_REAL, f, now);
 	flush(eng, f, fr->data, p, now);
 	return CN_STOLEN;
+}
+
+/*
+ * ClientNIC: a SYN-ACK whose seq is the spoofed ISN comes from a peer that
+ * read the option (the ISN is unpredictable to anyone else). The peer
+ * translates; here the flow is only tracked. Frames held until now go on
+ * as they are, copies of frames already sent are no longer needed.
+ */
+static enum cn_verdict on_peer_synack(struct cn_engine *eng, struct cn_flow *f,
+				      struct cn_frame *fr,
+				      const struct cn_pkt *p, uint64_t now,
+				      enum cn_drop *reason)
+{
+	if (!synack_acks_syn(f, p)) {
+		*reason = CN_DROP_synack_bad_ack;
+		return CN_DROP;
+	}
+	learn_options(eng, f, p);
+	if (!peer_known(eng, f, now)) {
+		eng->ctr.peers_learned++;
+		event(eng, CN_EV_PEER_LEARNED, f, now);
+	}
+	cn_oc_set_peer(&eng->oc, &f->key, now ? now : 1);
+	f->passthrough = true;
+	f->real_isn = p->seq;
+	server_sent_synack(f, p);
+	establish(eng, f, now);
+	eng->ctr.synacks_real++;
+	eng->ctr.flows_taken_over++;
+	event(eng, CN_EV_TAKEN_OVER, f, now);
+	if (f->peer_state == CN_FP_EARLY)
+		held_free_all(eng, f);
+	else
+		flush(eng, f, fr->data, p, now);
+	return CN_STOLEN;
+}
+
+/*
+ * ClientNIC: early data went out for a peer, and the SYN-ACK came back
+ * untranslated: no peer (gone, or the route changed). Translate here and
+ * replay the copies translated; the server's RSTs to the untranslated
+ * frames (seq = spoofed ISN + 1) are dropped from now on.
+ */
+static enum cn_verdict on_peer_missing(struct cn_engine *eng,
+				       struct cn_flow *f, struct cn_frame *fr,
+				       const struct cn_pkt *p, uint64_t now,
+				       enum cn_drop *reason)
+{
+	enum cn_verdict v;
+
+	f->peer_state = CN_FP_FALLBACK;
+	v = on_real_synack(eng, f, fr, p, now, reason);
+	if (v == CN_DROP) {
+		f->peer_state = CN_FP_EARLY;
+		return v;
+	}
+	eng->ctr.flows_fallback++;
+	if (cn_oc_peer(&eng->oc, &f->key)) {
+		cn_oc_set_peer(&eng->oc, &f->key, 0);
+		eng->ctr.peers_lost++;
+		event(eng, CN_EV_PEER_LOST, f, now);
+	}
+	return v;
 }
 
 /* The server answered the SYN with an RST (closed port). */
@@ -630,9 +952,14 @@ static enum cn_verdict on_refused(struct cn_engine *eng, struct cn_flow *f,
 		*reason = CN_DROP_rst_embryonic_bad;
 		return CN_DROP;
 	}
-	reset_client(eng, f);
 	eng->ctr.flows_refused++;
 	event(eng, CN_EV_REFUSED, f, now);
+	if (servernic(eng)) {
+		/* The ClientNIC resets its client on this very RST. */
+		flow_free(eng, f);
+		return CN_FORWARD;
+	}
+	reset_client(eng, f);
 	flow_free(eng, f);
 	return CN_STOLEN;
 }
@@ -645,8 +972,13 @@ static enum cn_verdict on_server_embryonic(struct cn_engine *eng,
 {
 	uint8_t fl = p->flags & (CN_TCP_SYN | CN_TCP_ACK | CN_TCP_RST);
 
-	if (fl == (CN_TCP_SYN | CN_TCP_ACK))
+	if (fl == (CN_TCP_SYN | CN_TCP_ACK)) {
+		if (f->peer_state != CN_FP_NONE && p->seq == f->spoof_isn)
+			return on_peer_synack(eng, f, fr, p, now, reason);
+		if (f->peer_state == CN_FP_EARLY)
+			return on_peer_missing(eng, f, fr, p, now, reason);
 		return on_real_synack(eng, f, fr, p, now, reason);
+	}
 	if (fl & CN_TCP_RST)
 		return on_refused(eng, f, p, now, reason);
 	/* Nothing else can be translated before the delta is known. */
@@ -664,9 +996,11 @@ static enum cn_verdict on_server_synack_again(struct cn_engine *eng,
 		*reason = CN_DROP_synack_bad_ack;
 		return CN_DROP;
 	}
-	/* The server did not get the handshake ACK: say it again. */
 	eng->ctr.synacks_dup++;
-	send_handshake_ack(eng, f, fr->data, p);
+	/* The server did not get the handshake ACK: say it again, unless a
+	 * peer translates the flow (then that is the peer's to do). */
+	if (!f->passthrough)
+		send_handshake_ack(eng, f, fr->data, p);
 	return CN_STOLEN;
 }
 
@@ -681,7 +1015,8 @@ static enum cn_verdict on_client(struct cn_engine *eng, struct cn_frame *fr,
 	uint8_t fl = p->flags & (CN_TCP_SYN | CN_TCP_ACK | CN_TCP_RST);
 
 	if (fl == CN_TCP_SYN)
-		return on_client_syn(eng, fr, p, key, hash, f, now);
+		return servernic(eng) ? on_peer_syn(eng, fr, p, key, hash, f, now)
+				      : on_client_syn(eng, fr, p, key, hash, f, now);
 	if (!f) {
 		eng->ctr.passed_untracked++;
 		return CN_FORWARD;
@@ -700,6 +1035,8 @@ static enum cn_verdict on_client(struct cn_engine *eng, struct cn_frame *fr,
 		*reason = CN_DROP_client_rst_embryonic;
 		return CN_DROP;
 	}
+	if (f->peer_state == CN_FP_EARLY)
+		return send_early(eng, f, fr, p);
 	return hold(eng, f, fr, p, now, reason);
 }
 
@@ -716,6 +1053,15 @@ static enum cn_verdict on_server(struct cn_engine *eng, struct cn_frame *fr,
 	if ((p->flags & (CN_TCP_SYN | CN_TCP_ACK | CN_TCP_RST)) ==
 	    (CN_TCP_SYN | CN_TCP_ACK))
 		return on_server_synack_again(eng, f, fr, p, reason);
+	if (f->peer_state == CN_FP_FALLBACK &&
+	    (p->flags & (CN_TCP_RST | CN_TCP_ACK)) == CN_TCP_RST &&
+	    p->seq == f->spoof_isn + 1) {
+		/* The server's answer to a frame sent for the absent peer:
+		 * it kept its half-open connection, and the replayed copy
+		 * completed it. */
+		*reason = CN_DROP_rst_fallback;
+		return CN_DROP;
+	}
 	return translate(eng, f, CN_SERVER, fr, p, now, reason);
 }
 
@@ -823,7 +1169,7 @@ static void resend_syn(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 
 static void syn_timer(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 {
-	if (now - f->syn_at >= eng->cfg.syn_timeout_ns) {
+	if (servernic(eng) || now - f->syn_at >= eng->cfg.syn_timeout_ns) {
 		reset_client(eng, f);
 		eng->ctr.flows_timed_out++;
 		event(eng, CN_EV_SYN_TIMEOUT, f, now);

@@ -64,21 +64,45 @@ void cn_oc_fini(struct cn_opt_cache *c)
 	memset(c, 0, sizeof(*c));
 }
 
-unsigned cn_oc_get(const struct cn_opt_cache *c, const struct cn_flow_key *key,
-		   struct cn_syn_opts *out)
+static struct cn_opt_entry *find(const struct cn_opt_cache *c,
+				 const struct cn_flow_key *key)
 {
 	struct server_id id;
-	const struct cn_opt_entry *set;
+	struct cn_opt_entry *set;
 
 	server_id(key, &id);
 	set = set_of(c, &id);
-	for (int w = 0; w < WAYS; w++) {
-		if (set[w].family && same(&set[w], &id)) {
-			*out = set[w].opts;
-			return set[w].known | CN_OC_MSS_KNOWN;
-		}
-	}
-	return 0;
+	for (int w = 0; w < WAYS; w++)
+		if (set[w].family && same(&set[w], &id))
+			return &set[w];
+	return NULL;
+}
+
+unsigned cn_oc_get(const struct cn_opt_cache *c, const struct cn_flow_key *key,
+		   struct cn_syn_opts *out)
+{
+	const struct cn_opt_entry *e = find(c, key);
+
+	if (!e)
+		return 0;
+	*out = e->opts;
+	return e->known | CN_OC_MSS_KNOWN;
+}
+
+uint64_t cn_oc_peer(const struct cn_opt_cache *c, const struct cn_flow_key *key)
+{
+	const struct cn_opt_entry *e = find(c, key);
+
+	return e ? e->peer_ns : 0;
+}
+
+void cn_oc_set_peer(struct cn_opt_cache *c, const struct cn_flow_key *key,
+		    uint64_t ns)
+{
+	struct cn_opt_entry *e = find(c, key);
+
+	if (e)
+		e->peer_ns = ns;
 }
 
 static void merge(struct cn_opt_entry *e, const struct cn_syn_opts *o,

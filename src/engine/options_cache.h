@@ -28,6 +28,7 @@ struct cn_opt_entry {
 	uint16_t port;
 	uint8_t addr[16];
 	uint64_t stamp;     /* insertion order, for replacement (never wraps) */
+	uint64_t peer_ns;   /* when a peer last answered for it; 0: none */
 	struct cn_syn_opts opts;
 };
 
@@ -48,5 +49,12 @@ unsigned cn_oc_get(const struct cn_opt_cache *c, const struct cn_flow_key *key,
 /* Learn the options in known; what an entry knew of the others stays. */
 void cn_oc_put(struct cn_opt_cache *c, const struct cn_flow_key *key,
 	       const struct cn_syn_opts *opts, unsigned known);
+
+/* When a peer last answered for the key's server (0: none or unknown). */
+uint64_t cn_oc_peer(const struct cn_opt_cache *c, const struct cn_flow_key *key);
+/* Remember (ns > 0) or forget (0) the server's peer; the server must have
+ * an entry (cn_oc_put first), else nothing happens. */
+void cn_oc_set_peer(struct cn_opt_cache *c, const struct cn_flow_key *key,
+		    uint64_t ns);
 
 #endif

@@ -138,6 +138,14 @@ static bool parse_tcp_options(const uint8_t *d, uint32_t off, uint32_t end,
 		case CN_TCPOPT_FASTOPEN:
 			o->fastopen = true;
 			break;
+		case CN_TCPOPT_EXP:
+			if (olen < 4 || cn_get16(d + off + 2) != CN_PEER_EXID)
+				break;
+			if (!o->peer_count++) {
+				o->peer_off = (uint16_t)off;
+				o->peer_len = olen;
+			}
+			break;
 		default:
 			break;
 		}

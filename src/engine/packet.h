@@ -34,7 +34,11 @@ enum {
 	CN_TCPOPT_SACK = 5,
 	CN_TCPOPT_TS = 8,
 	CN_TCPOPT_FASTOPEN = 34,
+	CN_TCPOPT_EXP = 253, /* RFC 6994 experimental, with a 16-bit ExID */
 };
+
+/* The ExID of the ClientNIC's option to its peer (peer_opt.h). */
+#define CN_PEER_EXID 0x4e43
 
 #define CN_MAX_VLANS 2
 #define CN_MAX_WSCALE 14
@@ -57,6 +61,9 @@ struct cn_tcp_opts {
 	uint8_t sack_blocks;
 	uint16_t ts_off;    /* frame offset of the TS option's kind byte */
 	uint16_t sack_off;  /* frame offset of the SACK option's kind byte */
+	uint16_t peer_off;  /* frame offset of the first peer option (peer_opt.h) */
+	uint8_t peer_len;
+	uint8_t peer_count; /* peer options in the list: more than one is bad */
 	uint32_t tsval;
 	uint32_t tsecr;
 };

@@ -127,6 +127,15 @@ bool cn_rewrite_syn_no_ecn(uint8_t *data, const struct cn_pkt *p,
 	return true;
 }
 
+void cn_rewrite_nop(uint8_t *data, const struct cn_pkt *p, uint16_t off,
+		    unsigned n, bool patch_csum)
+{
+	struct seg s;
+
+	seg_init(&s, data, p, patch_csum);
+	nop_out(&s, hoff(p, off), n);
+}
+
 void cn_rewrite_c2s(uint8_t *data, const struct cn_pkt *p,
 		    const struct cn_flow *flow, bool patch_csum)
 {

@@ -30,6 +30,10 @@ void cn_rewrite_s2c(uint8_t *data, const struct cn_pkt *p,
 bool cn_rewrite_syn_no_ecn(uint8_t *data, const struct cn_pkt *p,
 			   bool patch_csum);
 
+/* Overwrite n option bytes at frame offset off with NOPs. */
+void cn_rewrite_nop(uint8_t *data, const struct cn_pkt *p, uint16_t off,
+		    unsigned n, bool patch_csum);
+
 /* Rescale a window field from units of 2^in to units of 2^out. */
 uint16_t cn_rescale_window(uint16_t win, uint8_t in, uint8_t out);
 

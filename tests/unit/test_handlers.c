@@ -53,6 +53,8 @@ static void small_config(struct cn_config *c)
 	c->default_ts = true;
 	c->max_mss = 1460;
 	c->cache_entries = 64;
+	/* A ClientNIC alone; the pair's tests ask for a peer. */
+	c->peer_mode = CN_PEER_OFF;
 }
 
 /* (Re)create the engine with h->cfg. */
