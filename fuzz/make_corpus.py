@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Write seed inputs for fuzz_engine: whole flows in the harness's format
-([ctl][len16][frame]...), IPv4 and IPv6, with options, so the fuzzer starts
+([conf][ctl][len16][frame]...), IPv4 and IPv6, with options, for both roles
+(the ServerNIC's with the peer option on the SYN), so the fuzzer starts
 from frames that reach every state of the engine."""
 import os
 import struct
@@ -46,7 +47,13 @@ def rec(side, frame, dt=1):
     return bytes([(dt << 2) | side]) + struct.pack("!H", len(frame)) + frame
 
 
-def flow(v6, vlan, refused=False):
+def peer_opt(spoof_isn, spoof_tsval):
+    """The ClientNIC's option (src/engine/peer_opt.h): MSS 1400, wscale 7,
+    SACK, timestamps, no tag."""
+    return struct.pack("!BBHIHBI", 253, 15, 0x4E43, spoof_isn, 1400, 0x37, spoof_tsval)
+
+
+def flow(v6, vlan, refused=False, peer=False):
     if v6:
         c, s = bytes(15) + b"\1", bytes(15) + b"\2"
     else:
@@ -58,6 +65,8 @@ def flow(v6, vlan, refused=False):
     sack = b"\x01\x01\x05\x0a" + struct.pack("!II", sisn + 100, sisn + 200)
     C = lambda *a, **k: SMAC + CMAC + tcp(c, s, 40000, 80, *a, v6=v6, vlan=vlan, **k)
     S = lambda *a, **k: CMAC + SMAC + tcp(s, c, 80, 40000, *a, v6=v6, vlan=vlan, **k)
+    if peer:
+        synopt += peer_opt(0x5000, 0x100)
     out = rec(0, C(cisn, 0, 0x02, synopt))
     if refused:
         return out + rec(0, C(cisn + 1, 0x1234, 0x10, ts)) + rec(1, S(0, cisn + 1, 0x14), 9)
@@ -77,6 +86,14 @@ def main():
     os.makedirs(d, exist_ok=True)
     seeds = {"v4": flow(False, None), "v6": flow(True, None), "vlan": flow(False, 7)}
     seeds["refused"] = flow(False, None, refused=True)
+    # Configuration byte: ClientNIC with --peer auto, then always.
+    for name, data in list(seeds.items()):
+        seeds[name] = bytes([1 << 1]) + data
+        seeds["always-" + name] = bytes([2 << 1]) + data
+    seeds["servernic-v4"] = b"\x01" + flow(False, None, peer=True)
+    seeds["servernic-v6"] = b"\x01" + flow(True, None, peer=True)
+    seeds["servernic-refused"] = b"\x01" + flow(False, None, refused=True, peer=True)
+    seeds["servernic-plain"] = b"\x01" + flow(False, None)
     for name, data in seeds.items():
         with open(os.path.join(d, name), "wb") as f:
             f.write(data)

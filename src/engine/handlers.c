@@ -478,12 +478,17 @@ static bool read_peer_opt(struct cn_engine *eng, struct cn_frame *fr,
 static enum cn_verdict on_peer_syn(struct cn_engine *eng, struct cn_frame *fr,
 				   const struct cn_pkt *p,
 				   const struct cn_flow_key *key, uint32_t hash,
-				   struct cn_flow *f, uint64_t now)
+				   struct cn_flow *f, uint64_t now,
+				   enum cn_drop *reason)
 {
 	struct cn_peer_opt po;
 
-	if (!p->opt.peer_count || !cn_rewrite_offload_ok(fr, p) ||
-	    !read_peer_opt(eng, fr, p, key, &po)) {
+	if (p->opt.peer_count && !cn_rewrite_offload_ok(fr, p)) {
+		/* Its option cannot be taken out reliably. */
+		*reason = CN_DROP_bad_offload;
+		return CN_DROP;
+	}
+	if (!p->opt.peer_count || !read_peer_opt(eng, fr, p, key, &po)) {
 		/* Not asked for: the SYN and its flow pass as through a
 		 * bridge (a flow this box had on the 4-tuple is over). */
 		if (f && f->state != CN_FS_ESTABLISHED)
@@ -1015,8 +1020,9 @@ static enum cn_verdict on_client(struct cn_engine *eng, struct cn_frame *fr,
 	uint8_t fl = p->flags & (CN_TCP_SYN | CN_TCP_ACK | CN_TCP_RST);
 
 	if (fl == CN_TCP_SYN)
-		return servernic(eng) ? on_peer_syn(eng, fr, p, key, hash, f, now)
-				      : on_client_syn(eng, fr, p, key, hash, f, now);
+		return servernic(eng) ?
+			on_peer_syn(eng, fr, p, key, hash, f, now, reason) :
+			on_client_syn(eng, fr, p, key, hash, f, now);
 	if (!f) {
 		eng->ctr.passed_untracked++;
 		return CN_FORWARD;
