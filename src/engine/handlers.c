@@ -865,8 +865,13 @@ static enum cn_verdict on_real_synack(struct cn_engine *eng, struct cn_flow *f,
 				      const struct cn_pkt *p, uint64_t now,
 				      enum cn_drop *reason)
 {
-	if (!synack_acks_syn(f, p) || !cn_rewrite_offload_ok(fr, p)) {
+	if (!synack_acks_syn(f, p)) {
 		*reason = CN_DROP_synack_bad_ack;
+		return CN_DROP;
+	}
+	if (servernic(eng) && !cn_rewrite_offload_ok(fr, p)) {
+		/* It goes on rewritten: its offload must match. */
+		*reason = CN_DROP_bad_offload;
 		return CN_DROP;
 	}
 	learn_server(eng, f, p);
