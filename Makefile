@@ -1,5 +1,6 @@
 # clientnic: a 0-RTT TCP middlebox.
-#   make            build the daemon, the link emulator and the engine library
+#   make            build both daemons (clientnic, servernic), the link
+#                   emulator and the engine library
 #   make check      install test dependencies, run unit tests (plain and
 #                   ASan+UBSan) and the network-namespace end-to-end tests
 #   make demo       show 0-RTT over an emulated WAN (root)
@@ -30,8 +31,10 @@ endif
 ENGINE_SRC := $(addprefix src/engine/,packet.c checksum.c siphash.c \
               flow_table.c options_cache.c rewriter.c spoofer.c peer_opt.c \
               handlers.c)
+# Both daemons are these objects with an entry of their own that names
+# the role (src/daemon/clientnic.c, servernic.c).
 DAEMON_SRC := $(addprefix src/daemon/,main.c daemon.c worker.c workers.c \
-              stats.c event_log.c pktio.c log.c pcap_out.c)
+              stats.c event_log.c pktio.c log.c pcap_out.c peer_key.c)
 LINKEM_SRC := tools/linkem.c src/daemon/pktio.c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_AUX   := tests/unit/frames.c
@@ -41,12 +44,13 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 LIB     := $(B)/libclientnic.a
 DAEMON  := $(B)/clientnic
+SNIC    := $(B)/servernic
 LINKEM  := $(B)/linkem
 UNITS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 .SECONDARY:
 .PHONY: all check unit unit-asan fuzz e2e demo bench deps clean
-all: $(LIB) $(DAEMON) $(LINKEM)
+all: $(LIB) $(DAEMON) $(SNIC) $(LINKEM)
 
 $(B)/obj/%.o: %.c
 	$(call say,CC,$<)mkdir -p $(dir $@)
@@ -56,7 +60,7 @@ $(LIB): $(call obj,$(ENGINE_SRC))
 	$(call say,AR,$@)rm -f $@
 	$(Q)ar rcs $@ $^
 
-$(DAEMON): $(call obj,$(DAEMON_SRC)) $(LIB)
+$(DAEMON) $(SNIC): $(B)/%: $(B)/obj/src/daemon/%.o $(call obj,$(DAEMON_SRC)) $(LIB)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ -lpcap
 
 $(LINKEM): $(call obj,$(LINKEM_SRC))
@@ -99,8 +103,10 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory unit-asan
 	$(Q)$(MAKE) --no-print-directory fuzz
-	$(Q)$(MAKE) --no-print-directory B=build/asan SAN=1 build/asan/clientnic
-	$(Q)CLIENTNIC_BIN=$(CURDIR)/build/asan/clientnic tests/e2e/run.sh
+	$(Q)$(MAKE) --no-print-directory B=build/asan SAN=1 build/asan/clientnic \
+		build/asan/servernic
+	$(Q)CLIENTNIC_BIN=$(CURDIR)/build/asan/clientnic \
+		SERVERNIC_BIN=$(CURDIR)/build/asan/servernic tests/e2e/run.sh
 
 e2e: all
 	$(Q)tests/e2e/run.sh

@@ -332,6 +332,7 @@ static int create_engine(struct worker *w, unsigned nw,
 	cfg.max_flows = (uint32_t)(((uint64_t)cfg.max_flows + n - 1) / n);
 	cfg.buf_total_bytes = (cfg.buf_total_bytes + n - 1) / n;
 	ret = worker_engine_create(w, &cfg, secret);
+	explicit_bzero(cfg.peer_key, sizeof(cfg.peer_key));
 	if (ret == -EINVAL) {
 		cn_err("the engine rejected the configuration (check the "
 		       "buffer, MSS and timeout options)");

@@ -15,11 +15,15 @@ enum {
 	EVF_AGE = 1u << 4,  /* since the first SYN */
 };
 
-static unsigned event_fields(enum cn_event_type t)
+static unsigned event_fields(enum cn_event_type t, enum cn_role role)
 {
 	switch (t) {
 	case CN_EV_SYN_SPOOFED:
 	case CN_EV_SYN_RESPOOFED:
+		return EVF_ISN | EVF_OPTS;
+	case CN_EV_PEER_SYN:
+		/* The ISN and options the ClientNIC promised its client, as
+		 * the option carried them. */
 		return EVF_ISN | EVF_OPTS;
 	case CN_EV_SYN_RESENT:
 		return EVF_ISN | EVF_AGE;
@@ -28,6 +32,19 @@ static unsigned event_fields(enum cn_event_type t)
 		return EVF_DATA | EVF_AGE;
 	case CN_EV_SYNACK_REAL:
 		return EVF_ISN | EVF_REAL | EVF_OPTS | EVF_AGE;
+	case CN_EV_TAKEN_OVER:
+		/* The ClientNIC sees the SYN-ACK already in the spoofed
+		 * space: the server's own ISN, and so the delta, are known
+		 * only to the ServerNIC. */
+		return EVF_ISN | EVF_OPTS | EVF_AGE |
+		       (role == CN_ROLE_SERVERNIC ? EVF_REAL : 0u);
+	case CN_EV_PEER_LOST:
+		/* Logged after the untranslated SYN-ACK was absorbed. */
+		return EVF_ISN | EVF_REAL | EVF_AGE;
+	case CN_EV_PEER_LEARNED:
+		/* About the server, not the flow: the round trip that
+		 * proved the peer is all there is to add. */
+		return EVF_AGE;
 	case CN_EV_REFUSED:
 	case CN_EV_SYN_TIMEOUT:
 		return EVF_ISN | EVF_DATA | EVF_AGE;
@@ -55,9 +72,9 @@ static void format_endpoint(char *buf, size_t len, uint8_t family,
 		snprintf(buf, len, "%s:%u", ip, port);
 }
 
-void event_log_write(const struct cn_event *ev)
+void event_log_write(const struct cn_event *ev, enum cn_role role)
 {
-	unsigned fl = event_fields(ev->type);
+	unsigned fl = event_fields(ev->type, role);
 	struct cn_log_rec r;
 	char ep[INET6_ADDRSTRLEN + 16];
 

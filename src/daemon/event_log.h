@@ -9,7 +9,7 @@
 #include "engine/engine.h"
 
 /* One record into stdout's buffer, if its level is enabled; the caller
- * flushes. */
-void event_log_write(const struct cn_event *ev);
+ * flushes. role: the engine's, which decides what some events know. */
+void event_log_write(const struct cn_event *ev, enum cn_role role);
 
 #endif

@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * Command line of the clientnic daemon: one table names every option, its
- * argument, how it is parsed and checked, and its help; the defaults live
- * in one struct (cn_daemon_config_defaults() and cn_config_defaults()), and
- * --help prints them from there.
+ * Command line of both daemons, clientnic and servernic: one table names
+ * every option, the roles it is for, its argument, how it is parsed and
+ * checked, and its help; the defaults live in one struct
+ * (cn_daemon_config_defaults() and cn_config_defaults()), and --help
+ * prints them from there. An option of the other role is refused by name
+ * rather than taken for an unknown one, so the operator learns why.
  */
+#include "main.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +22,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "peer_key.h"
 
 #define NS_PER_SEC 1e9
 #define NS_PER_MS 1e6
@@ -28,6 +34,28 @@ struct opts {
 	struct cn_daemon_config d;
 	enum cn_log_level level;
 	enum cn_log_format format;
+	const char *peer_key_path;  /* NULL: the peer option is not tagged */
+};
+
+/* What each role is called: its program (log prefix, thread names,
+ * --version) and, in messages, the box. */
+static const struct {
+	const char *prog;
+	const char *box;
+} role_names[] = {
+	[CN_ROLE_CLIENTNIC] = { "clientnic", "ClientNIC" },
+	[CN_ROLE_SERVERNIC] = { "servernic", "ServerNIC" },
+};
+
+/* The roles an option is for, as a mask of 1 << enum cn_role. */
+#define R_CNIC (1u << CN_ROLE_CLIENTNIC)
+#define R_SNIC (1u << CN_ROLE_SERVERNIC)
+#define R_BOTH (R_CNIC | R_SNIC)
+
+static const char *const peer_mode_names[] = {
+	[CN_PEER_OFF] = "off",
+	[CN_PEER_AUTO] = "auto",
+	[CN_PEER_ALWAYS] = "always",
 };
 
 enum opt_kind {
@@ -45,6 +73,8 @@ enum opt_kind {
 	OPT_SET,     /* flag: bool set to true */
 	OPT_LEVEL,
 	OPT_FORMAT,
+	OPT_PEER,    /* uint8_t enum cn_peer_mode */
+	OPT_KEYFILE, /* const char *; read after the command line */
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -55,7 +85,9 @@ struct opt_def {
 	enum opt_kind kind;
 	size_t off;         /* into struct opts */
 	uint64_t min, max;  /* numbers; in ns for OPT_SECONDS and OPT_MS */
+	unsigned roles;     /* R_CNIC, R_SNIC or R_BOTH */
 	const char *help;
+	const char *help_snic; /* the ServerNIC's wording; NULL: help */
 	const char *what;   /* flags: the setting when the bool is true */
 	const char *what_off; /* and when it is false */
 };
@@ -65,80 +97,111 @@ struct opt_def {
 #define SEC(x) ((uint64_t)((x) * 1000000000ull))
 #define MSEC(x) ((uint64_t)((x) * 1000000ull))
 
-/* A value option, and a flag with the words for its setting on and off. */
-#define OPTV(n_, a_, k_, o_, lo_, hi_, h_)                                 \
+/* A value option, one worded for each role, and a flag with the words
+ * for its setting on and off. */
+#define OPTV(n_, a_, k_, o_, lo_, hi_, r_, h_)                             \
 	{ .name = n_, .arg = a_, .kind = k_, .off = o_, .min = lo_,         \
-	  .max = hi_, .help = h_ }
-#define OPTF(n_, k_, o_, h_, on_, off_)                                     \
-	{ .name = n_, .kind = k_, .off = o_, .help = h_, .what = on_,       \
-	  .what_off = off_ }
+	  .max = hi_, .roles = r_, .help = h_ }
+#define OPTV2(n_, a_, k_, o_, lo_, hi_, hc_, hs_)                          \
+	{ .name = n_, .arg = a_, .kind = k_, .off = o_, .min = lo_,         \
+	  .max = hi_, .roles = R_BOTH, .help = hc_, .help_snic = hs_ }
+#define OPTF(n_, k_, o_, r_, h_, on_, off_)                                 \
+	{ .name = n_, .kind = k_, .off = o_, .roles = r_, .help = h_,       \
+	  .what = on_, .what_off = off_ }
 
+/*
+ * The ServerNIC announces nothing to clients of its own (the ClientNIC's
+ * spoofed SYN-ACK did, and the peer option says what), never retransmits
+ * a SYN (the ClientNIC does) and remembers no servers: the options for
+ * those are the ClientNIC's alone.
+ */
 static const struct opt_def opt_table[] = {
-	OPTV("client-if", "IF", OPT_IFNAME, D(client_if), 0, 0,
-	     "interface toward the client"),
-	OPTV("server-if", "IF", OPT_IFNAME, D(server_if), 0, 0,
+	OPTV2("client-if", "IF", OPT_IFNAME, D(client_if), 0, 0,
+	      "interface toward the client",
+	      "interface toward the clients (the WAN side)"),
+	OPTV("server-if", "IF", OPT_IFNAME, D(server_if), 0, 0, R_BOTH,
 	     "interface toward the server"),
-	OPTV("pcap", "FILE", OPT_PATH, D(pcap_path), 0, 0,
+	OPTV("pcap", "FILE", OPT_PATH, D(pcap_path), 0, 0, R_BOTH,
 	     "write every frame in and out to FILE (pcap, Linux cooked v2)"),
 	OPTV("log-level", "LEVEL", OPT_LEVEL, offsetof(struct opts, level),
-	     0, 0, "error|warn|info|debug (debug adds held frames and drops)"),
+	     0, 0, R_BOTH,
+	     "error|warn|info|debug (debug adds held frames and drops)"),
 	OPTV("log-format", "FORMAT", OPT_FORMAT,
-	     offsetof(struct opts, format), 0, 0,
+	     offsetof(struct opts, format), 0, 0, R_BOTH,
 	     "event log on stdout as text (key=value) or json lines"),
-	OPTV("syn-timeout", "SECONDS", OPT_SECONDS, E(syn_timeout_ns),
-	     MSEC(10), SEC(3600),
-	     "reset the client when the server has not answered the SYN"),
-	OPTV("syn-rto", "MS", OPT_MS, E(syn_rto_ns), MSEC(1), SEC(60),
+	OPTV("peer", "MODE", OPT_PEER, E(peer_mode), 0, 0, R_CNIC,
+	     "count on a ServerNIC next to the server? auto: ask in every "
+	     "SYN, send early data at once where one answered before; "
+	     "always: at once to every server; off: never ask"),
+	OPTV("peer-ttl", "SECONDS", OPT_SECONDS, E(peer_ttl_ns), SEC(1),
+	     SEC(86400), R_CNIC,
+	     "trust a ServerNIC that answered for a server this long"),
+	OPTV2("peer-key", "FILE", OPT_KEYFILE,
+	      offsetof(struct opts, peer_key_path), 0, 0,
+	      "tag the peer option with the secret shared with the "
+	      "ServerNICs: 32 or more hex digits in FILE",
+	      "take over only flows whose peer option carries a tag under "
+	      "the secret shared with the ClientNICs: 32 or more hex digits "
+	      "in FILE"),
+	OPTV2("syn-timeout", "SECONDS", OPT_SECONDS, E(syn_timeout_ns),
+	      MSEC(10), SEC(3600),
+	      "reset the client when the server has not answered the SYN",
+	      "forget a flow whose server has not answered the SYN"),
+	OPTV("syn-rto", "MS", OPT_MS, E(syn_rto_ns), MSEC(1), SEC(60), R_CNIC,
 	     "first SYN retransmission to a silent server, then doubled"),
-	OPTV("max-flows", "N", OPT_U32, E(max_flows), 1, 1u << 24,
+	OPTV("max-flows", "N", OPT_U32, E(max_flows), 1, 1u << 24, R_BOTH,
 	     "flow table capacity"),
 	OPTV("buf-flow-bytes", "N", OPT_U32, E(buf_flow_bytes), 0, 1u << 30,
-	     "early client data held per flow until the real SYN-ACK"),
+	     R_BOTH, "early client data held per flow until the real SYN-ACK"),
 	OPTV("buf-flow-frames", "N", OPT_U32, E(buf_flow_frames), 1, 65535,
-	     "early client frames held per flow"),
+	     R_BOTH, "early client frames held per flow"),
 	OPTV("buf-total-bytes", "N", OPT_U64, E(buf_total_bytes), 0,
-	     1ull << 36, "early client data held over all flows"),
+	     1ull << 36, R_BOTH, "early client data held over all flows"),
 	OPTV("idle-timeout", "SECONDS", OPT_SECONDS, E(idle_timeout_ns),
-	     SEC(1), SEC(7 * 86400),
+	     SEC(1), SEC(7 * 86400), R_BOTH,
 	     "forget an established flow idle this long"),
 	OPTV("close-grace", "SECONDS", OPT_SECONDS, E(close_grace_ns), 0,
-	     SEC(3600), "keep a flow this long after FIN/RST for stragglers"),
-	OPTV("default-mss", "N", OPT_MSS, E(default_mss4), 536, 65495,
+	     SEC(3600), R_BOTH,
+	     "keep a flow this long after FIN/RST for stragglers"),
+	OPTV("default-mss", "N", OPT_MSS, E(default_mss4), 536, 65495, R_CNIC,
 	     "MSS announced to IPv4 clients while the server's is unknown "
 	     "(IPv6: N-20)"),
-	OPTV("max-mss", "N", OPT_U16, E(max_mss), 536, 65495,
+	OPTV("max-mss", "N", OPT_U16, E(max_mss), 536, 65495, R_CNIC,
 	     "never announce a larger MSS to a client"),
-	OPTV("default-wscale", "N", OPT_U8, E(default_wscale), 0, 14,
+	OPTV("default-wscale", "N", OPT_U8, E(default_wscale), 0, 14, R_CNIC,
 	     "window scale announced while the server's is unknown"),
 	OPTV("cache-entries", "N", OPT_U32, E(cache_entries), 4, 1u << 20,
-	     "servers whose SYN-ACK options are remembered"),
-	OPTF("no-sack", OPT_CLEAR, E(default_sack),
+	     R_CNIC, "servers whose SYN-ACK options (and peers) are "
+	     "remembered"),
+	OPTF("no-sack", OPT_CLEAR, E(default_sack), R_CNIC,
 	     "do not offer SACK while the server's options are unknown",
 	     "SACK offered", "SACK not offered"),
-	OPTF("no-timestamps", OPT_CLEAR, E(default_ts),
+	OPTF("no-timestamps", OPT_CLEAR, E(default_ts), R_CNIC,
 	     "do not offer timestamps while the server's options are unknown",
 	     "timestamps offered", "timestamps not offered"),
-	OPTF("no-promisc", OPT_CLEAR, D(promisc),
+	OPTF("no-promisc", OPT_CLEAR, D(promisc), R_BOTH,
 	     "leave the interfaces out of promiscuous mode", "promiscuous",
 	     "not promiscuous"),
-	OPTF("qdisc-bypass", OPT_SET, D(qdisc_bypass),
+	OPTF("qdisc-bypass", OPT_SET, D(qdisc_bypass), R_BOTH,
 	     "send past the interfaces' qdiscs (PACKET_QDISC_BYPASS)",
 	     "bypass", "through the qdisc"),
 	OPTV("rx-ring-bytes", "N", OPT_U32, D(rx_ring_bytes), 0, 1u << 30,
-	     "receive ring size per interface (0: packet I/O default)"),
+	     R_BOTH, "receive ring size per interface (0: packet I/O default)"),
 	OPTV("tx-ring-bytes", "N", OPT_U32, D(tx_ring_bytes), 0, 1u << 30,
-	     "transmit ring size per interface (0: packet I/O default)"),
-	OPTV("batch", "N", OPT_U32, D(batch), 1, 1024,
+	     R_BOTH, "transmit ring size per interface (0: packet I/O default)"),
+	OPTV("batch", "N", OPT_U32, D(batch), 1, 1024, R_BOTH,
 	     "frames received per burst before both sides are flushed"),
 	OPTV("stats-interval", "SECONDS", OPT_SECS32, D(stats_interval_s), 0,
-	     86400, "print all counters to stderr this often (0: never)"),
-	OPTV("workers", "N", OPT_U32, D(workers), 1, 64,
+	     86400, R_BOTH,
+	     "print all counters to stderr this often (0: never)"),
+	OPTV("workers", "N", OPT_U32, D(workers), 1, 64, R_BOTH,
 	     "event loops on N threads, each with its own sockets (one "
 	     "PACKET_FANOUT hash group per interface) and engine; "
 	     "--max-flows and --buf-total-bytes are shared out among them"),
-	OPTF("help", OPT_HELP, 0, "show this help and exit", NULL, NULL),
-	OPTF("version", OPT_VERSION, 0, "show the version and exit", NULL,
+	OPTF("help", OPT_HELP, 0, R_BOTH, "show this help and exit", NULL,
 	     NULL),
+	OPTF("version", OPT_VERSION, 0, R_BOTH, "show the version and exit",
+	     NULL, NULL),
 };
 
 #define N_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
@@ -153,11 +216,19 @@ static const void *cfield(const struct opts *o, const struct opt_def *def)
 	return (const char *)o + def->off;
 }
 
-static void opts_defaults(struct opts *o)
+static void opts_defaults(struct opts *o, enum cn_role role)
 {
+	*o = (struct opts){
+		.level = CN_LOG_INFO,
+		.format = CN_LOG_TEXT,
+	};
 	cn_daemon_config_defaults(&o->d);
-	o->level = CN_LOG_INFO;
-	o->format = CN_LOG_TEXT;
+	o->d.engine.role = (uint8_t)role;
+}
+
+static bool opt_for(const struct opt_def *def, enum cn_role role)
+{
+	return def->roles & (1u << role);
 }
 
 /* The current value of an option, as --help shows it. */
@@ -206,6 +277,13 @@ static void format_value(char *buf, size_t len, const struct opts *o,
 		snprintf(buf, len, "%s",
 			 cn_log_format_name(*(const enum cn_log_format *)p));
 		break;
+	case OPT_PEER:
+		snprintf(buf, len, "%s", peer_mode_names[*(const uint8_t *)p]);
+		break;
+	case OPT_KEYFILE:
+		snprintf(buf, len, "%s", *(const char *const *)p ?
+			 *(const char *const *)p : "none, untagged");
+		break;
 	default:
 		buf[0] = '\0';
 	}
@@ -239,29 +317,47 @@ static void print_wrapped(FILE *f, const char *text, int col)
 	fputc('\n', f);
 }
 
-static void usage(FILE *f)
+static const char *const usage_intro[] = {
+	[CN_ROLE_CLIENTNIC] =
+		"A 0-RTT TCP middlebox inline next to a client: it answers the\n"
+		"client's SYN at once with its own SYN-ACK and forwards the SYN\n"
+		"asking for a ServerNIC (--peer). Where one is next to the\n"
+		"server, early client data goes out right behind the SYN and the\n"
+		"ServerNIC translates; elsewhere early data is held until the\n"
+		"server's real SYN-ACK arrives and the box translates sequence\n"
+		"numbers itself. Every other frame is bridged unchanged.\n",
+	[CN_ROLE_SERVERNIC] =
+		"The other half of the 0-RTT TCP middlebox, inline next to a\n"
+		"server. It takes over the flows whose SYN carries a ClientNIC's\n"
+		"peer option: early data is held until the server's SYN-ACK,\n"
+		"which goes on translated into the sequence space the client\n"
+		"was promised, and the flow is translated here from then on.\n"
+		"Every other frame, and every flow no ClientNIC asked for, is\n"
+		"bridged unchanged.\n",
+};
+
+static void usage(FILE *f, enum cn_role role)
 {
 	struct opts o;
-	char val[64], left[48], text[256];
+	char val[64], left[48], text[320];
 
-	opts_defaults(&o);
-	fprintf(f,
-		"Usage: clientnic [--client-if IF] [--server-if IF] [options]\n"
+	opts_defaults(&o, role);
+	fprintf(f, "Usage: %s [--client-if IF] [--server-if IF] [options]\n"
+		"\n%s"
+		"Events go to stdout, messages and counters to stderr.\n"
 		"\n"
-		"A 0-RTT TCP middlebox inline between a client and a server:\n"
-		"it answers a client's SYN at once with its own SYN-ACK, holds\n"
-		"early client data until the server's real SYN-ACK arrives, then\n"
-		"translates sequence numbers. Every other frame is bridged\n"
-		"unchanged. Events go to stdout, messages and counters to stderr.\n"
-		"\n"
-		"Options:\n");
+		"Options:\n", role_names[role].prog, usage_intro[role]);
 	for (size_t i = 0; i < N_OPTS; i++) {
 		const struct opt_def *def = &opt_table[i];
+		const char *help = role == CN_ROLE_SERVERNIC && def->help_snic ?
+					   def->help_snic : def->help;
 
+		if (!opt_for(def, role))
+			continue;
 		snprintf(left, sizeof(left), "--%s%s%s", def->name,
 			 def->arg ? " " : "", def->arg ? def->arg : "");
 		format_value(val, sizeof(val), &o, def);
-		snprintf(text, sizeof(text), "%s%s%s%s", def->help,
+		snprintf(text, sizeof(text), "%s%s%s%s", help,
 			 val[0] ? " [default: " : "", val, val[0] ? "]" : "");
 		fprintf(f, "  %-*s ", HELP_COL - 3, left);
 		print_wrapped(f, text, HELP_COL);
@@ -360,6 +456,20 @@ static int parse_value(struct opts *o, const struct opt_def *def,
 		if (cn_log_format_parse(arg, p) < 0)
 			return bad_value(def, arg, "one of text, json");
 		return 0;
+	case OPT_PEER:
+		for (size_t i = 0; i < sizeof(peer_mode_names) /
+					       sizeof(peer_mode_names[0]); i++) {
+			if (!strcmp(arg, peer_mode_names[i])) {
+				*(uint8_t *)p = (uint8_t)i;
+				return 0;
+			}
+		}
+		return bad_value(def, arg, "one of auto, off, always");
+	case OPT_KEYFILE:
+		if (!*arg)
+			return bad_value(def, arg, "empty file name");
+		*(const char **)p = arg;
+		return 0;
 	case OPT_SECONDS:
 		return parse_duration(def, arg, NS_PER_SEC, p);
 	case OPT_MS:
@@ -404,6 +514,15 @@ static int check_opts(const struct opts *o)
 		       "needs two interfaces", o->d.client_if);
 		return -EINVAL;
 	}
+	if (e->buf_flow_bytes > e->buf_total_bytes) {
+		cn_err("--buf-flow-bytes %" PRIu32 " is above "
+		       "--buf-total-bytes %" PRIu64,
+		       e->buf_flow_bytes, e->buf_total_bytes);
+		return -EINVAL;
+	}
+	/* The rest are options only the ClientNIC takes. */
+	if (e->role != CN_ROLE_CLIENTNIC)
+		return 0;
 	if (e->default_mss4 > e->max_mss) {
 		cn_err("--default-mss %u is above --max-mss %u",
 		       e->default_mss4, e->max_mss);
@@ -415,18 +534,26 @@ static int check_opts(const struct opts *o)
 		       (double)e->syn_timeout_ns / NS_PER_SEC);
 		return -EINVAL;
 	}
-	if (e->buf_flow_bytes > e->buf_total_bytes) {
-		cn_err("--buf-flow-bytes %" PRIu32 " is above "
-		       "--buf-total-bytes %" PRIu64,
-		       e->buf_flow_bytes, e->buf_total_bytes);
-		return -EINVAL;
-	}
 	return 0;
+}
+
+/* A role's option is named to the other role as such: "unknown option"
+ * would send the operator looking for a typo. */
+static int refuse_role(const struct opts *o, const struct opt_def *def)
+{
+	enum cn_role role = o->d.engine.role;
+	enum cn_role other = role == CN_ROLE_CLIENTNIC ? CN_ROLE_SERVERNIC :
+							 CN_ROLE_CLIENTNIC;
+
+	cn_err("--%s is a %s option: the %s has no use for it (see --help)",
+	       def->name, role_names[other].prog, role_names[role].box);
+	return CN_EXIT_USAGE;
 }
 
 /* Returns -1 to go on, or the exit status. */
 static int parse_args(struct opts *o, int argc, char **argv)
 {
+	enum cn_role role = o->d.engine.role;
 	struct option longopts[N_OPTS + 1];
 	int c;
 
@@ -444,7 +571,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		const struct opt_def *def;
 
 		if (c == 'h') {
-			usage(stdout);
+			usage(stdout, role);
 			return CN_EXIT_OK;
 		}
 		if (c == '?' || c == ':') {
@@ -455,12 +582,14 @@ static int parse_args(struct opts *o, int argc, char **argv)
 			return CN_EXIT_USAGE;
 		}
 		def = &opt_table[c - 256];
+		if (!opt_for(def, role))
+			return refuse_role(o, def);
 		switch (def->kind) {
 		case OPT_HELP:
-			usage(stdout);
+			usage(stdout, role);
 			return CN_EXIT_OK;
 		case OPT_VERSION:
-			printf("clientnic %s\n", CN_VERSION);
+			printf("%s %s\n", role_names[role].prog, CN_VERSION);
 			return CN_EXIT_OK;
 		case OPT_CLEAR:
 			*(bool *)field(o, def) = false;
@@ -480,15 +609,55 @@ static int parse_args(struct opts *o, int argc, char **argv)
 	return check_opts(o) < 0 ? CN_EXIT_USAGE : -1;
 }
 
-int main(int argc, char **argv)
+/*
+ * The key is read once the command line is whole and the log level set, so
+ * its warnings obey --log-level wherever the option stood. Returns 0 or
+ * -errno, the message printed.
+ */
+static int load_peer_key(struct opts *o)
+{
+	struct cn_config *e = &o->d.engine;
+	const char *path = o->peer_key_path;
+	char why[160];
+	bool exposed;
+	int ret;
+
+	if (!path)
+		return 0;
+	ret = cn_peer_key_load(path, e->peer_key, &exposed, why, sizeof(why));
+	if (ret < 0) {
+		cn_err("--peer-key %s: %s", path, why);
+		return ret;
+	}
+	e->peer_keyed = true;
+	if (exposed)
+		cn_warn("--peer-key %s: group or others may read the secret "
+			"(chmod 600 %s)", path, path);
+	if (e->role == CN_ROLE_CLIENTNIC && e->peer_mode == CN_PEER_OFF)
+		cn_warn("--peer-key has no use with --peer off: no SYN "
+			"carries the peer option");
+	return 0;
+}
+
+int cn_main(int argc, char **argv, enum cn_role role)
 {
 	struct opts o;
 	int rc;
 
-	opts_defaults(&o);
+	cn_log_set_name(role_names[role].prog);
+	/* The main thread runs a worker too: it goes by the program's name
+	 * whatever the binary is called, like the worker threads do. */
+	(void)pthread_setname_np(pthread_self(), role_names[role].prog);
+	opts_defaults(&o, role);
 	rc = parse_args(&o, argc, argv);
 	if (rc >= 0)
 		return rc;
 	cn_log_setup(o.level, o.format);
-	return cn_daemon_run(&o.d);
+	if (load_peer_key(&o) < 0)
+		return CN_EXIT_USAGE;
+	rc = cn_daemon_run(&o.d);
+	/* Each engine had a copy of its own, gone with it: this one is the
+	 * last. */
+	explicit_bzero(o.d.engine.peer_key, sizeof(o.d.engine.peer_key));
+	return rc;
 }

@@ -60,7 +60,7 @@ static void on_event(void *ctx, const struct cn_event *ev)
 	struct worker *w = ctx;
 
 	w->events++;
-	event_log_write(ev);
+	event_log_write(ev, (enum cn_role)w->env->cfg->engine.role);
 }
 
 int worker_engine_create(struct worker *w, const struct cn_config *cfg,

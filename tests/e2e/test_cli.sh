@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# The daemon's command line and its start-up errors, as an operator meets
-# them: every option documented with its default, bad values refused with a
-# message and exit 2, a missing interface exit 3, a missing capability exit
-# 4 naming it, and a daemon that does start stops cleanly on SIGTERM.
+# The daemons' command lines and their start-up errors, as an operator
+# meets them: every option documented with its default, bad values refused
+# with a message and exit 2, options of the other role refused by name, bad
+# peer key files refused naming the file, a missing interface exit 3, a
+# missing capability exit 4 naming it, and a daemon that does start says
+# so under its own name and stops cleanly on SIGTERM. clientnic first, then
+# servernic.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_bin clientnic
+need_bin servernic
 need_cmd setpriv
 BIN=${CLIENTNIC_BIN:-$BUILD/clientnic}
+SNIC_BIN=${SERVERNIC_BIN:-$BUILD/servernic}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-run() { # expected-status what args...: run the daemon, check its exit status
+run() { # expected-status what args...: run $BIN, check its exit status
 	local want=$1 what=$2 rc=0
 	shift 2
 	timeout 10 "$BIN" "$@" >"$out/stdout" 2>"$out/stderr" || rc=$?
@@ -34,8 +39,11 @@ for o in --client-if --server-if --pcap --log-level --log-format --syn-timeout \
 	--max-flows --buf-flow-bytes --buf-total-bytes --idle-timeout; do
 	grep -q -- "^  $o " "$out/stdout" || fail "--help does not document $o"
 done
+for o in --peer --peer-ttl --peer-key; do
+	grep -q -- "^  $o " "$out/stdout" || fail "--help does not document $o"
+done
 run 0 "--version" --version
-assert_file_has "version printed" "$out/stdout" '[0-9]'
+assert_file_has "version printed" "$out/stdout" '^clientnic [0-9]'
 
 # Bad values: exit 2 and a message naming the option.
 bad() { # option value
@@ -50,10 +58,102 @@ bad --log-level loud
 bad --log-format xml
 bad --default-wscale 15
 bad --buf-flow-bytes ''
+bad --peer maybe
+bad --peer ''
+bad --peer-ttl 0
+bad --peer-ttl soon
 run 2 "unknown option" --frobnicate
 assert_file_has "message names the unknown option" "$out/stderr" frobnicate
 run 2 "the same interface twice" --client-if lo --server-if lo
 assert_file_has "message says twice" "$out/stderr" 'same|twice|both'
+
+# The peer key: at least 32 hex digits, whitespace allowed; anything else
+# stops the daemon with exit 2 and a message naming the file.
+printf '00112233445566778899aabbccddeeff\n' >"$out/key"
+printf ' 0011 2233 4455 6677\n8899 aabb ccdd eeff 0123\n' >"$out/key-spaced"
+printf '00112233445566778899aabbccddee\n' >"$out/key-short"
+printf '00112233445566778899aabbccddeefg\n' >"$out/key-nonhex"
+printf '0x00112233445566778899aabbccddeeff\n' >"$out/key-0x"
+: >"$out/key-empty"
+chmod 600 "$out"/key*
+badkey() { # what file: the key file is refused for both programs
+	local b
+	for b in "$BIN" "$SNIC_BIN"; do
+		BIN=$b run 2 "$(basename "$b") --peer-key $1" \
+			--client-if nosuch0 --server-if nosuch1 --peer-key "$2"
+		assert_file_has "message names the key file" "$out/stderr" \
+			-- "--peer-key $2: "
+		assert_file_lacks "the key file is not taken for an interface" \
+			"$out/stderr" nosuch0
+	done
+}
+badkey "missing" "$out/key-missing"
+assert_file_has "message says the file is missing" "$out/stderr" 'No such file'
+badkey "too short" "$out/key-short"
+assert_file_has "message counts the digits" "$out/stderr" '30 hex digits'
+badkey "non-hex" "$out/key-nonhex"
+assert_file_has "message says not hex" "$out/stderr" 'not a hex digit'
+badkey "0x prefix" "$out/key-0x"
+badkey "empty" "$out/key-empty"
+badkey "a directory" "$out"
+# A good key gets past the command line to the interfaces (exit 3 here);
+# one readable by others gets a warning, a private one none.
+run 3 "good key, spaced" --client-if nosuch0 --server-if nosuch1 \
+	--peer-key "$out/key-spaced"
+assert_file_lacks "no warning for a private key" "$out/stderr" 'warning'
+chmod 644 "$out/key"
+run 3 "key readable by others" --client-if nosuch0 --server-if nosuch1 \
+	--peer-key "$out/key"
+assert_file_has "warning for an exposed key" "$out/stderr" \
+	"clientnic: warning: --peer-key $out/key: .*chmod 600"
+chmod 600 "$out/key"
+run 3 "key with --peer off" --client-if nosuch0 --server-if nosuch1 \
+	--peer off --peer-key "$out/key"
+assert_file_has "warning: no use with --peer off" "$out/stderr" \
+	'warning: --peer-key has no use with --peer off'
+
+# servernic: its own name everywhere, its own options only.
+BIN=$SNIC_BIN
+run 0 "servernic --help" --help
+assert_file_has "usage names servernic" "$out/stdout" '^Usage: servernic '
+missing=$(awk '/^  --/ { if (o && !d) print o; o = $1; d = 0 }
+	/\[default:/ { d = 1 } END { if (o && !d) print o }' "$out/stdout" |
+	grep -vE '^--(help|version)$' || true)
+assert_eq "servernic options without a documented default" "" "$missing"
+for o in --client-if --server-if --pcap --log-level --log-format --peer-key \
+	--syn-timeout --max-flows --buf-flow-bytes --buf-flow-frames \
+	--buf-total-bytes --idle-timeout --close-grace --workers --stats-interval; do
+	grep -q -- "^  $o " "$out/stdout" || fail "servernic --help does not document $o"
+done
+# The ClientNIC's own options: not shown, and refused by name.
+cnic_only="--peer auto|--peer-ttl 60|--syn-rto 100|--default-mss 1400|--max-mss 1460|--default-wscale 7|--cache-entries 64|--no-sack|--no-timestamps"
+IFS='|' read -ra cnic_only <<<"$cnic_only"
+for a in "${cnic_only[@]}"; do
+	o=${a%% *}
+	assert_file_lacks "servernic --help leaves out $o" "$out/stdout" "^  $o( |\$)"
+done
+for a in "${cnic_only[@]}"; do
+	o=${a%% *}
+	# shellcheck disable=SC2086 # option and value, split on purpose
+	run 2 "servernic refuses $o" --client-if lo --server-if lo2 $a
+	assert_file_has "message names $o as a clientnic option" "$out/stderr" \
+		-- "^servernic: error: $o is a clientnic option"
+done
+run 0 "servernic --version" --version
+assert_file_has "servernic version" "$out/stdout" '^servernic [0-9]'
+bad --syn-timeout 0
+bad --max-flows 0
+bad --log-level loud
+run 2 "servernic unknown option" --frobnicate
+assert_file_has "servernic names the unknown option" "$out/stderr" \
+	'^servernic: error: --frobnicate'
+run 2 "servernic, the same interface twice" --client-if lo --server-if lo
+# The ClientNIC's check of --syn-rto against --syn-timeout does not apply.
+run 3 "servernic --syn-timeout below the ClientNIC's SYN RTO" \
+	--client-if nosuch0 --server-if nosuch1 --syn-timeout 0.05
+assert_file_has "servernic names the missing interface" "$out/stderr" \
+	'^servernic: error: .*nosuch0'
+BIN=${CLIENTNIC_BIN:-$BUILD/clientnic}
 
 # Start-up failures, in a namespace of our own with two ports (a veth pair).
 ns=cncli$$
@@ -89,5 +189,35 @@ rc=0
 wait "$pid" || rc=$?
 assert_eq "exit status after SIGTERM" 0 "$rc"
 assert_file_has "counters printed at exit" "$out/stderr" 'flows_created'
+for c in syns_peer_opt peers_learned peers_lost drop.rst_fallback; do
+	assert_file_has "counter $c printed" "$out/stderr" "^  $c +[0-9]+$"
+done
+assert_file_lacks "no sanitizer report" "$out/stderr" 'Sanitizer|runtime error'
+
+# servernic the same, keyed, with two workers and JSON events: its own
+# ready line, thread names and counters, in both streams.
+run_ns 3 "servernic, missing interface" "$SNIC_BIN" --client-if nosuch0 --server-if cnb
+assert_file_has "servernic names the interface" "$out/stderr" nosuch0
+run_ns 4 "servernic without CAP_NET_RAW" setpriv --bounding-set -net_raw,-net_admin \
+	--inh-caps -net_raw,-net_admin "$SNIC_BIN" --client-if cna --server-if cnb
+assert_file_has "servernic names the capability" "$out/stderr" CAP_NET_RAW
+ip netns exec "$ns" "$SNIC_BIN" --client-if cna --server-if cnb --workers 2 \
+	--peer-key "$out/key" --log-format json >"$out/stdout" 2>"$out/stderr" &
+pid=$!
+wait_until 5 grep -q '^servernic: ready' "$out/stderr" || fail "servernic never ready"
+names=$(cat /proc/"$pid"/task/*/comm | sort | tr '\n' ' ')
+assert_eq "servernic thread names" "servernic servernic-w0 servernic-w1 " "$names"
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+assert_eq "servernic exit status after SIGTERM" 0 "$rc"
+assert_file_has "servernic counters headed by its name" "$out/stderr" \
+	'^servernic: counters \(exit\)'
+for c in syns_peer flows_taken_over peer_opts_bad peer_tags_bad peer_opts_stripped; do
+	assert_file_has "servernic counter $c printed" "$out/stderr" "^  $c +[0-9]+$"
+	assert_file_has "servernic counter $c in the JSON record" "$out/stdout" \
+		"\"event\":\"counters\".*\"$c\":[0-9]+"
+done
+assert_file_lacks "no clientnic prefix from servernic" "$out/stderr" '^clientnic:'
 assert_file_lacks "no sanitizer report" "$out/stderr" 'Sanitizer|runtime error'
 echo "cli: all checks passed"
