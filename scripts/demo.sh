@@ -6,9 +6,11 @@
 # side; then the box's event log and counters for one connection, its packet
 # captures and a sequence diagram drawn from them.
 #
-#   client ns        clientnic ns              servernic ns             server ns
-#   [c0] ---------- [eth0  box  eth1] ------- [wan0  linkem  wan1] ---- [s0]
-#   10.77.0.1/24     ClientNIC, then a bridge   --delay each way        HTTP :8080
+#   client ns    clientnic ns         wan ns                  servernic ns         server ns
+#   [c0] ------ [eth0  box  eth1] -- [wan0  linkem  wan1] -- [eth0  br2  eth1] -- [s0]
+#   10.77.0.1/24  ClientNIC, then      --delay each way        a kernel bridge      HTTP :8080
+#                 a bridge                                     (the ServerNIC's
+#                                                              place, for now)
 #
 # Needs root (network namespaces). See --help.
 
@@ -136,7 +138,9 @@ EOF
 LINKEM_ARGS="--delay ${delay}ms --loss $loss --seed 1"
 CLIENTNIC_ARGS="--log-level debug --pcap $OUT/clientnic-box.pcap"
 step "setting up: client, ClientNIC, WAN (linkem: ${delay} ms each way, loss $loss), server"
-topo_setup clientnic linkem
+# A kernel bridge where the ServerNIC goes: the demo measures the ClientNIC
+# alone for now.
+topo_setup clientnic linkem bridge
 
 for i in "${!size_bytes[@]}"; do
 	head -c "${size_bytes[$i]}" /dev/urandom >"$OUT/files/served-${size_names[$i]}.bin"
@@ -165,6 +169,23 @@ demo_cap_start() { # nsfn iface file
 	wait_line 10 "$3.err" "listening on" "$SPAWNED_PID" ||
 		{ cat "$3.err" >&2; fail "tcpdump on $2 did not start"; }
 	CAP_PID=$SPAWNED_PID
+}
+
+# The ServerNIC in its place instead of the bridge there, for when the demo
+# measures it too (nothing calls these yet). servernic_in ARGS...: the
+# daemon with these options, if it is built; servernic_out: the bridge back,
+# the daemon's counters kept in $OUT/servernic-counters.txt.
+servernic_in() {
+	[ -x "$BUILD/servernic" ] || return 1
+	topo_bridge_to_snic "$@"
+	topo_wait_path
+}
+servernic_out() {
+	snic_stop
+	cp "$TOPO_DIR/servernic.err" "$OUT/servernic-counters.txt"
+	_bridge P br2 eth0 eth1
+	TOPO_SNIC=bridge
+	topo_wait_path
 }
 
 # proof MODE: one small request with captures on the client and the server
@@ -237,11 +258,7 @@ cp "$TOPO_DIR/clientnic.log" "$OUT/clientnic-measure-events.log"
 # ---- the same place, the same WAN, a plain kernel bridge instead of the box
 
 step "baseline: a kernel bridge in the box's place, same WAN"
-N ip link add br0 type bridge forward_delay 0 stp_state 0
-N sysctl -qw net.ipv6.conf.br0.disable_ipv6=1
-N ip link set eth0 master br0
-N ip link set eth1 master br0
-N ip link set br0 up
+_bridge N br0 eth0 eth1
 TOPO_BOX=bridge
 topo_wait_path
 proof bridge

@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pktio.h"
+#include "daemon/pktio.h"
 
 #define LK_FRAME_MAX (65536u + 1024u)
 #define LK_ARENA_MIN (8u << 20)

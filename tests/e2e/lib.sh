@@ -1,25 +1,32 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 #
-# End-to-end test library: real TCP stacks in four network namespaces.
+# End-to-end test library: real TCP stacks in five network namespaces.
 #
-#   client ns        clientnic ns              servernic ns             server ns
-#   [c0] ---------- [eth0  box  eth1] ------- [wan0  linkem  wan1] ---- [s0]
-#   10.77.0.1/24                                                        10.77.0.2/24
-#   fd77::1/64                                                          fd77::2/64
+#   client ns    clientnic ns         wan ns                servernic ns          server ns
+#   [c0] ------ [eth0  box  eth1] -- [wan0  wan  wan1] --- [eth0  snic  eth1] -- [s0]
+#   10.77.0.1/24                                                                  10.77.0.2/24
+#   fd77::1/64                                                                    fd77::2/64
 #
 # box    = clientnic: build/clientnic --client-if eth0 --server-if eth1 $CLIENTNIC_ARGS
 #          bridge:    a Linux bridge br0 over eth0 and eth1
 # wan    = linkem:    build/linkem -a wan0 -b wan1 $LINKEM_ARGS   (a2b: towards the server)
 #          bridge:    a Linux bridge br1 over wan0 and wan1
+# snic   = servernic: build/servernic --client-if eth0 --server-if eth1 $SERVERNIC_ARGS
+#          bridge:    a Linux bridge br2 over eth0 and eth1
 #
-# A test sources this file, sets CLIENTNIC_ARGS / LINKEM_ARGS if it needs to,
-# calls `topo_setup BOX WAN` (defaults: $BOX, $WAN from the environment, else
-# clientnic and bridge) and uses C/N/W/S to run commands in the namespaces.
-# Cleanup runs from a trap on EXIT, INT and TERM. Exit 77 means skipped.
+# Both boxes name their ports alike, eth0 towards the clients and eth1
+# towards the server, so that one command line shape fits either daemon.
 #
-# Environment: BUILD (binaries, default build), BOX, WAN, E2E_KEEP=1 (keep
-# $TOPO_DIR), PYTHON (default /usr/bin/python3 when it exists).
+# A test sources this file, sets CLIENTNIC_ARGS / LINKEM_ARGS /
+# SERVERNIC_ARGS if it needs to, calls `topo_setup BOX WAN SNIC` (defaults:
+# $BOX, $WAN, $SNIC from the environment, else clientnic, bridge and bridge)
+# and uses C/N/W/P/S to run commands in the namespaces. Cleanup runs from a
+# trap on EXIT, INT and TERM. Exit 77 means skipped.
+#
+# Environment: BUILD (binaries, default build), BOX, WAN, SNIC,
+# CLIENTNIC_BIN / SERVERNIC_BIN (another binary for a daemon), E2E_KEEP=1
+# (keep $TOPO_DIR), PYTHON (default /usr/bin/python3 when it exists).
 
 set -o errexit -o nounset -o pipefail
 
@@ -33,13 +40,16 @@ fi
 TOOL="$PYTHON $E2E_DIR/e2e_tool.py"
 CLIENTNIC_ARGS=${CLIENTNIC_ARGS:-}
 LINKEM_ARGS=${LINKEM_ARGS:-}
+SERVERNIC_ARGS=${SERVERNIC_ARGS:-}
 
 E2E_SKIP=77
 NS_PREFIX="cne2e$$"
 NS_C=$NS_PREFIX-client
 NS_N=$NS_PREFIX-clientnic
-NS_W=$NS_PREFIX-servernic
+NS_W=$NS_PREFIX-wan
+NS_P=$NS_PREFIX-servernic
 NS_S=$NS_PREFIX-server
+NS_ALL="$NS_C $NS_N $NS_W $NS_P $NS_S"
 
 C_IP4=10.77.0.1
 S_IP4=10.77.0.2
@@ -47,20 +57,27 @@ C_IP6=fd77::1
 S_IP6=fd77::2
 C_MAC=02:77:00:00:00:01
 S_MAC=02:77:00:00:00:02
-VETHS="$NS_C:c0 $NS_N:eth0 $NS_N:eth1 $NS_W:wan0 $NS_W:wan1 $NS_S:s0"
+VETHS="$NS_C:c0 $NS_N:eth0 $NS_N:eth1 $NS_W:wan0 $NS_W:wan1 $NS_P:eth0 $NS_P:eth1 $NS_S:s0"
 
 TOPO_DIR=
 TOPO_BOX=
 TOPO_WAN=
+TOPO_SNIC=
 TOPO_PIDS=()
-BOX_PID=
-LINKEM_PID=
-SPAWNED_PID=
-BOX_RUNS=0
+# shellcheck disable=SC2034 # also set and read by name (daemon_start)
+{
+	BOX_PID=
+	SNIC_PID=
+	LINKEM_PID=
+	SPAWNED_PID=
+	BOX_RUNS=0
+	SNIC_RUNS=0
+}
 
 C() { ip netns exec "$NS_C" "$@"; }
 N() { ip netns exec "$NS_N" "$@"; }
 W() { ip netns exec "$NS_W" "$@"; }
+P() { ip netns exec "$NS_P" "$@"; }
 S() { ip netns exec "$NS_S" "$@"; }
 
 log() { printf '# %s\n' "$*"; }
@@ -191,8 +208,13 @@ need_cmd() {
 		command -v "$c" >/dev/null || skip "$c is not installed"
 	done
 }
-need_bin() { # name
-	[ -x "$BUILD/$1" ] || skip "$BUILD/$1 is not built (make all)"
+need_bin() { # name: the binary that will run, so $<NAME>_BIN for a box if set
+	local bin=$BUILD/$1
+	case $1 in
+	clientnic) bin=${CLIENTNIC_BIN:-$bin} ;;
+	servernic) bin=${SERVERNIC_BIN:-$bin} ;;
+	esac
+	[ -x "$bin" ] || skip "$bin is not built (make all)"
 }
 
 _ns_base() { # ns
@@ -213,18 +235,26 @@ _iface_quiet() { # nsfn ifname: an L2-only port, no addresses, no IPv6 chatter
 
 _link_up() { [ "$("$1" cat "/sys/class/net/$2/operstate")" = up ]; }
 
-_box_start() {
-	BOX_RUNS=$((BOX_RUNS + 1))
-	if [ -f "$TOPO_DIR/clientnic.err" ]; then
-		mv "$TOPO_DIR/clientnic.err" "$TOPO_DIR/clientnic.err.$BOX_RUNS"
-		mv "$TOPO_DIR/clientnic.log" "$TOPO_DIR/clientnic.log.$BOX_RUNS"
-	fi
-	# shellcheck disable=SC2086
-	ip netns exec "$NS_N" "${CLIENTNIC_BIN:-$BUILD/clientnic}" --client-if eth0 --server-if eth1 $CLIENTNIC_ARGS \
-		>"$TOPO_DIR/clientnic.log" 2>"$TOPO_DIR/clientnic.err" &
-	BOX_PID=$!
-	TOPO_PIDS+=("$BOX_PID")
-	wait_ready clientnic "$BOX_PID"
+# _bridge NSFN BR PORT PORT: a plain kernel bridge in a box's place; no STP
+# and no forward delay, so that it forwards the moment it is up.
+_bridge() {
+	"$1" ip link add "$2" type bridge forward_delay 0 stp_state 0
+	"$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1"
+	"$1" ip link set "$3" master "$2"
+	"$1" ip link set "$4" master "$2"
+	"$1" ip link set "$2" up
+}
+
+# _run_daemon NAME NSNAME PIDVAR cmd...: a daemon in the background, stdout
+# to $TOPO_DIR/NAME.log, stderr to NAME.err, its pid in the variable PIDVAR
+# (and killed at cleanup); back once it is ready.
+_run_daemon() {
+	local name=$1 ns=$2 pidvar=$3
+	shift 3
+	ip netns exec "$ns" "$@" >"$TOPO_DIR/$name.log" 2>"$TOPO_DIR/$name.err" &
+	printf -v "$pidvar" %s $!
+	TOPO_PIDS+=("${!pidvar}")
+	wait_ready "$name" "${!pidvar}"
 }
 
 # wait_ready NAME PID: wait for "NAME: ready" in $TOPO_DIR/NAME.err while
@@ -239,18 +269,158 @@ wait_ready() {
 }
 
 _wan_start() {
-	# shellcheck disable=SC2086
-	ip netns exec "$NS_W" "$BUILD/linkem" -a wan0 -b wan1 $LINKEM_ARGS \
-		>"$TOPO_DIR/linkem.log" 2>"$TOPO_DIR/linkem.err" &
-	LINKEM_PID=$!
-	TOPO_PIDS+=("$LINKEM_PID")
-	wait_ready linkem "$LINKEM_PID"
+	# shellcheck disable=SC2086 # options, split on purpose
+	_run_daemon linkem "$NS_W" LINKEM_PID "$BUILD/linkem" -a wan0 -b wan1 $LINKEM_ARGS
 }
 
-# topo_setup [BOX [WAN]]
+# ---- the two boxes: clientnic and servernic
+#
+# Both are driven by the same functions, given the daemon's name. Each has a
+# namespace and a prefix for its state: TOPO_<prefix> says what sits in its
+# place (the daemon's name or bridge), <prefix>_PID is its pid (empty once
+# stopped), <prefix>_RUNS how often it was started. The binary is
+# $<NAME>_BIN (default $BUILD/NAME), its options $<NAME>_ARGS, its logs
+# $TOPO_DIR/NAME.log (stdout: events) and NAME.err (stderr: counters).
+_dmn_ns() {
+	case $1 in
+	clientnic) echo "$NS_N" ;; servernic) echo "$NS_P" ;;
+	*) fail "no daemon '$1'" ;;
+	esac
+}
+_dmn_prefix() {
+	case $1 in
+	clientnic) echo BOX ;; servernic) echo SNIC ;;
+	*) fail "no daemon '$1'" ;;
+	esac
+}
+_dmn_in_place() { # name: is the daemon (not a bridge) in its place?
+	local place
+	place=TOPO_$(_dmn_prefix "$1")
+	[ "${!place}" = "$1" ]
+}
+
+# daemon_start NAME: the logs of the run before, if any, are kept as
+# NAME.err.N and NAME.log.N, N the number of this run.
+daemon_start() {
+	local name=$1 prefix ns bin args runs
+	prefix=$(_dmn_prefix "$name")
+	ns=$(_dmn_ns "$name")
+	bin=${name^^}_BIN
+	args=${name^^}_ARGS
+	runs=${prefix}_RUNS
+	printf -v "$runs" %d $((${!runs} + 1))
+	if [ -f "$TOPO_DIR/$name.err" ]; then
+		mv "$TOPO_DIR/$name.err" "$TOPO_DIR/$name.err.${!runs}"
+		mv "$TOPO_DIR/$name.log" "$TOPO_DIR/$name.log.${!runs}"
+	fi
+	# shellcheck disable=SC2086 # options, split on purpose
+	_run_daemon "$name" "$ns" "${prefix}_PID" "${!bin:-$BUILD/$name}" \
+		--client-if eth0 --server-if eth1 ${!args}
+}
+_box_start() { daemon_start clientnic; }
+_snic_start() { daemon_start servernic; }
+
+# daemon_stop NAME: SIGTERM the daemon so that it prints its counters;
+# fails if it died earlier, exits non-zero, or reports a sanitizer error.
+# Nothing to do with a bridge in its place or once it is stopped.
+daemon_stop() {
+	local name=$1 pidvar pid rc=0
+	_dmn_in_place "$name" || return 0
+	pidvar=$(_dmn_prefix "$name")_PID
+	pid=${!pidvar}
+	[ -n "$pid" ] || return 0
+	pid_alive "$pid" || {
+		cat "$TOPO_DIR/$name.err" >&2
+		fail "$name died during the test"
+	}
+	kill -TERM "$pid"
+	wait "$pid" || rc=$?
+	printf -v "$pidvar" %s ""
+	daemon_assert_clean "$name"
+	[ $rc -eq 0 ] || {
+		cat "$TOPO_DIR/$name.err" >&2
+		fail "$name exited with status $rc after SIGTERM"
+	}
+}
+daemon_assert_clean() { # name
+	_dmn_in_place "$1" || return 0
+	assert_file_lacks "no sanitizer report from $1" "$TOPO_DIR/$1.err" \
+		'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer'
+}
+# daemon_restart NAME ARGS...: stop the daemon (its counters land in the
+# old log) and start it again with other options.
+daemon_restart() {
+	local name=$1
+	shift
+	_dmn_in_place "$name" || return 0
+	daemon_stop "$name"
+	printf -v "${name^^}_ARGS" %s "$*"
+	daemon_start "$name"
+}
+# daemon_counter NAME COUNTER: a counter from the stderr of the daemon's
+# last run ("name value", "name: value" or "name=value"); empty when absent.
+daemon_counter() {
+	sed -n -E "s/^[[:space:]]*$2[[:space:]]*[:=]?[[:space:]]+([0-9]+).*/\\1/p; s/^[[:space:]]*$2=([0-9]+).*/\\1/p" \
+		"$TOPO_DIR/$1.err" | tail -n 1
+}
+assert_daemon_counter() { # name counter op value
+	_dmn_in_place "$1" || return 0
+	local v
+	v=$(daemon_counter "$1" "$2")
+	[ -n "$v" ] || {
+		cat "$TOPO_DIR/$1.err" >&2
+		fail "counter $2 not found in the output of $1"
+	}
+	assert_num "$1 counter $2" "$v" "$3" "$4"
+}
+
+# The ClientNIC, "the box", under the names every test uses.
+topo_box_restart() { daemon_restart clientnic "$@"; }
+box_stop() { daemon_stop clientnic; }
+box_assert_clean() { daemon_assert_clean clientnic; }
+box_counter() { daemon_counter clientnic "$1"; }
+assert_counter() { assert_daemon_counter clientnic "$@"; }
+# The ServerNIC, likewise.
+snic_restart() { daemon_restart servernic "$@"; }
+snic_stop() { daemon_stop servernic; }
+snic_assert_clean() { daemon_assert_clean servernic; }
+snic_counter() { daemon_counter servernic "$1"; }
+assert_snic_counter() { assert_daemon_counter servernic "$@"; }
+
+# topo_snic_to_bridge: the ServerNIC vanishes at once (SIGKILL: no
+# counters, no goodbye to its peer) and a kernel bridge takes its place,
+# so that the path still works: what a ClientNIC sees when the box at the
+# other end is gone. What ran before still had to run clean. Does not wait
+# for the path: a test may want to see the very next frames.
+topo_snic_to_bridge() {
+	[ "$TOPO_SNIC" = servernic ] || fail "topo_snic_to_bridge: no servernic in its place"
+	if [ -n "$SNIC_PID" ]; then
+		kill -KILL "$SNIC_PID" 2>/dev/null || true
+		wait "$SNIC_PID" 2>/dev/null || true
+		SNIC_PID=
+	fi
+	daemon_assert_clean servernic
+	_bridge P br2 eth0 eth1
+	TOPO_SNIC=bridge
+	log "servernic killed, bridge br2 in its place"
+}
+# topo_bridge_to_snic [ARGS...]: the reverse, the ServerNIC (with these
+# options, else $SERVERNIC_ARGS) instead of the bridge br2, for a script
+# that measures both in one topology.
+topo_bridge_to_snic() {
+	[ "$TOPO_SNIC" = bridge ] || fail "topo_bridge_to_snic: no bridge in the servernic's place"
+	need_bin servernic
+	[ $# -eq 0 ] || SERVERNIC_ARGS="$*"
+	P ip link del br2
+	TOPO_SNIC=servernic
+	daemon_start servernic
+}
+
+# topo_setup [BOX [WAN [SNIC]]]
 topo_setup() {
 	TOPO_BOX=${1:-${BOX:-clientnic}}
 	TOPO_WAN=${2:-${WAN:-bridge}}
+	TOPO_SNIC=${3:-${SNIC:-bridge}}
 	need_root
 	need_cmd ip ethtool ss
 	case $TOPO_BOX in
@@ -263,20 +433,27 @@ topo_setup() {
 	bridge) ;;
 	*) fail "topo_setup: wan must be linkem or bridge, not '$TOPO_WAN'" ;;
 	esac
+	case $TOPO_SNIC in
+	servernic) need_bin servernic ;;
+	bridge) ;;
+	*) fail "topo_setup: snic must be servernic or bridge, not '$TOPO_SNIC'" ;;
+	esac
 
 	TOPO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/cn-e2e.XXXXXX")
 	trap topo_cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	log "topology: box=$TOPO_BOX wan=$TOPO_WAN dir=$TOPO_DIR"
+	log "topology: box=$TOPO_BOX wan=$TOPO_WAN snic=$TOPO_SNIC dir=$TOPO_DIR"
 
 	local ns
-	for ns in "$NS_C" "$NS_N" "$NS_W" "$NS_S"; do _ns_base "$ns"; done
+	for ns in $NS_ALL; do _ns_base "$ns"; done
 	ip link add c0 netns "$NS_C" address $C_MAC type veth \
 		peer name eth0 netns "$NS_N" address 02:77:00:00:01:00
 	ip link add eth1 netns "$NS_N" address 02:77:00:00:01:01 type veth \
 		peer name wan0 netns "$NS_W" address 02:77:00:00:02:00
 	ip link add wan1 netns "$NS_W" address 02:77:00:00:02:01 type veth \
+		peer name eth0 netns "$NS_P" address 02:77:00:00:03:00
+	ip link add eth1 netns "$NS_P" address 02:77:00:00:03:01 type veth \
 		peer name s0 netns "$NS_S" address $S_MAC
 
 	C ip addr add $C_IP4/24 dev c0
@@ -291,25 +468,19 @@ topo_setup() {
 	_iface_quiet N eth1
 	_iface_quiet W wan0
 	_iface_quiet W wan1
-	if [ "$TOPO_BOX" = bridge ]; then
-		N ip link add br0 type bridge forward_delay 0 stp_state 0
-		N sysctl -qw net.ipv6.conf.br0.disable_ipv6=1
-		N ip link set eth0 master br0
-		N ip link set eth1 master br0
-		N ip link set br0 up
-	fi
-	if [ "$TOPO_WAN" = bridge ]; then
-		W ip link add br1 type bridge forward_delay 0 stp_state 0
-		W sysctl -qw net.ipv6.conf.br1.disable_ipv6=1
-		W ip link set wan0 master br1
-		W ip link set wan1 master br1
-		W ip link set br1 up
-	fi
+	_iface_quiet P eth0
+	_iface_quiet P eth1
+	[ "$TOPO_BOX" = bridge ] && _bridge N br0 eth0 eth1
+	[ "$TOPO_WAN" = bridge ] && _bridge W br1 wan0 wan1
+	[ "$TOPO_SNIC" = bridge ] && _bridge P br2 eth0 eth1
 	local pair
 	for pair in $VETHS; do
 		wait_until 5 _link_up "$(_nsfn "${pair%%:*}")" "${pair#*:}" ||
-			fail "link ${pair#*:} not up"
+			fail "link ${pair#*:} not up in ${pair%%:*}"
 	done
+	# From the server outwards: each box finds the path beyond it working
+	# when it starts.
+	[ "$TOPO_SNIC" = servernic ] && _snic_start
 	[ "$TOPO_WAN" = linkem ] && _wan_start
 	[ "$TOPO_BOX" = clientnic ] && _box_start
 	topo_wait_path
@@ -317,13 +488,15 @@ topo_setup() {
 
 _nsname() { # wrapper function name -> namespace name
 	case $1 in
-	C) echo "$NS_C" ;; N) echo "$NS_N" ;; W) echo "$NS_W" ;; S) echo "$NS_S" ;;
+	C) echo "$NS_C" ;; N) echo "$NS_N" ;; W) echo "$NS_W" ;; P) echo "$NS_P" ;;
+	S) echo "$NS_S" ;;
 	*) fail "no namespace wrapper '$1'" ;;
 	esac
 }
 _nsfn() { # namespace name -> wrapper function name
 	case $1 in
-	"$NS_C") echo C ;; "$NS_N") echo N ;; "$NS_W") echo W ;; "$NS_S") echo S ;;
+	"$NS_C") echo C ;; "$NS_N") echo N ;; "$NS_W") echo W ;; "$NS_P") echo P ;;
+	"$NS_S") echo S ;;
 	esac
 }
 
@@ -334,7 +507,7 @@ topo_static_neigh() {
 	S ip neigh replace $C_IP4 lladdr $C_MAC dev s0 nud permanent
 	S ip neigh replace $C_IP6 lladdr $C_MAC dev s0 nud permanent
 }
-# Dynamic neighbours: ARP and ND must cross the box.
+# Dynamic neighbours: ARP and ND must cross both boxes.
 topo_dynamic_neigh() {
 	C ip neigh flush dev c0
 	S ip neigh flush dev s0
@@ -344,7 +517,8 @@ topo_dynamic_neigh() {
 	S ip neigh del $C_IP6 dev s0 2>/dev/null || true
 }
 
-# The path is up when a ping crosses it both ways (ICMP is bridged).
+# The path is up when a ping crosses it both ways: ICMP goes through every
+# namespace in between, whatever sits in each (both boxes pass it as it is).
 topo_wait_path() {
 	wait_until 10 C ping -c 1 -W 1 -n -q $S_IP4 ||
 		fail "no IPv4 path from client to server"
@@ -361,59 +535,9 @@ topo_offloads() {
 		ip netns exec "$ns" ethtool -K "$dev" tx "$1" tso "$1" gso "$1" gro "$1" \
 			>/dev/null 2>&1 ||
 			ip netns exec "$ns" ethtool -K "$dev" tx "$1" tso "$1" gso "$1" ||
-			fail "ethtool -K $dev $1 failed"
+			fail "ethtool -K $dev $1 in $ns failed"
 	done
 	log "offloads $1 on all veths"
-}
-
-# topo_box_restart ARGS...: stop the daemon (its counters land in the old
-# log) and start it again with other arguments.
-topo_box_restart() {
-	[ "$TOPO_BOX" = clientnic ] || return 0
-	box_stop
-	CLIENTNIC_ARGS="$*"
-	_box_start
-}
-
-# box_stop: SIGTERM the daemon so that it prints its counters; fails if it
-# died earlier, exits non-zero, or reports a sanitizer error.
-box_stop() {
-	[ "$TOPO_BOX" = clientnic ] || return 0
-	[ -n "$BOX_PID" ] || return 0
-	pid_alive "$BOX_PID" || {
-		cat "$TOPO_DIR/clientnic.err" >&2
-		fail "clientnic died during the test"
-	}
-	kill -TERM "$BOX_PID"
-	local rc=0
-	wait "$BOX_PID" || rc=$?
-	BOX_PID=
-	box_assert_clean
-	[ $rc -eq 0 ] || {
-		cat "$TOPO_DIR/clientnic.err" >&2
-		fail "clientnic exited with status $rc after SIGTERM"
-	}
-}
-box_assert_clean() {
-	[ "$TOPO_BOX" = clientnic ] || return 0
-	assert_file_lacks "no sanitizer report from clientnic" "$TOPO_DIR/clientnic.err" \
-		'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer'
-}
-# box_counter NAME: a counter from the stderr of the last stopped daemon
-# ("name value", "name: value" or "name=value"); empty when absent.
-box_counter() {
-	sed -n -E "s/^[[:space:]]*$1[[:space:]]*[:=]?[[:space:]]+([0-9]+).*/\\1/p; s/^[[:space:]]*$1=([0-9]+).*/\\1/p" \
-		"$TOPO_DIR/clientnic.err" | tail -n 1
-}
-assert_counter() { # name op value
-	[ "$TOPO_BOX" = clientnic ] || return 0
-	local v
-	v=$(box_counter "$1")
-	[ -n "$v" ] || {
-		cat "$TOPO_DIR/clientnic.err" >&2
-		fail "counter $1 not found in the daemon's output"
-	}
-	assert_num "counter $1" "$v" "$2" "$3"
 }
 
 topo_cleanup() {
@@ -424,7 +548,7 @@ topo_cleanup() {
 		pid_alive "$pid" && kill -TERM "$pid" 2>/dev/null
 	done
 	for pid in "${TOPO_PIDS[@]}"; do stop_pid "$pid" TERM; done 2>/dev/null
-	for ns in "$NS_C" "$NS_N" "$NS_W" "$NS_S"; do
+	for ns in $NS_ALL; do
 		[ -e "/run/netns/$ns" ] || continue
 		# Anything else a test left running in the namespace.
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
@@ -433,7 +557,7 @@ topo_cleanup() {
 	if [ -n "$TOPO_DIR" ] && [ -d "$TOPO_DIR" ]; then
 		if [ $rc -ne 0 ] && [ $rc -ne $E2E_SKIP ]; then
 			local f
-			for f in clientnic.err clientnic.log linkem.err; do
+			for f in clientnic.err clientnic.log linkem.err servernic.err servernic.log; do
 				[ -s "$TOPO_DIR/$f" ] || continue
 				echo "---- last lines of $f"
 				tail -n 30 "$TOPO_DIR/$f"

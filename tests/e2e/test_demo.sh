@@ -139,7 +139,7 @@ python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL)
 int_pid=$!
 has_results() { [ -s "$OUTD/int/results.tsv" ]; }
 wait_until 60 has_results || { cat "$OUTD/int.stdout"; fail "interrupted demo never measured"; }
-assert_eq "namespaces of the running demo" 4 "$(demo_ns $int_pid)"
+assert_eq "namespaces of the running demo" 5 "$(demo_ns $int_pid)"
 kill -INT $int_pid
 rc=0
 wait $int_pid || rc=$?

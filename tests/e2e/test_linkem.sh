@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# linkem, the WAN emulator, on its own: a kernel bridge as the box, linkem
-# between wan0 and wan1 (a2b: towards the server).
+# linkem, the WAN emulator, on its own: kernel bridges in the places of both
+# boxes, linkem between wan0 and wan1 (a2b: towards the server).
 #
-#   client ns        clientnic ns              servernic ns             server ns
-#   [c0] ---------- [eth0  br0  eth1] ------- [wan0  linkem  wan1] ---- [s0]
+#   client ns    clientnic ns         wan ns                  servernic ns         server ns
+#   [c0] ------ [eth0  br0  eth1] -- [wan0  linkem  wan1] -- [eth0  br2  eth1] -- [s0]
 #
 # Checks, each with its tolerance: delay accuracy (ping RTT against twice
 # the setting, per-direction options), jitter that keeps order, loss within
@@ -100,7 +100,7 @@ ping_rtt() { # host count -> "min avg max" in ms
 
 need_cmd iperf3 ping
 LINKEM_ARGS="--delay 20ms"
-topo_setup bridge linkem
+topo_setup bridge linkem bridge
 stop_pid "$LINKEM_PID" # started without a statistics file
 
 # ---- 0. command line: bad values and missing interfaces are clear errors
