@@ -24,17 +24,21 @@ unsigned cn_peer_opt_len(const struct cn_peer_opt *o, bool keyed)
 }
 
 /* The tag binds the fields to this flow and this SYN: a copy replayed on
- * another 4-tuple or ISN does not verify. */
+ * another 4-tuple or ISN does not verify. The flow is spelled out in
+ * network byte order, so the two boxes agree whatever their machines. */
 static uint32_t tag_of(const uint8_t *key, const struct cn_flow_key *fk,
 		       uint32_t client_isn, const uint8_t *fields,
 		       unsigned n)
 {
-	uint8_t buf[sizeof(*fk) + 4 + CN_PEER_OPT_MAX];
+	uint8_t buf[44 + CN_PEER_OPT_MAX] = { fk->family };
 
-	memcpy(buf, fk, sizeof(*fk));
-	cn_put32(buf + sizeof(*fk), client_isn);
-	memcpy(buf + sizeof(*fk) + 4, fields, n);
-	return (uint32_t)cn_siphash(key, buf, sizeof(*fk) + 4 + n);
+	cn_put16(buf + 4, fk->cport);
+	cn_put16(buf + 6, fk->sport);
+	memcpy(buf + 8, fk->caddr, 16);
+	memcpy(buf + 24, fk->saddr, 16);
+	cn_put32(buf + 40, client_isn);
+	memcpy(buf + 44, fields, n);
+	return (uint32_t)cn_siphash(key, buf, 44 + n);
 }
 
 unsigned cn_peer_opt_write(uint8_t *buf, const struct cn_peer_opt *o,
@@ -42,8 +46,9 @@ unsigned cn_peer_opt_write(uint8_t *buf, const struct cn_peer_opt *o,
 			   const uint8_t *key)
 {
 	unsigned len = cn_peer_opt_len(o, key != NULL), off = HDR;
-	uint8_t flags = o->spoofed.wscale >= 0 ? (uint8_t)o->spoofed.wscale
-					       : CN_PEER_NO_WSCALE;
+	int8_t ws = o->spoofed.wscale;
+	uint8_t flags = ws < 0 ? CN_PEER_NO_WSCALE
+			       : (uint8_t)(ws > CN_MAX_WSCALE ? CN_MAX_WSCALE : ws);
 
 	flags |= (o->spoofed.sack_ok ? F_SACK : 0) | (o->spoofed.ts ? F_TS : 0) |
 		 (key ? F_TAG : 0);
