@@ -54,7 +54,10 @@
 	X(frames_uncopied, "early frames sent at once without a copy (bound)") \
 	X(frames_replayed, "copies sent again, translated, after a fallback")  \
 	X(peers_learned, "servers learned to have a peer")                    \
-	X(peers_lost, "servers whose peer did not answer (forgotten)")
+	X(peers_lost, "servers whose peer did not answer (forgotten)")       \
+	X(synacks_receipt, "translated SYN-ACKs with the receipt (ServerNIC)") \
+	X(flows_resumed, "flows translated here after their peer vanished mid-flow") \
+	X(frames_probes, "retransmissions sent (or passed) translated, in case the peer is gone")
 
 #define CN_DROP_LIST(X)                                                       \
 	X(buf_flow_full, "early data over the per-flow bound")                \

@@ -32,6 +32,9 @@ enum cn_flow_peer {
 	CN_FP_ASKED,    /* option sent, early data held here */
 	CN_FP_EARLY,    /* option sent, early data out at once (copies kept) */
 	CN_FP_FALLBACK, /* the peer did not answer: translated here */
+	CN_FP_RELAYED,  /* the peer translates; its receipt gave the deltas,
+			 * so this box can take over should it vanish */
+	CN_FP_RELAYED_BLIND, /* the peer translates; no receipt */
 };
 
 enum cn_list {

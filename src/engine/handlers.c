@@ -689,6 +689,111 @@ static void touch(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 		cn_ft_list_move(&eng->ft, f, CN_LIST_ACTIVE, now);
 }
 
+/* ---- a peer that vanishes mid-flow ---------------------------------- */
+
+static uint32_t max32(uint32_t a, uint32_t b)
+{
+	return a > b ? a : b;
+}
+
+/* Whether seq can be a server segment's in the client's view of the flow:
+ * from a window below what the client acknowledged to a window past what
+ * the server has sent. The spaces differ by a random delta, so a segment
+ * that missed its translation lands there only by a fluke. */
+static bool s2c_seq_plausible(const struct cn_flow *f, uint32_t seq)
+{
+	const struct cn_peer *c = &f->peer[CN_CLIENT], *s = &f->peer[CN_SERVER];
+	uint32_t lo = c->ack_seen ? c->ack : s->end;
+	uint32_t w = max32(c->max_win, 0xffff);
+
+	return cn_seq_leq(lo - w, seq) && cn_seq_leq(seq, s->end + w);
+}
+
+/* The flow's server space was the client's view while the peer
+ * translated; from now on it is the server's own. */
+static void to_server_space(struct cn_flow *f)
+{
+	f->peer[CN_SERVER].end -= f->delta;
+	f->peer[CN_SERVER].fin_seq -= f->delta;
+	f->peer[CN_CLIENT].ack -= f->delta;
+	f->passthrough = false;
+}
+
+/*
+ * ClientNIC: a server segment whose seq is plausible only untranslated
+ * means the peer is gone (killed, restarted without the flow, or off the
+ * path). The receipt gave this box the flow's deltas: it translates from
+ * now on, and the connection lives on.
+ */
+static bool peer_vanished(struct cn_engine *eng, struct cn_flow *f,
+			  enum cn_side from, const struct cn_pkt *p,
+			  uint64_t now)
+{
+	if (from != CN_SERVER || f->peer_state != CN_FP_RELAYED ||
+	    s2c_seq_plausible(f, p->seq) ||
+	    !s2c_seq_plausible(f, p->seq + f->delta))
+		return false;
+	to_server_space(f);
+	f->peer_state = CN_FP_FALLBACK;
+	eng->ctr.flows_resumed++;
+	if (cn_oc_peer(&eng->oc, &f->key)) {
+		cn_oc_set_peer(&eng->oc, &f->key, 0);
+		eng->ctr.peers_lost++;
+		event(eng, CN_EV_PEER_LOST, f, now);
+	}
+	return true;
+}
+
+/* The client sends again what the server has not acknowledged: a
+ * retransmission, maybe because the peer is gone and the server drops
+ * segments it cannot understand. */
+static bool client_resends(const struct cn_flow *f, const struct cn_pkt *p)
+{
+	const struct cn_peer *s = &f->peer[CN_SERVER];
+	uint32_t len = cn_pkt_seg_len(p);
+
+	return f->peer_state == CN_FP_RELAYED && len &&
+	       cn_seq_lt(p->seq, f->peer[CN_CLIENT].end) &&
+	       !(s->ack_seen && cn_seq_leq(p->seq + len, s->ack));
+}
+
+/*
+ * A copy of the retransmission, translated here: a peer that still
+ * translates passes it as it is (translated_already()), the server
+ * without a peer understands it and answers, and its answer, arriving
+ * untranslated, hands the flow to this box (peer_vanished()).
+ */
+static void probe(struct cn_engine *eng, struct cn_flow *f,
+		  const struct cn_frame *fr, const struct cn_pkt *p)
+{
+	uint8_t *copy;
+
+	if (!cn_rewrite_offload_ok(fr, p) || !(copy = malloc(fr->len)))
+		return;
+	memcpy(copy, fr->data, fr->len);
+	cn_rewrite_c2s(copy, p, f, !(fr->off.flags & CN_OFF_CSUM_PARTIAL));
+	emit(eng, CN_SERVER, copy, fr->len, &fr->off);
+	free(copy);
+	eng->ctr.frames_probes++;
+}
+
+/* ServerNIC: whether a client segment's ACK is already in the server's
+ * space (a ClientNIC's probe) and not in the client's. */
+static bool ack_plausible(const struct cn_flow *f, uint32_t ack)
+{
+	const struct cn_peer *c = &f->peer[CN_CLIENT], *s = &f->peer[CN_SERVER];
+	uint32_t lo = c->ack_seen ? c->ack : s->end;
+
+	return cn_seq_leq(lo - max32(s->max_win, 0xffff), ack) &&
+	       cn_seq_leq(ack, s->end);
+}
+
+static bool translated_already(const struct cn_flow *f, const struct cn_pkt *p)
+{
+	return (p->flags & CN_TCP_ACK) && ack_plausible(f, p->ack) &&
+	       !ack_plausible(f, p->ack - f->delta);
+}
+
 static enum cn_verdict translate(struct cn_engine *eng, struct cn_flow *f,
 				 enum cn_side from, struct cn_frame *fr,
 				 const struct cn_pkt *p, uint64_t now,
@@ -696,10 +801,21 @@ static enum cn_verdict translate(struct cn_engine *eng, struct cn_flow *f,
 {
 	bool patch = !(fr->off.flags & CN_OFF_CSUM_PARTIAL);
 
-	if (f->passthrough) {
-		/* The peer translates; both ends' spaces meet here. */
+	if (f->passthrough && !peer_vanished(eng, f, from, p, now)) {
+		/* The peer translates: here both ends' spaces are the
+		 * client's view of the flow. */
+		if (from == CN_CLIENT && client_resends(f, p))
+			probe(eng, f, fr, p);
 		touch(eng, f, now);
-		track(eng, f, from, p, p->seq, p->ack, 0, now);
+		track(eng, f, from, p, p->seq, p->ack,
+		      from == CN_CLIENT ? f->c2s_shift_in : f->s2c_shift_out,
+		      now);
+		return CN_FORWARD;
+	}
+	if (servernic(eng) && from == CN_CLIENT && translated_already(f, p)) {
+		touch(eng, f, now);
+		track(eng, f, from, p, p->seq, p->ack, f->c2s_shift_in, now);
+		eng->ctr.frames_probes++;
 		return CN_FORWARD;
 	}
 	if (!cn_rewrite_offload_ok(fr, p)) {
@@ -849,15 +965,38 @@ static void establish(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
  * was promised (seq = spoofed ISN, spoofed TSval), and a copy stays for a
  * client SYN repeated because it was lost on the way.
  */
-static void pass_synack_translated(struct cn_engine *eng, struct cn_flow *f,
-				   struct cn_frame *fr, const struct cn_pkt *p)
+static enum cn_verdict pass_synack_translated(struct cn_engine *eng,
+					      struct cn_flow *f,
+					      struct cn_frame *fr,
+					      const struct cn_pkt *p)
 {
+	const struct cn_config *c = &eng->cfg;
+	struct cn_peer_receipt r = {
+		.real_isn = f->real_isn,
+		.real_tsval = p->opt.tsval,
+		.ts = f->translate_ts,
+	};
+	uint8_t opt[CN_PEER_RECEIPT_MAX];
+	struct cn_frame grown = { .data = eng->scratch };
+	const struct cn_frame *out = fr;
+	unsigned n;
+
 	cn_rewrite_s2c(fr->data, p, f, !(fr->off.flags & CN_OFF_CSUM_PARTIAL));
-	if (eng->held_bytes + fr->len > eng->cfg.buf_total_bytes)
-		return;
-	f->syn = held_copy(fr);
-	if (f->syn)
-		eng->held_bytes += fr->len;
+	n = cn_peer_receipt_write(opt, &r, &f->key, f->client_isn,
+				  c->peer_keyed ? c->peer_key : NULL);
+	if (!p->payload_len)
+		grown.len = cn_syn_add_option(eng->scratch, fr->data, p, opt, n);
+	if (grown.len) {
+		out = &grown;
+		eng->ctr.synacks_receipt++;
+	}
+	if (eng->held_bytes + out->len <= c->buf_total_bytes &&
+	    (f->syn = held_copy(out)))
+		eng->held_bytes += out->len;
+	if (out == fr)
+		return CN_FORWARD;
+	emit(eng, CN_CLIENT, grown.data, grown.len, NULL);
+	return CN_STOLEN;
 }
 
 static enum cn_verdict on_real_synack(struct cn_engine *eng, struct cn_flow *f,
@@ -881,8 +1020,7 @@ static enum cn_verdict on_real_synack(struct cn_engine *eng, struct cn_flow *f,
 		eng->ctr.flows_taken_over++;
 		event(eng, CN_EV_TAKEN_OVER, f, now);
 		flush(eng, f, fr->data, p, now);
-		pass_synack_translated(eng, f, fr, p);
-		return CN_FORWARD;
+		return pass_synack_translated(eng, f, fr, p);
 	}
 	event(eng, CN_EV_SYNACK_REAL, f, now);
 	flush(eng, f, fr->data, p, now);
@@ -895,32 +1033,60 @@ static enum cn_verdict on_real_synack(struct cn_engine *eng, struct cn_flow *f,
  * translates; here the flow is only tracked. Frames held until now go on
  * as they are, copies of frames already sent are no longer needed.
  */
+/* The peer's receipt: with it, the flow's deltas as the peer has them. */
+static bool read_receipt(struct cn_engine *eng, struct cn_flow *f,
+			 const uint8_t *data, const struct cn_pkt *p)
+{
+	const struct cn_config *c = &eng->cfg;
+	struct cn_peer_receipt r = { .ts = f->spoofed.ts && p->opt.ts };
+	struct cn_pkt real = *p;
+
+	if (p->opt.peer_count != 1 ||
+	    cn_peer_receipt_read(data + p->opt.peer_off, p->opt.peer_len, &f->key,
+				 f->client_isn,
+				 c->peer_keyed ? c->peer_key : NULL, &r))
+		return false;
+	real.seq = r.real_isn;
+	real.opt.tsval = r.real_tsval;
+	learn_server(eng, f, &real);
+	return true;
+}
+
 static enum cn_verdict on_peer_synack(struct cn_engine *eng, struct cn_flow *f,
 				      struct cn_frame *fr,
 				      const struct cn_pkt *p, uint64_t now,
 				      enum cn_drop *reason)
 {
+	bool was_early = f->peer_state == CN_FP_EARLY;
+	enum cn_flow_peer relayed = CN_FP_RELAYED_BLIND;
+
 	if (!synack_acks_syn(f, p)) {
 		*reason = CN_DROP_synack_bad_ack;
 		return CN_DROP;
 	}
-	learn_options(eng, f, p);
+	if (read_receipt(eng, f, fr->data, p)) {
+		relayed = CN_FP_RELAYED;
+	} else {
+		learn_options(eng, f, p);
+		f->real_isn = p->seq;
+	}
 	if (!peer_known(eng, f, now)) {
 		eng->ctr.peers_learned++;
 		event(eng, CN_EV_PEER_LEARNED, f, now);
 	}
 	cn_oc_set_peer(&eng->oc, &f->key, now ? now : 1);
 	f->passthrough = true;
-	f->real_isn = p->seq;
 	server_sent_synack(f, p);
 	establish(eng, f, now);
 	eng->ctr.synacks_real++;
 	eng->ctr.flows_taken_over++;
 	event(eng, CN_EV_TAKEN_OVER, f, now);
-	if (f->peer_state == CN_FP_EARLY)
+	if (was_early)
 		held_free_all(eng, f);
 	else
 		flush(eng, f, fr->data, p, now);
+	/* Only now: what was held went out for the first time, not again. */
+	f->peer_state = (uint8_t)relayed;
 	return CN_STOLEN;
 }
 

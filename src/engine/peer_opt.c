@@ -110,6 +110,46 @@ enum cn_peer_opt_err cn_peer_opt_read(const uint8_t *opt, unsigned len,
 	return CN_PEER_OPT_OK;
 }
 
+unsigned cn_peer_receipt_write(uint8_t *buf, const struct cn_peer_receipt *r,
+			       const struct cn_flow_key *fk,
+			       uint32_t client_isn, const uint8_t *key)
+{
+	unsigned off = 8;
+
+	buf[0] = CN_TCPOPT_EXP;
+	cn_put16(buf + 2, CN_PEER_EXID);
+	cn_put32(buf + 4, r->real_isn);
+	if (r->ts) {
+		cn_put32(buf + off, r->real_tsval);
+		off += 4;
+	}
+	if (key) {
+		cn_put32(buf + off, tag_of(key, fk, client_isn, buf + 2, off - 2));
+		off += TAG_LEN;
+	}
+	buf[1] = (uint8_t)off;
+	return off;
+}
+
+enum cn_peer_opt_err cn_peer_receipt_read(const uint8_t *opt, unsigned len,
+					  const struct cn_flow_key *fk,
+					  uint32_t client_isn,
+					  const uint8_t *key,
+					  struct cn_peer_receipt *r)
+{
+	unsigned off = 8 + (r->ts ? 4u : 0u);
+
+	if (len != off + (key ? TAG_LEN : 0u) || opt[0] != CN_TCPOPT_EXP ||
+	    opt[1] != len || cn_get16(opt + 2) != CN_PEER_EXID)
+		return CN_PEER_OPT_BAD;
+	r->real_isn = cn_get32(opt + 4);
+	r->real_tsval = r->ts ? cn_get32(opt + 8) : 0;
+	if (key &&
+	    cn_get32(opt + off) != tag_of(key, fk, client_isn, opt + 2, off - 2))
+		return CN_PEER_OPT_TAG;
+	return CN_PEER_OPT_OK;
+}
+
 /* The option list as it ends: EOL and whatever follows it become NOPs, so
  * an option appended after them is still read. */
 static void opts_open_end(uint8_t *o, unsigned n)

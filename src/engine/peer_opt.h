@@ -41,6 +41,37 @@ enum cn_peer_opt_err {
 	CN_PEER_OPT_TAG,      /* no tag, or a wrong one, under a key */
 };
 
+/*
+ * The ServerNIC's receipt, appended to the SYN-ACK it translates (which
+ * the ClientNIC absorbs): the server's real ISN and, where both ends use
+ * timestamps, its real TSval. With them the ClientNIC knows the flow's
+ * translation as well as its peer does, and takes the flow over should
+ * the peer vanish. Same kind and ExID:
+ *
+ *   0  kind 253      1  length      2-3  ExID 0x4e43
+ *   4-7  real ISN    8-11  real TSval (with timestamps)
+ *   then  the 4-byte tag, as above, over bytes 2 up to it (keyed)
+ *
+ * 8 to 16 bytes; the reader knows which from the flow.
+ */
+struct cn_peer_receipt {
+	uint32_t real_isn;
+	uint32_t real_tsval;
+	bool ts;
+};
+
+#define CN_PEER_RECEIPT_MAX 16
+
+unsigned cn_peer_receipt_write(uint8_t *buf, const struct cn_peer_receipt *r,
+			       const struct cn_flow_key *fk,
+			       uint32_t client_isn, const uint8_t *key);
+/* r->ts says whether a TSval is due; out gets the fields. */
+enum cn_peer_opt_err cn_peer_receipt_read(const uint8_t *opt, unsigned len,
+					  const struct cn_flow_key *fk,
+					  uint32_t client_isn,
+					  const uint8_t *key,
+					  struct cn_peer_receipt *r);
+
 /* Length of the option for these fields. */
 unsigned cn_peer_opt_len(const struct cn_peer_opt *o, bool keyed);
 
@@ -61,11 +92,11 @@ enum cn_peer_opt_err cn_peer_opt_read(const uint8_t *opt, unsigned len,
 				      struct cn_peer_opt *out);
 
 /*
- * Build into out a copy of the SYN frame syn (parsed as p) with opt
- * (optlen bytes) appended to its TCP options, lengths and checksums made
- * whole (the copy's checksums are complete: no offload). Returns the new
- * frame length, or 0 when the option does not fit in the 40 bytes of
- * option space. out must hold p->ip_end + 40 bytes.
+ * Build into out a copy of the segment syn (a SYN or SYN-ACK, parsed as p)
+ * with opt (optlen bytes) appended to its TCP options, lengths and
+ * checksums made whole (the copy's checksums are complete: no offload).
+ * Returns the new frame length, or 0 when the option does not fit in the
+ * 40 bytes of option space. out must hold p->ip_end + 40 bytes.
  */
 uint32_t cn_syn_add_option(uint8_t *out, const uint8_t *syn,
 			   const struct cn_pkt *p, const uint8_t *opt,

@@ -835,6 +835,108 @@ static void test_wraparound(void **state)
 	assert_int_equal(v.ack, c.sisn + 1 + 2000);
 }
 
+/* The peer dies mid-flow and the server speaks next: its untranslated
+ * segment tells the ClientNIC, which translates from then on with the
+ * deltas of the peer's receipt. */
+static void test_peer_vanishes_server_speaks(void **state)
+{
+	struct pair *p = *state;
+	struct conn c;
+	struct fr_view v;
+
+	pair_start(p, true);
+	conn_init(&c, 4, 14);
+	conn_through(p, &c);
+	assert_int_equal(ctr(p, SNIC)->synacks_receipt, 1);
+	cn_engine_destroy(p->box[SNIC]);
+	p->box[SNIC] = NULL;
+	reply_reaches_client(p, &c, 1200);
+	assert_int_equal(ctr(p, CNIC)->flows_resumed, 1);
+	assert_int_equal(ctr(p, CNIC)->peers_lost, 1);
+	c_data(p, &c, FR_ACK | FR_PSH, 10);
+	nth(&p->server, -1, &v);
+	assert_at_server(&v, &c, 10);
+	reply_reaches_client(p, &c, 1);
+}
+
+/* The peer restarts without the flow and the client speaks next: the
+ * server drops what it cannot understand, the client retransmits, and the
+ * ClientNIC sends a translated copy along; the server's answer hands it
+ * the flow. */
+static void test_peer_vanishes_client_speaks(void **state)
+{
+	struct pair *p = *state;
+	struct conn c;
+	struct fr_view v;
+
+	pair_start(p, true);
+	conn_init(&c, 6, 15);
+	conn_through(p, &c);
+	c_data(p, &c, FR_ACK, 0);
+	box_start(p, SNIC);
+	c_data(p, &c, FR_ACK | FR_PSH, 40);
+	nth(&p->server, -1, &v);
+	assert_int_equal(v.ack, c.spoof + 1 + c.ssent); /* not understood */
+	assert_int_equal(ctr(p, CNIC)->frames_probes, 0);
+	c.csent -= 40;
+	c_data(p, &c, FR_ACK | FR_PSH, 40);
+	assert_int_equal(ctr(p, CNIC)->frames_probes, 1);
+	nth(&p->server, -2, &v);
+	assert_at_server(&v, &c, 40);
+	reply_reaches_client(p, &c, 300);
+	assert_int_equal(ctr(p, CNIC)->flows_resumed, 1);
+	c_data(p, &c, FR_ACK, 0);
+	nth(&p->server, -1, &v);
+	assert_at_server(&v, &c, 0);
+}
+
+/* With the peer alive a retransmission's translated copy crosses it as it
+ * is, and the server gets the segment right twice. */
+static void test_probe_through_live_peer(void **state)
+{
+	struct pair *p = *state;
+	struct conn c;
+	struct fr_view v;
+
+	pair_start(p, true);
+	conn_init(&c, 4, 16);
+	conn_through(p, &c);
+	c_data(p, &c, FR_ACK | FR_PSH, 40);
+	c.csent -= 40;
+	c_data(p, &c, FR_ACK | FR_PSH, 40);
+	assert_int_equal(ctr(p, CNIC)->frames_probes, 1);
+	assert_int_equal(ctr(p, SNIC)->frames_probes, 1);
+	nth(&p->server, -1, &v);
+	assert_at_server(&v, &c, 40);
+	nth(&p->server, -2, &v);
+	assert_at_server(&v, &c, 40);
+	reply_reaches_client(p, &c, 1);
+	assert_int_equal(ctr(p, CNIC)->flows_resumed, 0);
+	/* Acknowledged: a late copy is no retransmission worth a probe. */
+	c.csent -= 40;
+	c_data(p, &c, FR_ACK | FR_PSH, 40);
+	assert_int_equal(ctr(p, CNIC)->frames_probes, 1);
+}
+
+/* Under a key the receipt is tagged too, and still lets the ClientNIC
+ * carry on a flow whose peer vanished. */
+static void test_receipt_keyed(void **state)
+{
+	struct pair *p = *state;
+	struct conn c;
+
+	p->cfg[CNIC].peer_keyed = p->cfg[SNIC].peer_keyed = true;
+	memset(p->cfg[CNIC].peer_key, 7, 16);
+	memset(p->cfg[SNIC].peer_key, 7, 16);
+	pair_start(p, true);
+	conn_init(&c, 4, 17);
+	conn_through(p, &c);
+	cn_engine_destroy(p->box[SNIC]);
+	p->box[SNIC] = NULL;
+	reply_reaches_client(p, &c, 10);
+	assert_int_equal(ctr(p, CNIC)->flows_resumed, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -855,6 +957,10 @@ int main(void)
 		T(test_option_does_not_fit),
 		T(test_servernic_alone),
 		T(test_wraparound),
+		T(test_peer_vanishes_server_speaks),
+		T(test_peer_vanishes_client_speaks),
+		T(test_probe_through_live_peer),
+		T(test_receipt_keyed),
 #undef T
 	};
 
