@@ -2,7 +2,8 @@
 /*
  * The 0-RTT state machine: what happens to each frame, by side and flow
  * state, and what the timers do. Parsing, the table, rewriting and frame
- * building live in their own modules; this file decides.
+ * building live in their own modules, what the two boxes of a pair do for
+ * each other in peer.c; this file decides.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -10,9 +11,9 @@
 
 #include "engine.h"
 #include "flow_table.h"
+#include "machine.h"
 #include "options_cache.h"
 #include "packet.h"
-#include "peer_opt.h"
 #include "rewriter.h"
 #include "siphash.h"
 #include "spoofer.h"
@@ -22,25 +23,6 @@
 /* Established flows move to the tail of the age list at most this often
  * (bounded by idle_timeout / 64), which keeps the hot path off the list. */
 #define TOUCH_MAX_NS NS_PER_SEC
-
-struct cn_engine {
-	struct cn_config cfg;
-	struct cn_io io;
-	struct cn_flow_table ft;
-	struct cn_opt_cache oc;
-	uint8_t isn_key[16];
-	uint64_t held_bytes;
-	uint64_t touch_ns;
-	struct cn_counters ctr;
-	struct cn_drops drops;
-	/* Crafted frames, and a SYN grown by the peer option. */
-	uint8_t scratch[CN_CRAFT_MAX + 40];
-};
-
-static bool servernic(const struct cn_engine *eng)
-{
-	return eng->cfg.role == CN_ROLE_SERVERNIC;
-}
 
 static const char *const drop_names[CN_DROP_MAX] = {
 	[CN_DROP_NONE] = "none",
@@ -106,8 +88,8 @@ void cn_config_defaults(struct cn_config *cfg)
 
 /* ---- events and frame output ---------------------------------------- */
 
-static void event(struct cn_engine *eng, enum cn_event_type type,
-		  const struct cn_flow *f, uint64_t now)
+void sm_event(struct cn_engine *eng, enum cn_event_type type,
+	      const struct cn_flow *f, uint64_t now)
 {
 	struct cn_event ev = {
 		.type = type,
@@ -134,8 +116,8 @@ static void event(struct cn_engine *eng, enum cn_event_type type,
 	eng->io.event(eng->io.ctx, &ev);
 }
 
-static void emit(struct cn_engine *eng, enum cn_side to, uint8_t *data,
-		 uint32_t len, const struct cn_offload *off)
+void sm_emit(struct cn_engine *eng, enum cn_side to, uint8_t *data,
+	     uint32_t len, const struct cn_offload *off)
 {
 	struct cn_frame fr = { .data = data, .len = len };
 
@@ -150,12 +132,12 @@ static void emit_crafted(struct cn_engine *eng, enum cn_side to,
 {
 	uint32_t len = cn_craft(eng->scratch, tmpl, tp, reverse, spec);
 
-	emit(eng, to, eng->scratch, len, NULL);
+	sm_emit(eng, to, eng->scratch, len, NULL);
 }
 
 /* ---- flow lifetime -------------------------------------------------- */
 
-static void held_free_all(struct cn_engine *eng, struct cn_flow *f)
+void sm_held_free_all(struct cn_engine *eng, struct cn_flow *f)
 {
 	struct cn_held *h = f->held;
 
@@ -180,9 +162,9 @@ static void syn_free(struct cn_engine *eng, struct cn_flow *f)
 	f->syn = NULL;
 }
 
-static void flow_free(struct cn_engine *eng, struct cn_flow *f)
+void sm_flow_free(struct cn_engine *eng, struct cn_flow *f)
 {
-	held_free_all(eng, f);
+	sm_held_free_all(eng, f);
 	syn_free(eng, f);
 	cn_ft_release(&eng->ft, f);
 }
@@ -228,14 +210,14 @@ static bool evict_one(struct cn_engine *eng, uint64_t now)
 		reset_client(eng, f);
 	}
 	eng->ctr.flows_evicted++;
-	event(eng, CN_EV_EVICTED, f, now);
-	flow_free(eng, f);
+	sm_event(eng, CN_EV_EVICTED, f, now);
+	sm_flow_free(eng, f);
 	return true;
 }
 
 /* ---- client SYN ----------------------------------------------------- */
 
-static struct cn_held *held_copy(const struct cn_frame *fr)
+struct cn_held *sm_held_copy(const struct cn_frame *fr)
 {
 	struct cn_held *h = malloc(sizeof(*h) + fr->len);
 
@@ -292,9 +274,9 @@ static void send_synack(struct cn_engine *eng, struct cn_flow *f,
 
 /* A slot for a new flow with what both roles record of the client's SYN;
  * NULL when the table is full and nothing can be evicted. */
-static struct cn_flow *flow_start(struct cn_engine *eng, const struct cn_pkt *p,
-				  const struct cn_flow_key *key, uint32_t hash,
-				  uint64_t now)
+struct cn_flow *sm_flow_start(struct cn_engine *eng, const struct cn_pkt *p,
+			      const struct cn_flow_key *key, uint32_t hash,
+			      uint64_t now)
 {
 	struct cn_flow *f = cn_ft_alloc(&eng->ft, key, hash);
 
@@ -315,7 +297,8 @@ static struct cn_flow *flow_start(struct cn_engine *eng, const struct cn_pkt *p,
 	return f;
 }
 
-static struct cn_flow *flow_new(struct cn_engine *eng, const struct cn_frame *fr,
+static struct cn_flow *flow_new(struct cn_engine *eng,
+				const struct cn_frame *fr,
 				const struct cn_pkt *p,
 				const struct cn_flow_key *key, uint32_t hash,
 				uint64_t now)
@@ -326,10 +309,10 @@ static struct cn_flow *flow_new(struct cn_engine *eng, const struct cn_frame *fr
 	 * budget like any held frame. */
 	if (eng->held_bytes + fr->len > eng->cfg.buf_total_bytes)
 		return NULL;
-	f = flow_start(eng, p, key, hash, now);
+	f = sm_flow_start(eng, p, key, hash, now);
 	if (!f)
 		return NULL;
-	f->syn = held_copy(fr);
+	f->syn = sm_held_copy(fr);
 	if (!f->syn) {
 		cn_ft_release(&eng->ft, f);
 		return NULL;
@@ -339,64 +322,6 @@ static struct cn_flow *flow_new(struct cn_engine *eng, const struct cn_frame *fr
 	choose_options(eng, f);
 	cn_ft_timer_set(&eng->ft, f, now + eng->cfg.syn_rto_ns);
 	return f;
-}
-
-/* ---- the ClientNIC asks for a peer ---------------------------------- */
-
-static bool peer_known(const struct cn_engine *eng, const struct cn_flow *f,
-		       uint64_t now)
-{
-	uint64_t at = cn_oc_peer(&eng->oc, &f->key);
-
-	return at && now - at < eng->cfg.peer_ttl_ns;
-}
-
-/*
- * Forward the SYN with the peer option, and keep that copy for
- * retransmission. A SYN with data (TCP Fast Open) goes as it is: grown,
- * it might no longer fit the path. Returns false when the SYN is to be
- * forwarded as it came.
- */
-static bool ask_peer(struct cn_engine *eng, struct cn_flow *f,
-		     const struct cn_frame *fr, const struct cn_pkt *p,
-		     uint64_t now)
-{
-	const struct cn_config *c = &eng->cfg;
-	struct cn_peer_opt po = {
-		.spoof_isn = f->spoof_isn,
-		.spoof_tsval = f->spoof_tsval,
-		.spoofed = f->spoofed,
-	};
-	uint8_t opt[CN_PEER_OPT_MAX];
-	struct cn_frame grown = { .data = eng->scratch };
-	struct cn_held *h;
-	unsigned n;
-
-	if (c->peer_mode == CN_PEER_OFF)
-		return false;
-	n = cn_peer_opt_write(opt, &po, &f->key, f->client_isn,
-			      c->peer_keyed ? c->peer_key : NULL);
-	if (!p->payload_len)
-		grown.len = cn_syn_add_option(eng->scratch, fr->data, p, opt, n);
-	if (!grown.len) {
-		eng->ctr.syns_peer_nofit++;
-		return false;
-	}
-	h = held_copy(&grown);
-	if (!h)
-		return false;
-	eng->held_bytes += h->len;
-	eng->held_bytes -= f->syn->len;
-	free(f->syn);
-	f->syn = h;
-	f->peer_state = CN_FP_ASKED;
-	if (c->peer_mode == CN_PEER_ALWAYS || peer_known(eng, f, now)) {
-		f->peer_state = CN_FP_EARLY;
-		eng->ctr.flows_peer_early++;
-	}
-	emit(eng, CN_SERVER, h->data, h->len, &h->off);
-	eng->ctr.syns_peer_opt++;
-	return true;
 }
 
 static enum cn_verdict on_client_syn(struct cn_engine *eng, struct cn_frame *fr,
@@ -413,13 +338,14 @@ static enum cn_verdict on_client_syn(struct cn_engine *eng, struct cn_frame *fr,
 		/* The client lost our SYN-ACK: the same one again. */
 		send_synack(eng, f, fr->data, p);
 		eng->ctr.synacks_resent++;
-		event(eng, CN_EV_SYN_RESPOOFED, f, now);
+		sm_event(eng, CN_EV_SYN_RESPOOFED, f, now);
 		if (f->state != CN_FS_SYN_SENT)
 			return CN_STOLEN;
 		if (f->peer_state == CN_FP_NONE)
 			return CN_FORWARD;
 		/* The copy that carries the peer option. */
-		emit(eng, CN_SERVER, f->syn->data, f->syn->len, &f->syn->off);
+		sm_emit(eng, CN_SERVER, f->syn->data, f->syn->len,
+			&f->syn->off);
 		return CN_STOLEN;
 	}
 	if (f && f->state == CN_FS_ESTABLISHED) {
@@ -433,8 +359,8 @@ static enum cn_verdict on_client_syn(struct cn_engine *eng, struct cn_frame *fr,
 	if (f) {
 		/* A new connection on a closed or half-open 4-tuple. */
 		eng->ctr.flows_replaced++;
-		event(eng, CN_EV_REPLACED, f, now);
-		flow_free(eng, f);
+		sm_event(eng, CN_EV_REPLACED, f, now);
+		sm_flow_free(eng, f);
 	}
 	f = flow_new(eng, fr, p, key, hash, now);
 	if (!f) {
@@ -446,96 +372,15 @@ static enum cn_verdict on_client_syn(struct cn_engine *eng, struct cn_frame *fr,
 	send_synack(eng, f, fr->data, p);
 	eng->ctr.flows_created++;
 	eng->ctr.synacks_spoofed++;
-	event(eng, CN_EV_SYN_SPOOFED, f, now);
-	return ask_peer(eng, f, fr, p, now) ? CN_STOLEN : CN_FORWARD;
-}
-
-/* ---- the ServerNIC takes a SYN with the peer option ----------------- */
-
-/* The option, or why it cannot be trusted; whatever it says, every copy
- * of it is overwritten with NOPs: the server never sees one. */
-static bool read_peer_opt(struct cn_engine *eng, struct cn_frame *fr,
-			  const struct cn_pkt *p, const struct cn_flow_key *key,
-			  struct cn_peer_opt *po)
-{
-	const struct cn_config *c = &eng->cfg;
-	enum cn_peer_opt_err err = CN_PEER_OPT_BAD;
-
-	if (p->opt.peer_count == 1)
-		err = cn_peer_opt_read(fr->data + p->opt.peer_off,
-				       p->opt.peer_len, key, p->seq, &p->opt,
-				       c->peer_keyed ? c->peer_key : NULL, po);
-	eng->ctr.peer_opts_stripped +=
-		cn_peer_opt_strip(fr->data, p,
-				  !(fr->off.flags & CN_OFF_CSUM_PARTIAL));
-	if (err == CN_PEER_OPT_BAD)
-		eng->ctr.peer_opts_bad++;
-	else if (err == CN_PEER_OPT_TAG)
-		eng->ctr.peer_tags_bad++;
-	return err == CN_PEER_OPT_OK;
-}
-
-static enum cn_verdict on_peer_syn(struct cn_engine *eng, struct cn_frame *fr,
-				   const struct cn_pkt *p,
-				   const struct cn_flow_key *key, uint32_t hash,
-				   struct cn_flow *f, uint64_t now,
-				   enum cn_drop *reason)
-{
-	struct cn_peer_opt po;
-
-	if (p->opt.peer_count && !cn_rewrite_offload_ok(fr, p)) {
-		/* Its option cannot be taken out reliably. */
-		*reason = CN_DROP_bad_offload;
-		return CN_DROP;
-	}
-	if (!p->opt.peer_count || !read_peer_opt(eng, fr, p, key, &po)) {
-		/* Not asked for: the SYN and its flow pass as through a
-		 * bridge (a flow this box had on the 4-tuple is over). */
-		if (f && f->state != CN_FS_ESTABLISHED)
-			flow_free(eng, f);
-		eng->ctr.passed_untracked++;
-		return CN_FORWARD;
-	}
-	eng->ctr.syns_peer++;
-	if (f && f->state != CN_FS_CLOSED && f->client_isn == p->seq) {
-		if (f->state == CN_FS_SYN_SENT)
-			return CN_FORWARD; /* the server may have lost it */
-		/* The ClientNIC lost the translated SYN-ACK: again. */
-		emit(eng, CN_CLIENT, f->syn->data, f->syn->len, &f->syn->off);
-		eng->ctr.synacks_resent++;
-		event(eng, CN_EV_SYN_RESPOOFED, f, now);
-		return CN_STOLEN;
-	}
-	if (f && f->state == CN_FS_ESTABLISHED) {
-		eng->ctr.syns_challenged++;
-		return CN_FORWARD;
-	}
-	if (f) {
-		eng->ctr.flows_replaced++;
-		event(eng, CN_EV_REPLACED, f, now);
-		flow_free(eng, f);
-	}
-	f = flow_start(eng, p, key, hash, now);
-	if (!f) {
-		eng->ctr.passed_table_full++;
-		return CN_FORWARD;
-	}
-	f->spoof_isn = po.spoof_isn;
-	f->spoof_tsval = po.spoof_tsval;
-	f->spoofed = po.spoofed;
-	/* Only to forget the flow: the ClientNIC resends the SYN and resets
-	 * its client when the server stays silent. */
-	cn_ft_timer_set(&eng->ft, f, now + eng->cfg.syn_timeout_ns);
-	eng->ctr.flows_created++;
-	event(eng, CN_EV_PEER_SYN, f, now);
-	return CN_FORWARD;
+	sm_event(eng, CN_EV_SYN_SPOOFED, f, now);
+	return peer_ask(eng, f, fr, p, now) ? CN_STOLEN : CN_FORWARD;
 }
 
 /* ---- early data ----------------------------------------------------- */
 
 /* The client retransmits early data the box holds (its timer runs from
  * the LAN-time handshake): the same segment again need not be held twice. */
-static bool held_already(const struct cn_flow *f, const struct cn_pkt *p)
+bool sm_held_already(const struct cn_flow *f, const struct cn_pkt *p)
 {
 	uint32_t len = cn_pkt_seg_len(p);
 
@@ -549,8 +394,8 @@ static bool held_already(const struct cn_flow *f, const struct cn_pkt *p)
 
 /* Keep a copy of an early client frame, within the bounds; returns
  * CN_DROP_NONE or why it was not kept. */
-static enum cn_drop keep(struct cn_engine *eng, struct cn_flow *f,
-			 const struct cn_frame *fr, const struct cn_pkt *p)
+enum cn_drop sm_keep(struct cn_engine *eng, struct cn_flow *f,
+		     const struct cn_frame *fr, const struct cn_pkt *p)
 {
 	const struct cn_config *c = &eng->cfg;
 	struct cn_held *h;
@@ -560,7 +405,7 @@ static enum cn_drop keep(struct cn_engine *eng, struct cn_flow *f,
 		return CN_DROP_buf_flow_full;
 	if (eng->held_bytes + fr->len > c->buf_total_bytes)
 		return CN_DROP_buf_total_full;
-	h = held_copy(fr);
+	h = sm_held_copy(fr);
 	if (!h)
 		return CN_DROP_nomem;
 	h->seq = p->seq;
@@ -573,7 +418,7 @@ static enum cn_drop keep(struct cn_engine *eng, struct cn_flow *f,
 	return CN_DROP_NONE;
 }
 
-static void client_sent(struct cn_flow *f, const struct cn_pkt *p)
+void sm_client_sent(struct cn_flow *f, const struct cn_pkt *p)
 {
 	if (cn_seq_lt(f->peer[CN_CLIENT].end, p->seq + cn_pkt_seg_len(p)))
 		f->peer[CN_CLIENT].end = p->seq + cn_pkt_seg_len(p);
@@ -583,37 +428,17 @@ static enum cn_verdict hold(struct cn_engine *eng, struct cn_flow *f,
 			    const struct cn_frame *fr, const struct cn_pkt *p,
 			    uint64_t now, enum cn_drop *reason)
 {
-	if (held_already(f, p)) {
+	if (sm_held_already(f, p)) {
 		eng->ctr.frames_held_dup++;
 		return CN_STOLEN;
 	}
-	*reason = keep(eng, f, fr, p);
+	*reason = sm_keep(eng, f, fr, p);
 	if (*reason != CN_DROP_NONE)
 		return CN_DROP;
 	eng->ctr.frames_buffered++;
-	client_sent(f, p);
-	event(eng, CN_EV_BUFFERED, f, now);
+	sm_client_sent(f, p);
+	sm_event(eng, CN_EV_BUFFERED, f, now);
 	return CN_STOLEN;
-}
-
-/*
- * A peer is expected to translate: early data goes out at once, right
- * behind the SYN, and a copy stays here in case the SYN-ACK says the peer
- * is not there. A frame past the bounds goes without a copy: the client
- * retransmits what nobody acknowledged.
- */
-static enum cn_verdict send_early(struct cn_engine *eng, struct cn_flow *f,
-				  const struct cn_frame *fr,
-				  const struct cn_pkt *p)
-{
-	if (held_already(f, p))
-		return CN_FORWARD;
-	if (keep(eng, f, fr, p) == CN_DROP_NONE)
-		eng->ctr.frames_copied++;
-	else
-		eng->ctr.frames_uncopied++;
-	client_sent(f, p);
-	return CN_FORWARD;
 }
 
 /* ---- connection tracking (server-side sequence space) --------------- */
@@ -659,7 +484,7 @@ static void track(struct cn_engine *eng, struct cn_flow *f, enum cn_side from,
 			eng->ctr.rst_out_of_window++;
 		} else if (f->state != CN_FS_CLOSED) {
 			eng->ctr.flows_reset++;
-			event(eng, CN_EV_RESET, f, now);
+			sm_event(eng, CN_EV_RESET, f, now);
 			flow_close(eng, f, now);
 		}
 		return;
@@ -689,111 +514,6 @@ static void touch(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 		cn_ft_list_move(&eng->ft, f, CN_LIST_ACTIVE, now);
 }
 
-/* ---- a peer that vanishes mid-flow ---------------------------------- */
-
-static uint32_t max32(uint32_t a, uint32_t b)
-{
-	return a > b ? a : b;
-}
-
-/* Whether seq can be a server segment's in the client's view of the flow:
- * from a window below what the client acknowledged to a window past what
- * the server has sent. The spaces differ by a random delta, so a segment
- * that missed its translation lands there only by a fluke. */
-static bool s2c_seq_plausible(const struct cn_flow *f, uint32_t seq)
-{
-	const struct cn_peer *c = &f->peer[CN_CLIENT], *s = &f->peer[CN_SERVER];
-	uint32_t lo = c->ack_seen ? c->ack : s->end;
-	uint32_t w = max32(c->max_win, 0xffff);
-
-	return cn_seq_leq(lo - w, seq) && cn_seq_leq(seq, s->end + w);
-}
-
-/* The flow's server space was the client's view while the peer
- * translated; from now on it is the server's own. */
-static void to_server_space(struct cn_flow *f)
-{
-	f->peer[CN_SERVER].end -= f->delta;
-	f->peer[CN_SERVER].fin_seq -= f->delta;
-	f->peer[CN_CLIENT].ack -= f->delta;
-	f->passthrough = false;
-}
-
-/*
- * ClientNIC: a server segment whose seq is plausible only untranslated
- * means the peer is gone (killed, restarted without the flow, or off the
- * path). The receipt gave this box the flow's deltas: it translates from
- * now on, and the connection lives on.
- */
-static bool peer_vanished(struct cn_engine *eng, struct cn_flow *f,
-			  enum cn_side from, const struct cn_pkt *p,
-			  uint64_t now)
-{
-	if (from != CN_SERVER || f->peer_state != CN_FP_RELAYED ||
-	    s2c_seq_plausible(f, p->seq) ||
-	    !s2c_seq_plausible(f, p->seq + f->delta))
-		return false;
-	to_server_space(f);
-	f->peer_state = CN_FP_FALLBACK;
-	eng->ctr.flows_resumed++;
-	if (cn_oc_peer(&eng->oc, &f->key)) {
-		cn_oc_set_peer(&eng->oc, &f->key, 0);
-		eng->ctr.peers_lost++;
-		event(eng, CN_EV_PEER_LOST, f, now);
-	}
-	return true;
-}
-
-/* The client sends again what the server has not acknowledged: a
- * retransmission, maybe because the peer is gone and the server drops
- * segments it cannot understand. */
-static bool client_resends(const struct cn_flow *f, const struct cn_pkt *p)
-{
-	const struct cn_peer *s = &f->peer[CN_SERVER];
-	uint32_t len = cn_pkt_seg_len(p);
-
-	return f->peer_state == CN_FP_RELAYED && len &&
-	       cn_seq_lt(p->seq, f->peer[CN_CLIENT].end) &&
-	       !(s->ack_seen && cn_seq_leq(p->seq + len, s->ack));
-}
-
-/*
- * A copy of the retransmission, translated here: a peer that still
- * translates passes it as it is (translated_already()), the server
- * without a peer understands it and answers, and its answer, arriving
- * untranslated, hands the flow to this box (peer_vanished()).
- */
-static void probe(struct cn_engine *eng, struct cn_flow *f,
-		  const struct cn_frame *fr, const struct cn_pkt *p)
-{
-	uint8_t *copy;
-
-	if (!cn_rewrite_offload_ok(fr, p) || !(copy = malloc(fr->len)))
-		return;
-	memcpy(copy, fr->data, fr->len);
-	cn_rewrite_c2s(copy, p, f, !(fr->off.flags & CN_OFF_CSUM_PARTIAL));
-	emit(eng, CN_SERVER, copy, fr->len, &fr->off);
-	free(copy);
-	eng->ctr.frames_probes++;
-}
-
-/* ServerNIC: whether a client segment's ACK is already in the server's
- * space (a ClientNIC's probe) and not in the client's. */
-static bool ack_plausible(const struct cn_flow *f, uint32_t ack)
-{
-	const struct cn_peer *c = &f->peer[CN_CLIENT], *s = &f->peer[CN_SERVER];
-	uint32_t lo = c->ack_seen ? c->ack : s->end;
-
-	return cn_seq_leq(lo - max32(s->max_win, 0xffff), ack) &&
-	       cn_seq_leq(ack, s->end);
-}
-
-static bool translated_already(const struct cn_flow *f, const struct cn_pkt *p)
-{
-	return (p->flags & CN_TCP_ACK) && ack_plausible(f, p->ack) &&
-	       !ack_plausible(f, p->ack - f->delta);
-}
-
 static enum cn_verdict translate(struct cn_engine *eng, struct cn_flow *f,
 				 enum cn_side from, struct cn_frame *fr,
 				 const struct cn_pkt *p, uint64_t now,
@@ -804,15 +524,16 @@ static enum cn_verdict translate(struct cn_engine *eng, struct cn_flow *f,
 	if (f->passthrough && !peer_vanished(eng, f, from, p, now)) {
 		/* The peer translates: here both ends' spaces are the
 		 * client's view of the flow. */
-		if (from == CN_CLIENT && client_resends(f, p))
-			probe(eng, f, fr, p);
+		if (from == CN_CLIENT && peer_client_resends(f, p))
+			peer_probe(eng, f, fr, p);
 		touch(eng, f, now);
 		track(eng, f, from, p, p->seq, p->ack,
 		      from == CN_CLIENT ? f->c2s_shift_in : f->s2c_shift_out,
 		      now);
 		return CN_FORWARD;
 	}
-	if (servernic(eng) && from == CN_CLIENT && translated_already(f, p)) {
+	if (sm_servernic(eng) && from == CN_CLIENT &&
+	    peer_translated_already(f, p)) {
 		touch(eng, f, now);
 		track(eng, f, from, p, p->seq, p->ack, f->c2s_shift_in, now);
 		eng->ctr.frames_probes++;
@@ -839,14 +560,14 @@ static enum cn_verdict translate(struct cn_engine *eng, struct cn_flow *f,
 
 /* The server's options, and (ClientNIC) what the next spoofed SYN-ACK to
  * it will promise. */
-static void learn_options(struct cn_engine *eng, struct cn_flow *f,
-			  const struct cn_pkt *p)
+void sm_learn_options(struct cn_engine *eng, struct cn_flow *f,
+		      const struct cn_pkt *p)
 {
 	const struct cn_syn_opts *c = &f->client;
 
 	f->real = (struct cn_syn_opts){ p->opt.mss, p->opt.wscale,
 					p->opt.sack_ok, p->opt.ts };
-	if (servernic(eng))
+	if (sm_servernic(eng))
 		return;
 	cn_oc_put(&eng->oc, &f->key, &f->real,
 		  (c->wscale >= 0 ? CN_OC_WSCALE : 0u) |
@@ -854,7 +575,7 @@ static void learn_options(struct cn_engine *eng, struct cn_flow *f,
 }
 
 /* What the server's side of the wire has said so far: its SYN-ACK. */
-static void server_sent_synack(struct cn_flow *f, const struct cn_pkt *p)
+void sm_server_sent_synack(struct cn_flow *f, const struct cn_pkt *p)
 {
 	f->peer[CN_SERVER].end = p->seq + 1;
 	f->peer[CN_SERVER].ack = p->ack;
@@ -862,14 +583,14 @@ static void server_sent_synack(struct cn_flow *f, const struct cn_pkt *p)
 	f->peer[CN_SERVER].max_win = p->win;
 }
 
-static void learn_server(struct cn_engine *eng, struct cn_flow *f,
-			 const struct cn_pkt *p)
+void sm_learn_server(struct cn_engine *eng, struct cn_flow *f,
+		     const struct cn_pkt *p)
 {
 	const struct cn_syn_opts *c = &f->client, *sp = &f->spoofed;
 	bool client_scales = c->wscale >= 0 && sp->wscale >= 0;
 	bool server_scales = c->wscale >= 0 && p->opt.wscale >= 0;
 
-	learn_options(eng, f, p);
+	sm_learn_options(eng, f, p);
 	f->real_isn = p->seq;
 	f->delta = f->spoof_isn - f->real_isn;
 	/* Window fields carry units of 2^shift; the two ends may disagree
@@ -883,7 +604,7 @@ static void learn_server(struct cn_engine *eng, struct cn_flow *f,
 	f->strip_ts_c2s = sp->ts && !p->opt.ts;
 	f->strip_sack_c2s = sp->sack_ok && !p->opt.sack_ok;
 	f->strip_sack_s2c = !sp->sack_ok && p->opt.sack_ok;
-	server_sent_synack(f, p);
+	sm_server_sent_synack(f, p);
 }
 
 /* The ACK that completes the server's handshake, when the client's own
@@ -918,7 +639,7 @@ static bool flush_one(struct cn_engine *eng, struct cn_flow *f,
 		eng->drops.by_reason[reason]++;
 		return false;
 	}
-	emit(eng, CN_SERVER, h->data, h->len, &h->off);
+	sm_emit(eng, CN_SERVER, h->data, h->len, &h->off);
 	if (f->peer_state == CN_FP_FALLBACK)
 		eng->ctr.frames_replayed++;
 	else
@@ -926,31 +647,31 @@ static bool flush_one(struct cn_engine *eng, struct cn_flow *f,
 	return (p.flags & CN_TCP_ACK) != 0;
 }
 
-static void flush(struct cn_engine *eng, struct cn_flow *f,
-		  const uint8_t *synack, const struct cn_pkt *sp, uint64_t now)
+void sm_flush(struct cn_engine *eng, struct cn_flow *f,
+	      const uint8_t *synack, const struct cn_pkt *sp, uint64_t now)
 {
 	bool acked = false;
 
-	event(eng, CN_EV_FLUSHED, f, now);
+	sm_event(eng, CN_EV_FLUSHED, f, now);
 	for (struct cn_held *h = f->held; h; h = h->next) {
 		acked |= flush_one(eng, f, h, now);
 		if (f->state != CN_FS_ESTABLISHED)
 			break; /* a held RST or FIN ended it */
 	}
-	held_free_all(eng, f);
+	sm_held_free_all(eng, f);
 	/* Through a peer, the handshake ACK is the peer's business. */
 	if (!acked && f->state == CN_FS_ESTABLISHED && !f->passthrough)
 		send_handshake_ack(eng, f, synack, sp);
 }
 
 /* It acknowledges the SYN, and at most the SYN's data (TFO). */
-static bool synack_acks_syn(const struct cn_flow *f, const struct cn_pkt *p)
+bool sm_synack_acks_syn(const struct cn_flow *f, const struct cn_pkt *p)
 {
 	return !cn_seq_lt(p->ack, f->client_isn + 1) &&
 	       !cn_seq_lt(f->peer[CN_CLIENT].end, p->ack);
 }
 
-static void establish(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
+void sm_establish(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 {
 	f->state = CN_FS_ESTABLISHED;
 	syn_free(eng, f);
@@ -960,70 +681,31 @@ static void establish(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 	eng->ctr.flows_established++;
 }
 
-/*
- * ServerNIC: the SYN-ACK goes on to the ClientNIC in the space its client
- * was promised (seq = spoofed ISN, spoofed TSval), and a copy stays for a
- * client SYN repeated because it was lost on the way.
- */
-static enum cn_verdict pass_synack_translated(struct cn_engine *eng,
-					      struct cn_flow *f,
-					      struct cn_frame *fr,
-					      const struct cn_pkt *p)
+enum cn_verdict sm_on_real_synack(struct cn_engine *eng, struct cn_flow *f,
+				  struct cn_frame *fr,
+				  const struct cn_pkt *p, uint64_t now,
+				  enum cn_drop *reason)
 {
-	const struct cn_config *c = &eng->cfg;
-	struct cn_peer_receipt r = {
-		.real_isn = f->real_isn,
-		.real_tsval = p->opt.tsval,
-		.ts = f->translate_ts,
-	};
-	uint8_t opt[CN_PEER_RECEIPT_MAX];
-	struct cn_frame grown = { .data = eng->scratch };
-	const struct cn_frame *out = fr;
-	unsigned n;
-
-	cn_rewrite_s2c(fr->data, p, f, !(fr->off.flags & CN_OFF_CSUM_PARTIAL));
-	n = cn_peer_receipt_write(opt, &r, &f->key, f->client_isn,
-				  c->peer_keyed ? c->peer_key : NULL);
-	if (!p->payload_len)
-		grown.len = cn_syn_add_option(eng->scratch, fr->data, p, opt, n);
-	if (grown.len) {
-		out = &grown;
-		eng->ctr.synacks_receipt++;
-	}
-	if (eng->held_bytes + out->len <= c->buf_total_bytes &&
-	    (f->syn = held_copy(out)))
-		eng->held_bytes += out->len;
-	if (out == fr)
-		return CN_FORWARD;
-	emit(eng, CN_CLIENT, grown.data, grown.len, NULL);
-	return CN_STOLEN;
-}
-
-static enum cn_verdict on_real_synack(struct cn_engine *eng, struct cn_flow *f,
-				      struct cn_frame *fr,
-				      const struct cn_pkt *p, uint64_t now,
-				      enum cn_drop *reason)
-{
-	if (!synack_acks_syn(f, p)) {
+	if (!sm_synack_acks_syn(f, p)) {
 		*reason = CN_DROP_synack_bad_ack;
 		return CN_DROP;
 	}
-	if (servernic(eng) && !cn_rewrite_offload_ok(fr, p)) {
+	if (sm_servernic(eng) && !cn_rewrite_offload_ok(fr, p)) {
 		/* It goes on rewritten: its offload must match. */
 		*reason = CN_DROP_bad_offload;
 		return CN_DROP;
 	}
-	learn_server(eng, f, p);
-	establish(eng, f, now);
+	sm_learn_server(eng, f, p);
+	sm_establish(eng, f, now);
 	eng->ctr.synacks_real++;
-	if (servernic(eng)) {
+	if (sm_servernic(eng)) {
 		eng->ctr.flows_taken_over++;
-		event(eng, CN_EV_TAKEN_OVER, f, now);
-		flush(eng, f, fr->data, p, now);
-		return pass_synack_translated(eng, f, fr, p);
+		sm_event(eng, CN_EV_TAKEN_OVER, f, now);
+		sm_flush(eng, f, fr->data, p, now);
+		return peer_pass_synack(eng, f, fr, p);
 	}
-	event(eng, CN_EV_SYNACK_REAL, f, now);
-	flush(eng, f, fr->data, p, now);
+	sm_event(eng, CN_EV_SYNACK_REAL, f, now);
+	sm_flush(eng, f, fr->data, p, now);
 	return CN_STOLEN;
 }
 
@@ -1033,90 +715,6 @@ static enum cn_verdict on_real_synack(struct cn_engine *eng, struct cn_flow *f,
  * translates; here the flow is only tracked. Frames held until now go on
  * as they are, copies of frames already sent are no longer needed.
  */
-/* The peer's receipt: with it, the flow's deltas as the peer has them. */
-static bool read_receipt(struct cn_engine *eng, struct cn_flow *f,
-			 const uint8_t *data, const struct cn_pkt *p)
-{
-	const struct cn_config *c = &eng->cfg;
-	struct cn_peer_receipt r = { .ts = f->spoofed.ts && p->opt.ts };
-	struct cn_pkt real = *p;
-
-	if (p->opt.peer_count != 1 ||
-	    cn_peer_receipt_read(data + p->opt.peer_off, p->opt.peer_len, &f->key,
-				 f->client_isn,
-				 c->peer_keyed ? c->peer_key : NULL, &r))
-		return false;
-	real.seq = r.real_isn;
-	real.opt.tsval = r.real_tsval;
-	learn_server(eng, f, &real);
-	return true;
-}
-
-static enum cn_verdict on_peer_synack(struct cn_engine *eng, struct cn_flow *f,
-				      struct cn_frame *fr,
-				      const struct cn_pkt *p, uint64_t now,
-				      enum cn_drop *reason)
-{
-	bool was_early = f->peer_state == CN_FP_EARLY;
-	enum cn_flow_peer relayed = CN_FP_RELAYED_BLIND;
-
-	if (!synack_acks_syn(f, p)) {
-		*reason = CN_DROP_synack_bad_ack;
-		return CN_DROP;
-	}
-	if (read_receipt(eng, f, fr->data, p)) {
-		relayed = CN_FP_RELAYED;
-	} else {
-		learn_options(eng, f, p);
-		f->real_isn = p->seq;
-	}
-	if (!peer_known(eng, f, now)) {
-		eng->ctr.peers_learned++;
-		event(eng, CN_EV_PEER_LEARNED, f, now);
-	}
-	cn_oc_set_peer(&eng->oc, &f->key, now ? now : 1);
-	f->passthrough = true;
-	server_sent_synack(f, p);
-	establish(eng, f, now);
-	eng->ctr.synacks_real++;
-	eng->ctr.flows_taken_over++;
-	event(eng, CN_EV_TAKEN_OVER, f, now);
-	if (was_early)
-		held_free_all(eng, f);
-	else
-		flush(eng, f, fr->data, p, now);
-	/* Only now: what was held went out for the first time, not again. */
-	f->peer_state = (uint8_t)relayed;
-	return CN_STOLEN;
-}
-
-/*
- * ClientNIC: early data went out for a peer, and the SYN-ACK came back
- * untranslated: no peer (gone, or the route changed). Translate here and
- * replay the copies translated; the server's RSTs to the untranslated
- * frames (seq = spoofed ISN + 1) are dropped from now on.
- */
-static enum cn_verdict on_peer_missing(struct cn_engine *eng,
-				       struct cn_flow *f, struct cn_frame *fr,
-				       const struct cn_pkt *p, uint64_t now,
-				       enum cn_drop *reason)
-{
-	enum cn_verdict v;
-
-	f->peer_state = CN_FP_FALLBACK;
-	v = on_real_synack(eng, f, fr, p, now, reason);
-	if (v == CN_DROP) {
-		f->peer_state = CN_FP_EARLY;
-		return v;
-	}
-	eng->ctr.flows_fallback++;
-	if (cn_oc_peer(&eng->oc, &f->key)) {
-		cn_oc_set_peer(&eng->oc, &f->key, 0);
-		eng->ctr.peers_lost++;
-		event(eng, CN_EV_PEER_LOST, f, now);
-	}
-	return v;
-}
 
 /* The server answered the SYN with an RST (closed port). */
 static enum cn_verdict on_refused(struct cn_engine *eng, struct cn_flow *f,
@@ -1129,14 +727,14 @@ static enum cn_verdict on_refused(struct cn_engine *eng, struct cn_flow *f,
 		return CN_DROP;
 	}
 	eng->ctr.flows_refused++;
-	event(eng, CN_EV_REFUSED, f, now);
-	if (servernic(eng)) {
+	sm_event(eng, CN_EV_REFUSED, f, now);
+	if (sm_servernic(eng)) {
 		/* The ClientNIC resets its client on this very RST. */
-		flow_free(eng, f);
+		sm_flow_free(eng, f);
 		return CN_FORWARD;
 	}
 	reset_client(eng, f);
-	flow_free(eng, f);
+	sm_flow_free(eng, f);
 	return CN_STOLEN;
 }
 
@@ -1150,10 +748,10 @@ static enum cn_verdict on_server_embryonic(struct cn_engine *eng,
 
 	if (fl == (CN_TCP_SYN | CN_TCP_ACK)) {
 		if (f->peer_state != CN_FP_NONE && p->seq == f->spoof_isn)
-			return on_peer_synack(eng, f, fr, p, now, reason);
+			return peer_on_synack(eng, f, fr, p, now, reason);
 		if (f->peer_state == CN_FP_EARLY)
-			return on_peer_missing(eng, f, fr, p, now, reason);
-		return on_real_synack(eng, f, fr, p, now, reason);
+			return peer_on_missing(eng, f, fr, p, now, reason);
+		return sm_on_real_synack(eng, f, fr, p, now, reason);
 	}
 	if (fl & CN_TCP_RST)
 		return on_refused(eng, f, p, now, reason);
@@ -1191,8 +789,8 @@ static enum cn_verdict on_client(struct cn_engine *eng, struct cn_frame *fr,
 	uint8_t fl = p->flags & (CN_TCP_SYN | CN_TCP_ACK | CN_TCP_RST);
 
 	if (fl == CN_TCP_SYN)
-		return servernic(eng) ?
-			on_peer_syn(eng, fr, p, key, hash, f, now, reason) :
+		return sm_servernic(eng) ?
+			peer_on_syn(eng, fr, p, key, hash, f, now, reason) :
 			on_client_syn(eng, fr, p, key, hash, f, now);
 	if (!f) {
 		eng->ctr.passed_untracked++;
@@ -1208,12 +806,12 @@ static enum cn_verdict on_client(struct cn_engine *eng, struct cn_frame *fr,
 			*reason = CN_DROP_rst_embryonic_bad;
 			return CN_DROP;
 		}
-		flow_free(eng, f);
+		sm_flow_free(eng, f);
 		*reason = CN_DROP_client_rst_embryonic;
 		return CN_DROP;
 	}
 	if (f->peer_state == CN_FP_EARLY)
-		return send_early(eng, f, fr, p);
+		return peer_send_early(eng, f, fr, p);
 	return hold(eng, f, fr, p, now, reason);
 }
 
@@ -1336,21 +934,21 @@ static void resend_syn(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 	uint64_t next, give_up = f->syn_at + eng->cfg.syn_timeout_ns;
 	unsigned shift = f->syn_tries < 16 ? f->syn_tries + 1 : 16;
 
-	emit(eng, CN_SERVER, f->syn->data, f->syn->len, &f->syn->off);
+	sm_emit(eng, CN_SERVER, f->syn->data, f->syn->len, &f->syn->off);
 	f->syn_tries++;
 	eng->ctr.syns_resent++;
-	event(eng, CN_EV_SYN_RESENT, f, now);
+	sm_event(eng, CN_EV_SYN_RESENT, f, now);
 	next = now + (eng->cfg.syn_rto_ns << shift);
 	cn_ft_timer_set(&eng->ft, f, next < give_up ? next : give_up);
 }
 
 static void syn_timer(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 {
-	if (servernic(eng) || now - f->syn_at >= eng->cfg.syn_timeout_ns) {
+	if (sm_servernic(eng) || now - f->syn_at >= eng->cfg.syn_timeout_ns) {
 		reset_client(eng, f);
 		eng->ctr.flows_timed_out++;
-		event(eng, CN_EV_SYN_TIMEOUT, f, now);
-		flow_free(eng, f);
+		sm_event(eng, CN_EV_SYN_TIMEOUT, f, now);
+		sm_flow_free(eng, f);
 		return;
 	}
 	resend_syn(eng, f, now);
@@ -1369,8 +967,8 @@ static void expire_idle(struct cn_engine *eng, uint64_t now)
 			continue;
 		}
 		eng->ctr.flows_expired++;
-		event(eng, CN_EV_EXPIRED, f, now);
-		flow_free(eng, f);
+		sm_event(eng, CN_EV_EXPIRED, f, now);
+		sm_flow_free(eng, f);
 	}
 }
 
@@ -1381,8 +979,8 @@ static void expire_closed(struct cn_engine *eng, uint64_t now)
 	while ((f = cn_ft_list_head(&eng->ft, CN_LIST_CLOSED)) &&
 	       now - f->list_at >= eng->cfg.close_grace_ns) {
 		eng->ctr.flows_closed++;
-		event(eng, CN_EV_CLOSED, f, now);
-		flow_free(eng, f);
+		sm_event(eng, CN_EV_CLOSED, f, now);
+		sm_flow_free(eng, f);
 	}
 }
 
@@ -1479,7 +1077,7 @@ void cn_engine_destroy(struct cn_engine *eng)
 		return;
 	for (uint32_t i = 0; eng->ft.slots && i < eng->ft.capacity; i++)
 		if (eng->ft.slots[i].state != CN_FS_FREE)
-			flow_free(eng, &eng->ft.slots[i]);
+			sm_flow_free(eng, &eng->ft.slots[i]);
 	cn_ft_fini(&eng->ft);
 	cn_oc_fini(&eng->oc);
 	free(eng);

@@ -41,17 +41,34 @@ static uint32_t tag_of(const uint8_t *key, const struct cn_flow_key *fk,
 	return (uint32_t)cn_siphash(key, buf, 44 + n);
 }
 
+/* The tag of the fields from the ExID up to off, written at off. */
+static unsigned put_tag(uint8_t *opt, unsigned off, const uint8_t *key,
+			const struct cn_flow_key *fk, uint32_t client_isn)
+{
+	cn_put32(opt + off, tag_of(key, fk, client_isn, opt + 2, off - 2));
+	return off + TAG_LEN;
+}
+
+static bool tag_ok(const uint8_t *opt, unsigned off, const uint8_t *key,
+		   const struct cn_flow_key *fk, uint32_t client_isn)
+{
+	return cn_get32(opt + off) == tag_of(key, fk, client_isn, opt + 2,
+					     off - 2);
+}
+
 unsigned cn_peer_opt_write(uint8_t *buf, const struct cn_peer_opt *o,
 			   const struct cn_flow_key *fk, uint32_t client_isn,
 			   const uint8_t *key)
 {
 	unsigned len = cn_peer_opt_len(o, key != NULL), off = HDR;
 	int8_t ws = o->spoofed.wscale;
-	uint8_t flags = ws < 0 ? CN_PEER_NO_WSCALE
-			       : (uint8_t)(ws > CN_MAX_WSCALE ? CN_MAX_WSCALE : ws);
+	uint8_t flags = CN_PEER_NO_WSCALE;
 
-	flags |= (o->spoofed.sack_ok ? F_SACK : 0) | (o->spoofed.ts ? F_TS : 0) |
-		 (key ? F_TAG : 0);
+	if (ws >= 0)
+		flags = (uint8_t)(ws > CN_MAX_WSCALE ? CN_MAX_WSCALE : ws);
+	flags |= o->spoofed.sack_ok ? F_SACK : 0;
+	flags |= o->spoofed.ts ? F_TS : 0;
+	flags |= key ? F_TAG : 0;
 	buf[0] = CN_TCPOPT_EXP;
 	buf[1] = (uint8_t)len;
 	cn_put16(buf + 2, CN_PEER_EXID);
@@ -63,7 +80,7 @@ unsigned cn_peer_opt_write(uint8_t *buf, const struct cn_peer_opt *o,
 		off += 4;
 	}
 	if (key)
-		cn_put32(buf + off, tag_of(key, fk, client_isn, buf + 2, off - 2));
+		put_tag(buf, off, key, fk, client_isn);
 	return len;
 }
 
@@ -82,7 +99,8 @@ enum cn_peer_opt_err cn_peer_opt_read(const uint8_t *opt, unsigned len,
 		return CN_PEER_OPT_BAD;
 	flags = opt[10];
 	ws = flags & F_WSCALE;
-	want = HDR + ((flags & F_TS) ? 4u : 0u) + ((flags & F_TAG) ? TAG_LEN : 0u);
+	want = HDR + ((flags & F_TS) ? 4u : 0u);
+	want += (flags & F_TAG) ? TAG_LEN : 0u;
 	if (len != want || (flags & F_RESERVED))
 		return CN_PEER_OPT_BAD;
 	memset(out, 0, sizeof(*out));
@@ -92,8 +110,9 @@ enum cn_peer_opt_err cn_peer_opt_read(const uint8_t *opt, unsigned len,
 	out->spoofed.sack_ok = flags & F_SACK;
 	out->spoofed.ts = flags & F_TS;
 	out->tagged = flags & F_TAG;
-	/* A SYN-ACK grants only what the SYN asked for. */
-	if (out->spoofed.mss < 64 || (ws != CN_PEER_NO_WSCALE && ws > CN_MAX_WSCALE) ||
+	/* A SYN-ACK grants only what the SYN asked for. Four bits of window
+	 * scale leave no shift past CN_MAX_WSCALE besides "none". */
+	if (out->spoofed.mss < 64 ||
 	    (out->spoofed.wscale >= 0 && syn->wscale < 0) ||
 	    (out->spoofed.sack_ok && !syn->sack_ok) ||
 	    (out->spoofed.ts && !syn->ts))
@@ -104,8 +123,7 @@ enum cn_peer_opt_err cn_peer_opt_read(const uint8_t *opt, unsigned len,
 	}
 	if (!key)
 		return CN_PEER_OPT_OK;
-	if (!out->tagged ||
-	    cn_get32(opt + off) != tag_of(key, fk, client_isn, opt + 2, off - 2))
+	if (!out->tagged || !tag_ok(opt, off, key, fk, client_isn))
 		return CN_PEER_OPT_TAG;
 	return CN_PEER_OPT_OK;
 }
@@ -123,10 +141,8 @@ unsigned cn_peer_receipt_write(uint8_t *buf, const struct cn_peer_receipt *r,
 		cn_put32(buf + off, r->real_tsval);
 		off += 4;
 	}
-	if (key) {
-		cn_put32(buf + off, tag_of(key, fk, client_isn, buf + 2, off - 2));
-		off += TAG_LEN;
-	}
+	if (key)
+		off = put_tag(buf, off, key, fk, client_isn);
 	buf[1] = (uint8_t)off;
 	return off;
 }
@@ -144,8 +160,7 @@ enum cn_peer_opt_err cn_peer_receipt_read(const uint8_t *opt, unsigned len,
 		return CN_PEER_OPT_BAD;
 	r->real_isn = cn_get32(opt + 4);
 	r->real_tsval = r->ts ? cn_get32(opt + 8) : 0;
-	if (key &&
-	    cn_get32(opt + off) != tag_of(key, fk, client_isn, opt + 2, off - 2))
+	if (key && !tag_ok(opt, off, key, fk, client_isn))
 		return CN_PEER_OPT_TAG;
 	return CN_PEER_OPT_OK;
 }
@@ -221,7 +236,8 @@ unsigned cn_peer_opt_strip(uint8_t *data, const struct cn_pkt *p,
 		olen = data[off + 1];
 		if (data[off] == CN_TCPOPT_EXP && olen >= 4 &&
 		    cn_get16(data + off + 2) == CN_PEER_EXID) {
-			cn_rewrite_nop(data, p, (uint16_t)off, olen, patch_csum);
+			cn_rewrite_nop(data, p, (uint16_t)off, olen,
+				       patch_csum);
 			n++;
 		}
 		off += olen;
