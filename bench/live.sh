@@ -4,29 +4,52 @@
 # Live benchmark in the end-to-end namespace topology (tests/e2e/lib.sh):
 #
 #   client ns        clientnic ns         wan ns             servernic ns        server ns
-#   [c0] ---------- [eth0  BOX  eth1] -- [wan0 br1 wan1] -- [eth0 br2 eth1] -- [s0]
+#   [c0] ---------- [eth0  BOX  eth1] -- [wan0 br1 wan1] -- [eth0 SNIC eth1] -- [s0]
 #   iperf3 -c,                                                                 iperf3 -s,
-#   loadgen conn/rr                                                            loadgen server
+#   loadgen conn/rr, curl                                                      loadgen server,
+#                                                                              HTTP server
 #
-# BOX is the daemon (clientnic) or, as the baseline, a Linux bridge; the
-# WAN namespace is always a plain bridge (no delay: the box's own cost is
-# what is measured), and so, for now, is the ServerNIC's place.
+#   bench/live.sh bridge     bridges in the box, WAN and ServerNIC places
+#   bench/live.sh clientnic  the daemon in the box place, bridges elsewhere
+#   bench/live.sh pair       build/clientnic and build/servernic in their
+#                            places, a bridge in the WAN place: bulk only
+#   bench/live.sh wan        linkem (LIVE_WAN_MS each way) in the WAN place;
+#                            a 1 KiB GET's connect() and first byte through
+#                            bridges in both box places, the ClientNIC alone,
+#                            ClientNIC + ServerNIC and (where curl and the
+#                            kernel do it) TCP Fast Open between the
+#                            endpoints, all in this one run
 #
-#   bench/live.sh BOX        measure one box; prints "live NAME VALUE UNIT"
+# Prints "live NAME VALUE UNIT" (the run.sh caller files it under the box
+# it asked for), or, for `wan`, "live.SETUP NAME VALUE UNIT" with SETUP one
+# of bridge, clientnic, pair, tfo. The bridge, clientnic and pair runs have
+# no delay in the WAN place: the boxes' own cost is what is measured.
 #
 # Environment: BUILD (binaries), LIVE_SECONDS (per measurement, default 5),
 # LIVE_PROFILE=DIR (perf record the daemon during the bulk and connection
 # runs and leave the reports in DIR), LIVE_CLIENTNIC_ARGS (more daemon
-# options for every run, e.g. "--workers 2").
+# options for every run, e.g. "--workers 2"), LIVE_SERVERNIC_ARGS (the
+# same for the ServerNIC), LIVE_WAN_MS (one-way delay of the `wan` run,
+# default 20), LIVE_REQUESTS (timed GETs per setup in the `wan` run, after
+# one untimed; the median is printed; default 7), LIVE_ROUND (the round
+# number from run.sh: even rounds take the `wan` setups in reverse order).
 set -o errexit -o nounset -o pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=../tests/e2e/lib.sh
 source "$here/../tests/e2e/lib.sh"
 
-box=${1:?usage: live.sh clientnic|bridge}
+box=${1:?usage: live.sh bridge|clientnic|pair|wan}
+case $box in
+bridge | clientnic | pair | wan) ;;
+*) fail "usage: live.sh bridge|clientnic|pair|wan, not '$box'" ;;
+esac
 CLIENTNIC_ARGS="${LIVE_CLIENTNIC_ARGS:-} $CLIENTNIC_ARGS"
+SERVERNIC_ARGS="${LIVE_SERVERNIC_ARGS:-} $SERVERNIC_ARGS"
 secs=${LIVE_SECONDS:-5}
+wan_ms=${LIVE_WAN_MS:-20}
+requests=${LIVE_REQUESTS:-7}
+round=${LIVE_ROUND:-1}
 profile=${LIVE_PROFILE:-}
 LOADGEN=$BUILD/bench/loadgen
 IPERF_PORT=5201
@@ -63,11 +86,17 @@ meter_stop() {
 }
 
 # perf record the daemon for a while in the background (LIVE_PROFILE).
+# The ClientNIC, unless PROFILE_PID names another daemon (the pair run
+# profiles the ServerNIC, which does the translating there, and names its
+# reports PROFILE_PREFIX...).
 PERF_PID=
+PROFILE_PID=
+PROFILE_PREFIX=
 profile_start() { # name
-	[ -n "$profile" ] && [ -n "$BOX_PID" ] || return 0
+	local pid=${PROFILE_PID:-$BOX_PID}
+	[ -n "$profile" ] && [ -n "$pid" ] || return 0
 	command -v perf >/dev/null || return 0
-	perf record -q -g -e cpu-clock -p "$BOX_PID" -o "$profile/$1.data" \
+	perf record -q -g -e cpu-clock -p "$pid" -o "$profile/$1.data" \
 		-- sleep "$((secs - 1))" >/dev/null 2>&1 &
 	PERF_PID=$!
 }
@@ -93,7 +122,7 @@ print("%.3f %d" % (e["sum_received"]["bits_per_second"] / 1e9,
 }
 
 bulk() { # offloads streams
-	local name="bulk_${1}_${2}" r gbps retr
+	local name="${PROFILE_PREFIX}bulk_${1}_${2}" r gbps retr
 	profile_start "$name"
 	meter_start
 	r=$(iperf_gbps "$2")
@@ -143,38 +172,237 @@ rr_latency() {
 	emit rr.rate "$(kv rate "$out")" trans/s
 }
 
-topo_setup "$box" bridge bridge
-[ -n "$profile" ] && mkdir -p "$profile"
-spawn S "$TOPO_DIR/iperf3.log" iperf3 -s -p $IPERF_PORT
-spawn S "$TOPO_DIR/lg-conn.log" "$LOADGEN" server --listen "$S_IP4":$CONN_PORT --close-after 100
-spawn S "$TOPO_DIR/lg-rr.log" "$LOADGEN" server --listen "$S_IP4":$RR_PORT
-wait_listen S $IPERF_PORT
-wait_listen S $CONN_PORT
-wait_listen S $RR_PORT
-# Many short connections: the whole ephemeral port range. The server
-# closes first, so TIME-WAIT stays on its side and ports are reused.
-C sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+# ---- connect() and first byte over a WAN with delay (the `wan` run)
 
-rr_latency
-conn_rate conn
-bulk on 1
-bulk on 4
-topo_offloads off
-bulk off 1
-bulk off 4
-topo_offloads on
-# The daemon logs an event line per connection by default; how much of
-# the connection rate that costs. (The bridge simply runs it again.)
-# shellcheck disable=SC2086 # options, split on purpose
-topo_box_restart $CLIENTNIC_ARGS --log-level warn
-conn_rate conn_nolog
+HTTP_PORT=8080
+URL=
+# The HTTP server of the end-to-end tests (tests/e2e/e2e_tool.py), with
+# TCP Fast Open on its listening socket; it changes nothing for a SYN
+# that asks for no cookie, so every setup uses the same server.
+HTTP_TFO_PY='
+import socket, sys
+sys.path.insert(0, sys.argv[1])
+import e2e_tool
 
-if [ "$box" = clientnic ]; then
-	box_stop
-	for c in flows_created frames_rewritten passed_table_full flows_evicted \
-		frames_buffered; do
-		v=$(box_counter "$c")
-		[ -n "$v" ] && emit "counter.$c" "$v" count
+class Server(e2e_tool.DualStackHTTPServer):
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 256)
+        super().server_bind()
+
+e2e_tool.HttpHandler.root = sys.argv[3]
+Server(("::", int(sys.argv[2])), e2e_tool.HttpHandler).serve_forever()
+'
+
+tcpext() { # nsfn field: a TcpExt counter of that namespace
+	# shellcheck disable=SC2016 # awk, not shell
+	"$1" awk -v f="$2" '$1 == "TcpExt:" {
+		if (!n) { for (i = 2; i <= NF; i++) col[$i] = i; n = 1 }
+		else { print (f in col) ? $col[f] : ""; exit } }' /proc/net/netstat
+}
+
+median_of() { sort -g | awk '{ v[NR] = $1 } END {
+	if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# get SETUP [curl options]: one untimed GET (the cookie for TFO, the
+# options cache and the peer for the daemons), then LIVE_REQUESTS timed
+# ones, one after the other; prints the medians of connect() and of the
+# first byte in ms, as curl sees them (time_connect, time_starttransfer).
+get() {
+	local setup=$1 i out conn=() fb=()
+	shift
+	C curl -sS --fail -m 10 -o /dev/null "$@" "$URL" ||
+		fail "$setup: warm-up GET failed"
+	for i in $(seq "$requests"); do
+		out=$(C curl -sS --fail -m 10 -o /dev/null "$@" \
+			-w '%{time_connect} %{time_starttransfer} %{size_download}' "$URL") ||
+			fail "$setup: GET $i failed"
+		[ "${out##* }" = 1024 ] || fail "$setup: GET $i: ${out##* } bytes, not 1024"
+		conn+=("$(awk -v t="${out%% *}" 'BEGIN { printf "%.3f", t * 1000 }')")
+		out=${out#* }
+		fb+=("$(awk -v t="${out%% *}" 'BEGIN { printf "%.3f", t * 1000 }')")
 	done
-fi
+	log "$setup: connect ms ${conn[*]}; first byte ms ${fb[*]}"
+	printf 'live.%s wan%s.connect %s ms\n' "$setup" "$wan_ms" \
+		"$(printf '%s\n' "${conn[@]}" | median_of)"
+	printf 'live.%s wan%s.first_byte %s ms\n' "$setup" "$wan_ms" \
+		"$(printf '%s\n' "${fb[@]}" | median_of)"
+}
+
+# The kernel bridges in both box places: plain TCP, then TCP Fast Open.
+wan_bridges() {
+	get bridge
+	if ! C curl --help all 2>/dev/null | grep -q -- --tcp-fastopen; then
+		log "curl has no --tcp-fastopen: no TFO row"
+		return 0
+	fi
+	local a0 a1 p0 p1
+	a0=$(tcpext C TCPFastOpenActive)
+	p0=$(tcpext S TCPFastOpenPassive)
+	get tfo --tcp-fastopen >"$TOPO_DIR/tfo.rows"
+	a1=$(tcpext C TCPFastOpenActive)
+	p1=$(tcpext S TCPFastOpenPassive)
+	# Only when every timed GET really went out as SYN + data (the warm-up
+	# only fetched the cookie) is it a TFO figure.
+	if [ -n "$a0" ] && [ -n "$p0" ] && [ $((a1 - a0)) -ge "$requests" ] &&
+		[ $((p1 - p0)) -ge "$requests" ]; then
+		cat "$TOPO_DIR/tfo.rows"
+		printf 'live.tfo wan%s.counter.tfo_active %s count\n' "$wan_ms" $((a1 - a0))
+	else
+		log "TFO did not happen (active $a0 -> $a1, passive $p0 -> $p1): no TFO row"
+		printf 'note TFO row left out: %s of %s GETs went out as SYN + data\n' \
+			"$((${a1:-0} - ${a0:-0}))" "$requests"
+	fi
+}
+
+# ClientNIC + ServerNIC: the untimed GET lets the ClientNIC learn the peer
+# (--peer auto); afterwards both daemons stop and their counters show
+# that the timed GETs went out early and were taken over.
+wan_pair() {
+	get pair
+	box_stop
+	snic_stop
+	local c
+	for c in flows_peer_early flows_taken_over flows_fallback; do
+		printf 'live.pair wan%s.counter.clientnic.%s %s count\n' "$wan_ms" "$c" \
+			"$(box_counter "$c")"
+	done
+	printf 'live.pair wan%s.counter.servernic.flows_taken_over %s count\n' "$wan_ms" \
+		"$(snic_counter flows_taken_over)"
+}
+
+# Changing what sits in the box places, in the same topology.
+box_to_clientnic() { # a fresh daemon (no peer learned) in the ClientNIC's place
+	if [ "$TOPO_BOX" = bridge ]; then
+		N ip link del br0
+		TOPO_BOX=clientnic
+		daemon_start clientnic
+	else
+		box_stop
+		daemon_start clientnic
+	fi
+	topo_wait_path
+}
+box_to_bridge() {
+	box_stop
+	_bridge N br0 eth0 eth1
+	TOPO_BOX=bridge
+	topo_wait_path
+}
+snic_to_servernic() {
+	# shellcheck disable=SC2119 # no options: $SERVERNIC_ARGS
+	topo_bridge_to_snic
+	topo_wait_path
+}
+snic_to_bridge() { # after snic_stop; the path waits for the box place
+	_bridge P br2 eth0 eth1
+	TOPO_SNIC=bridge
+}
+
+main_wan() {
+	need_cmd curl
+	# shellcheck disable=SC2034 # read by lib.sh
+	LINKEM_ARGS="--delay ${wan_ms}ms"
+	# Odd rounds go bridges, TFO, ClientNIC, pair; even ones pair,
+	# ClientNIC, bridges, TFO, so that drift over the run does not land on
+	# one setup only.
+	if [ $((round % 2)) = 1 ]; then
+		topo_setup bridge linkem bridge
+	else
+		topo_setup clientnic linkem servernic
+	fi
+	C sysctl -qw net.ipv4.tcp_fastopen=3
+	S sysctl -qw net.ipv4.tcp_fastopen=3
+	mkdir "$TOPO_DIR/www"
+	head -c 1024 /dev/urandom >"$TOPO_DIR/www/1k.bin"
+	spawn S "$TOPO_DIR/http.log" "$PYTHON" -c "$HTTP_TFO_PY" "$E2E_DIR" $HTTP_PORT "$TOPO_DIR/www"
+	wait_listen S $HTTP_PORT
+	URL=http://$S_IP4:$HTTP_PORT/1k.bin
+	if [ $((round % 2)) = 1 ]; then
+		wan_bridges
+		box_to_clientnic
+		get clientnic
+		snic_to_servernic
+		box_to_clientnic
+		wan_pair
+	else
+		wan_pair
+		snic_to_bridge
+		box_to_clientnic
+		get clientnic
+		box_to_bridge
+		wan_bridges
+	fi
+}
+
+# ---- bulk, connections, latency (the bridge, clientnic and pair runs)
+
+main_box() {
+	topo_setup "$box" bridge bridge
+	[ -n "$profile" ] && mkdir -p "$profile"
+	spawn S "$TOPO_DIR/iperf3.log" iperf3 -s -p $IPERF_PORT
+	spawn S "$TOPO_DIR/lg-conn.log" "$LOADGEN" server --listen "$S_IP4":$CONN_PORT --close-after 100
+	spawn S "$TOPO_DIR/lg-rr.log" "$LOADGEN" server --listen "$S_IP4":$RR_PORT
+	wait_listen S $IPERF_PORT
+	wait_listen S $CONN_PORT
+	wait_listen S $RR_PORT
+	# Many short connections: the whole ephemeral port range. The server
+	# closes first, so TIME-WAIT stays on its side and ports are reused.
+	C sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+
+	rr_latency
+	conn_rate conn
+	bulk on 1
+	bulk on 4
+	topo_offloads off
+	bulk off 1
+	bulk off 4
+	topo_offloads on
+	# The daemon logs an event line per connection by default; how much of
+	# the connection rate that costs. (The bridge simply runs it again.)
+	# shellcheck disable=SC2086 # options, split on purpose
+	topo_box_restart $CLIENTNIC_ARGS --log-level warn
+	conn_rate conn_nolog
+
+	if [ "$box" = clientnic ]; then
+		box_stop
+		for c in flows_created frames_rewritten passed_table_full flows_evicted \
+			frames_buffered; do
+			v=$(box_counter "$c")
+			[ -n "$v" ] && emit "counter.$c" "$v" count
+		done
+	fi
+}
+
+# ClientNIC + ServerNIC, a bridge between them: the bulk figures against
+# the bridge run's (run.sh files them under "pair").
+main_pair() {
+	topo_setup clientnic bridge servernic
+	[ -n "$profile" ] && mkdir -p "$profile"
+	PROFILE_PID=$SNIC_PID
+	PROFILE_PREFIX=pair_servernic_
+	spawn S "$TOPO_DIR/iperf3.log" iperf3 -s -p $IPERF_PORT
+	wait_listen S $IPERF_PORT
+	bulk on 1
+	bulk on 4
+	topo_offloads off
+	bulk off 1
+	bulk off 4
+	topo_offloads on
+	box_stop
+	snic_stop
+	local c v
+	for c in flows_taken_over frames_rewritten; do
+		v=$(box_counter "$c")
+		[ -n "$v" ] && emit "counter.clientnic.$c" "$v" count
+		v=$(snic_counter "$c")
+		[ -n "$v" ] && emit "counter.servernic.$c" "$v" count
+	done
+	return 0
+}
+
+case $box in
+bridge | clientnic) main_box ;;
+pair) main_pair ;;
+wan) main_wan ;;
+esac
 exit 0

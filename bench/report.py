@@ -4,9 +4,15 @@
 
 Input lines:
   result engine.NAME VALUE UNIT        in-process engine figure
-  live.BOX NAME VALUE UNIT             live figure for BOX (clientnic|bridge);
-                                       repeated rounds: the median is shown
+  live.SETUP NAME VALUE UNIT           live figure for SETUP: bridge (the
+                                       baseline: kernel bridges), clientnic,
+                                       pair (ClientNIC + ServerNIC) or tfo
+                                       (TCP Fast Open, bridges); repeated
+                                       rounds: the median is shown
   note TEXT                            printed under the table, kept in JSON
+Each live figure of a setup other than bridge is one row, named NAME for
+the ClientNIC and SETUP.NAME for the others, against the bridge's median
+of the same NAME.
 Usage: report.py RAW OUT.json
 """
 import datetime
@@ -35,6 +41,15 @@ def machine():
                                 check=False).stdout.strip()
     except OSError:
         commit = ""
+    try:
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."],
+                               capture_output=True, text=True,
+                               cwd=os.path.join(os.path.dirname(
+                                   os.path.abspath(__file__)), ".."),
+                               check=False).stdout.split("\n")
+        dirty = sorted(line[3:] for line in dirty if line[3:])
+    except OSError:
+        dirty = []
     return {
         "nproc": os.cpu_count(),
         "cpu": model,
@@ -42,6 +57,7 @@ def machine():
         "date": datetime.datetime.now(datetime.timezone.utc)
         .strftime("%Y-%m-%dT%H:%M:%SZ"),
         "commit": commit,
+        "uncommitted": dirty,
     }
 
 
@@ -74,35 +90,67 @@ def parse(path):
 
 
 ORDER = ["throughput", "retransmits", "conn", "conn_nolog", "rr",
-         "cpu_all", "cpu_box", "counter"]
+         "cpu_all", "cpu_box", "counter", "wan"]
+SETUPS = ["clientnic", "pair", "tfo"]
+BASELINE = "bridge"
+
+
+def head(name):
+    h = name.split(".")[0]
+    # wan20, wan50...: the WAN run, whatever its delay
+    if h.startswith("wan") and h[3:].isdigit():
+        return "wan"
+    return h
 
 
 def rank(name):
-    head = name.split(".")[0]
-    return ORDER.index(head) if head in ORDER else len(ORDER)
+    h = head(name)
+    return ORDER.index(h) if h in ORDER else len(ORDER)
+
+
+def setup_rank(setup):
+    return SETUPS.index(setup) if setup in SETUPS else len(SETUPS)
+
+
+def row(figure, setup, value, baseline, unit, rounds=None):
+    r = {"figure": figure, "setup": setup, "value": value, setup: value,
+         "baseline": baseline, "ratio": None, "unit": unit}
+    if value is not None and baseline:
+        r["ratio"] = value / baseline
+    if rounds is not None:
+        r["rounds"] = rounds
+    return r
 
 
 def rows(engine, live):
     out = []
     for name, v, unit in engine:
-        out.append({"figure": name, "clientnic": v, "baseline": None,
-                    "ratio": None, "unit": unit})
-    for name, boxes in sorted(live.items(), key=lambda kv: rank(kv[0])):
-        cv, cu = boxes.get("clientnic", ([], None))
-        bv, bu = boxes.get("bridge", ([], None))
-        c = (statistics.median(cv) if cv else None, cu)
-        b = (statistics.median(bv) if bv else None, bu)
-        unit = c[1] or b[1]
-        ratio = None
-        if c[0] is not None and b[0]:
-            ratio = c[0] / b[0]
-        out.append({"figure": name, "clientnic": c[0], "baseline": b[0],
-                    "ratio": ratio, "unit": unit,
-                    "rounds": {"clientnic": cv, "baseline": bv}})
-        # Latency the box adds, in the figure's own unit.
-        if name.startswith("rr.p") and c[0] is not None and b[0] is not None:
-            out.append({"figure": name + ".added", "clientnic": c[0] - b[0],
-                        "baseline": None, "ratio": None, "unit": unit})
+        out.append(row(name, "clientnic", v, None, unit))
+    keyed = []
+    for seen, (name, boxes) in enumerate(live.items()):
+        bv, bu = boxes.get(BASELINE, ([], None))
+        b = statistics.median(bv) if bv else None
+        setups = [x for x in boxes if x != BASELINE] or ["clientnic"]
+        for setup in setups:
+            sv, su = boxes.get(setup, ([], None))
+            v = statistics.median(sv) if sv else None
+            unit = su or bu
+            figure = name if setup == "clientnic" else setup + "." + name
+            r = [row(figure, setup, v, b, unit,
+                     {setup: sv, "baseline": bv})]
+            # Latency the box adds, in the figure's own unit.
+            if name.startswith("rr.p") and v is not None and b is not None:
+                r.append(row(figure + ".added", setup, v - b, None, unit))
+            # The WAN run side by side (every setup's connect(), then every
+            # setup's first byte, counters last); elsewhere the ClientNIC's
+            # rows first, then the pair's.
+            if head(name) == "wan":
+                key = (rank(name), ".counter." in name, seen, setup_rank(setup))
+            else:
+                key = (rank(name), setup_rank(setup), seen, 0)
+            keyed.append((key, r))
+    for _, r in sorted(keyed, key=lambda kr: kr[0]):
+        out.extend(r)
     return out
 
 
@@ -116,27 +164,49 @@ def fmt(v):
     return "%.3g" % v
 
 
+SETUP_NAMES = {
+    "bridge": "kernel bridges in every box place (the baseline)",
+    "clientnic": "build/clientnic in the ClientNIC's place, a bridge in the"
+                 " ServerNIC's",
+    "pair": "build/clientnic and build/servernic in their places",
+    "tfo": "TCP Fast Open between client and server (curl --tcp-fastopen,"
+           " cookie fetched first), bridges in both box places",
+}
+LEGEND = [
+    "measured: rows without a prefix the ClientNIC alone, pair.* ClientNIC +"
+    " ServerNIC, tfo.* TCP Fast Open between the endpoints (bridges in the"
+    " box places)",
+    "baseline: Linux kernel bridges in the same places of the same namespace"
+    " topology; WAN place a bridge, for wanN.* linkem N ms each way;"
+    " ratio = measured / baseline",
+]
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     engine, live, notes = parse(sys.argv[1])
+    notes = list(dict.fromkeys(notes))  # one of each, in order
     table = rows(engine, live)
     m = machine()
-    print("clientnic benchmark: %d cores, %s, kernel %s, %s" %
-          (m["nproc"], m["cpu"], m["kernel"], m["date"]))
+    print("clientnic benchmark: %d cores, %s, kernel %s, %s, commit %s%s" %
+          (m["nproc"], m["cpu"], m["kernel"], m["date"], m["commit"] or "?",
+           " + uncommitted changes" if m["uncommitted"] else ""))
     w = max([len(r["figure"]) for r in table] + [6])
-    print("%-*s  %10s  %10s  %7s  %s" % (w, "figure", "ClientNIC",
+    print("%-*s  %10s  %10s  %7s  %s" % (w, "figure", "measured",
                                          "baseline", "ratio", "units"))
     for r in table:
-        ratio = "-" if r["ratio"] is None else "%.2fx" % r["ratio"]
-        print("%-*s  %10s  %10s  %7s  %s" % (w, r["figure"], fmt(r["clientnic"]),
+        ratio = "-" if r["ratio"] is None else (
+            "%.3fx" % r["ratio"] if r["ratio"] < 0.095 else "%.2fx" % r["ratio"])
+        print("%-*s  %10s  %10s  %7s  %s" % (w, r["figure"], fmt(r["value"]),
                                              fmt(r["baseline"]), ratio, r["unit"]))
     for n in notes:
         print("note: " + n)
-    print("baseline: the Linux kernel bridge in the same namespace topology;"
-          " ratio = ClientNIC / baseline")
+    for line in LEGEND:
+        print(line)
     with open(sys.argv[2], "w") as f:
         json.dump({"machine": m, "baseline": "linux bridge",
+                   "setups": SETUP_NAMES, "legend": LEGEND,
                    "figures": table, "notes": notes}, f, indent=1)
         f.write("\n")
 
