@@ -324,6 +324,26 @@ static struct cn_flow *flow_new(struct cn_engine *eng,
 	return f;
 }
 
+/*
+ * A SYN with a new ISN on a 4-tuple the box tracks. An established flow
+ * stays: a blind SYN must not tear it down. The server answers with a
+ * challenge ACK (RFC 5961 4.2), translated; a client that really lost the
+ * connection answers that with an RST, which closes the flow for its next
+ * SYN. A closed or half-open flow makes room for the new connection.
+ * Returns whether the flow stays (and the SYN passes).
+ */
+bool sm_syn_keeps_flow(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
+{
+	if (f->state == CN_FS_ESTABLISHED) {
+		eng->ctr.syns_challenged++;
+		return true;
+	}
+	eng->ctr.flows_replaced++;
+	sm_event(eng, CN_EV_REPLACED, f, now);
+	sm_flow_free(eng, f);
+	return false;
+}
+
 static enum cn_verdict on_client_syn(struct cn_engine *eng, struct cn_frame *fr,
 				     const struct cn_pkt *p,
 				     const struct cn_flow_key *key,
@@ -348,20 +368,8 @@ static enum cn_verdict on_client_syn(struct cn_engine *eng, struct cn_frame *fr,
 			&f->syn->off);
 		return CN_STOLEN;
 	}
-	if (f && f->state == CN_FS_ESTABLISHED) {
-		/* Keep the flow: a blind SYN must not tear it down. The server
-		 * answers with a challenge ACK (RFC 5961 4.2), translated; a
-		 * client that really lost the connection answers that with an
-		 * RST, which closes the flow for its next SYN. */
-		eng->ctr.syns_challenged++;
+	if (f && sm_syn_keeps_flow(eng, f, now))
 		return CN_FORWARD;
-	}
-	if (f) {
-		/* A new connection on a closed or half-open 4-tuple. */
-		eng->ctr.flows_replaced++;
-		sm_event(eng, CN_EV_REPLACED, f, now);
-		sm_flow_free(eng, f);
-	}
 	f = flow_new(eng, fr, p, key, hash, now);
 	if (!f) {
 		/* No room or memory: the connection still works, just

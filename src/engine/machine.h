@@ -64,6 +64,7 @@ enum cn_drop sm_keep(struct cn_engine *eng, struct cn_flow *f,
 		     const struct cn_frame *fr, const struct cn_pkt *p);
 bool sm_held_already(const struct cn_flow *f, const struct cn_pkt *p);
 void sm_client_sent(struct cn_flow *f, const struct cn_pkt *p);
+bool sm_syn_keeps_flow(struct cn_engine *eng, struct cn_flow *f, uint64_t now);
 
 /* ---- peer.c ---- */
 

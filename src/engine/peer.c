@@ -127,15 +127,8 @@ enum cn_verdict peer_on_syn(struct cn_engine *eng, struct cn_frame *fr,
 		sm_event(eng, CN_EV_SYN_RESPOOFED, f, now);
 		return CN_STOLEN;
 	}
-	if (f && f->state == CN_FS_ESTABLISHED) {
-		eng->ctr.syns_challenged++;
+	if (f && sm_syn_keeps_flow(eng, f, now))
 		return CN_FORWARD;
-	}
-	if (f) {
-		eng->ctr.flows_replaced++;
-		sm_event(eng, CN_EV_REPLACED, f, now);
-		sm_flow_free(eng, f);
-	}
 	f = sm_flow_start(eng, p, key, hash, now);
 	if (!f) {
 		eng->ctr.passed_table_full++;
