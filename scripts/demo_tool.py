@@ -13,10 +13,12 @@ import collections
 import json
 import math
 import os
+import re
 import socket
 import statistics
 import subprocess
 import sys
+import textwrap
 import time
 from xml.sax.saxutils import escape
 
@@ -58,11 +60,15 @@ def cmd_fetch(a):
 
 
 # ---- table: medians from results.tsv
-# columns: box scenario size_bytes run connect_s ttfb_s total_s
+# ---- table: medians from results.tsv
+# columns: setup scenario size_bytes run connect_s ttfb_s total_s
 
-MODES = ('bridge', 'clientnic')
-MODE_NAME = {'bridge': 'bridge', 'clientnic': 'ClientNIC'}
-METRICS = (('connect', 'TCP connect'), ('ttfb', 'first byte'), ('total', 'total'))
+# The three setups, in the table's order: kernel bridges in both box places,
+# the ClientNIC alone (a bridge where the ServerNIC goes), both boxes.
+MODES = ('bridge', 'clientnic', 'pair')
+MODE_NAME = {'bridge': 'bridges', 'clientnic': 'ClientNIC', 'pair': 'pair'}
+METRICS = (('connect', 'connect()'), ('ttfb', 'first byte'), ('total', 'total'))
+NUMBER = {0: 'no', 1: 'one', 2: 'two', 3: 'three', 4: 'four', 5: 'five', 6: 'six'}
 
 
 def human_size(n):
@@ -88,7 +94,16 @@ def load_results(path):
 
 
 def fmt_ms(v):
+    if v != v:
+        return '-'
     return '%.2f' % v if v < 10 else '%.1f' % v
+
+
+def scen_label(scen, size):
+    label = 'GET ' + human_size(size)
+    if scen.startswith('work:'):
+        label += ', %s ms work' % scen[5:]
+    return label
 
 
 def cmd_table(a):
@@ -96,33 +111,49 @@ def cmd_table(a):
     rtt = a.rtt_ms
     out = []
     w = out.append
-    w('%-22s %-11s %10s %10s %11s' % ('request', 'measure', 'bridge', 'ClientNIC',
-                                       'difference'))
-    w('%-22s %-11s %10s %10s %11s' % ('', '', '(ms)', '(ms)', '(ms)'))
+    row = '%-22s %-11s %9s %10s %9s   %10s %9s'
+    w(row % ('', '', '', 'median', '', 'minus the', 'bridges'))
+    w(row % (('request', 'measure') + tuple(MODE_NAME[m] for m in MODES) +
+             ('ClientNIC', 'pair')))
+    w(row % ('', '', '(ms)', '(ms)', '(ms)', '(RTT)', '(RTT)'))
     summary = {}
     for key in order:
         scen, size = key
-        label = 'GET ' + human_size(size)
-        if scen.startswith('work:'):
-            label += ', %s ms work' % scen[5:]
         n = {m: len(rows[key][m]) for m in MODES}
         for i, (mname, mlabel) in enumerate(METRICS):
             med = {}
             for m in MODES:
                 vals = [r[i] * 1000.0 for r in rows[key][m]]
                 med[m] = statistics.median(vals) if vals else float('nan')
-            diff = med['clientnic'] - med['bridge']
-            rtts = ' (%+.2f RTT)' % (diff / rtt) if rtt > 0 and abs(diff) >= 0.05 * rtt else ''
-            w('%-22s %-11s %10s %10s %+11.2f%s' % (label if i == 0 else '', mlabel,
-                                                   fmt_ms(med['bridge']),
-                                                   fmt_ms(med['clientnic']), diff, rtts))
-            summary['%s/%d/%s' % (scen, size, mname)] = {m: round(med[m], 3) for m in MODES}
-        w('%-22s %-11s %10s %10s' % ('', 'runs', n['bridge'], n['clientnic']))
-    text = '\n'.join(out)
+            diffs = ['%+.2f' % ((med[m] - med['bridge']) / rtt) if rtt > 0 else '-'
+                     for m in ('clientnic', 'pair')]
+            w(row % ((scen_label(scen, size) if i == 0 else '', mlabel) +
+                     tuple(fmt_ms(med[m]) for m in MODES) + tuple(diffs)))
+            summary['%s/%d/%s' % (scen, size, mname)] = {
+                m: round(med[m], 3) for m in MODES if med[m] == med[m]}
+        w(row % (('', 'runs') + tuple(n[m] for m in MODES) + ('', '')))
+    text = '\n'.join(line.rstrip() for line in out)
     print(text)
     if a.json:
         with open(a.json, 'w') as f:
             json.dump(summary, f, indent=1, sort_keys=True)
+
+
+def in_rtts(v, rtt):
+    """'two WAN round trips + 1.4 ms': v in whole round trips and the rest."""
+    n = max(0, int(round(v / rtt)))
+    rest = v - n * rtt
+    return '%s %s %s %.1f ms' % (NUMBER.get(n, str(n)), 'round trip' if n == 1 else 'round trips',
+                                 '+' if rest >= 0 else '-', abs(rest))
+
+
+def say(*sentences):
+    """One point of the verdict: a paragraph, wrapped."""
+    # A number and its unit, and "N round trip(s)", stay on one line.
+    text = re.sub(r'(\d) (?=KiB|MiB|ms|B\b|RTT|round trip)|(?<=round) (?=trip)', '\\1\0',
+                  ' '.join(sentences))
+    print(textwrap.fill(text, width=100, initial_indent='- ', subsequent_indent='  ',
+                        break_on_hyphens=False).replace('\0', ' '))
 
 
 def cmd_verdict(a):
@@ -130,38 +161,89 @@ def cmd_verdict(a):
     with open(a.summary) as f:
         s = json.load(f)
     rtt = a.rtt_ms
+    med = statistics.median
 
     def rel(d):
         if abs(d) < 0.1 * rtt:
             return 'about the same (%+.2f ms)' % d
         return '%.1f ms %s (%.2f RTT)' % (abs(d), 'less' if d < 0 else 'more', abs(d) / rtt)
 
-    conn = [v for k, v in s.items() if k.startswith('curl/') and k.endswith('/connect')]
-    fb = [v for k, v in s.items() if k.startswith('curl/') and k.endswith('/ttfb')]
-    work = [v for k, v in s.items() if not k.startswith('curl/') and k.endswith('/ttfb')]
-    med = statistics.median
+    def pick(curl, metric):
+        return [(int(k.split('/')[1]), v) for k, v in sorted(s.items(), key=lambda kv: kv[0])
+                if k.endswith('/' + metric) and k.startswith('curl/') == curl
+                and all(m in v for m in MODES)]
+
+    def medof(items, m):
+        return med([v[m] for _size, v in items])
+
+    conn, fb = pick(True, 'connect'), pick(True, 'ttfb')
+    tot, work = pick(True, 'total'), pick(False, 'ttfb')
+    tot.sort()
     if conn:
-        c_b = med([v['bridge'] for v in conn])
-        c_n = med([v['clientnic'] for v in conn])
-        print('- connect(): %.2f ms through the ClientNIC against %.1f ms through the bridge:'
-              ' the handshake is answered on the LAN.' % (c_n, c_b))
+        c = {m: medof(conn, m) for m in MODES}
+        say('connect(): %.2f ms through the ClientNIC alone and %.2f ms through the pair,'
+            ' against %.1f ms through the bridges (%s): the ClientNIC answers the SYN on the'
+            ' LAN.' % (c['clientnic'], c['pair'], c['bridge'], in_rtts(c['bridge'], rtt)))
     if fb:
-        d = med([v['clientnic'] - v['bridge'] for v in fb])
-        print('- first byte for curl, which sends its request as soon as connect() returns: %s.'
-              % rel(d))
-        print('  The request waits in the box until the real SYN-ACK is back, so it reaches the'
-              ' server when it would have anyway.')
-        if abs(d) >= 0.1 * rtt:
-            print('  The rest of the difference is the box\'s own cost or noise (a busy machine);'
-                  ' more --runs tell which.')
+        f = {m: medof(fb, m) for m in MODES}
+        saved = f['bridge'] - f['pair']
+        n = int(round(saved / rtt))
+        if n >= 1:
+            why = ('The pair takes %s off (%.1f ms, %.2f RTT): the request crosses the WAN'
+                   ' right behind the SYN, and the ServerNIC holds it only until the'
+                   ' server\'s SYN-ACK, a LAN round trip away.'
+                   % ('one round trip' if n == 1 else NUMBER.get(n, str(n)) + ' round trips',
+                      saved, saved / rtt))
+        else:
+            why = ('The pair saved no round trip here (%+.1f ms against the bridges): see its'
+                   ' event logs (taken_over?) and flows_peer_early.' % -saved)
+        say('first byte through the pair: %.1f ms = %s; bridges: %.1f ms = %s; ClientNIC'
+            ' alone: %.1f ms = %s (curl, which sends its request as soon as connect()'
+            ' returns; medians over the sizes).'
+            % (f['pair'], in_rtts(f['pair'], rtt).replace('round trip', 'WAN round trip', 1),
+               f['bridge'], in_rtts(f['bridge'], rtt), f['clientnic'],
+               in_rtts(f['clientnic'], rtt)), why)
+        say('the ClientNIC alone is %s against the bridges for curl\'s first byte: it holds'
+            ' the request until the real SYN-ACK is back, so the request reaches the server'
+            ' when it would have anyway.' % rel(f['clientnic'] - f['bridge']))
+    if tot:
+        parts = ', '.join('%+.1f ms (%s)' % (v['pair'] - v['bridge'], human_size(size))
+                          for size, v in tot)
+        # After the first byte: how long the transfer itself took.
+        fbs = dict(fb)
+        after = [(size, (v['pair'] - fbs[size]['pair']) - (v['bridge'] - fbs[size]['bridge']))
+                 for size, v in tot if size in fbs]
+        if all(abs(d) < 0.25 * rtt for _size, d in after):
+            more = ('Each is about what the first byte saved: the round trip saved is the'
+                    ' handshake\'s, the transfer itself takes as long.')
+        else:
+            more = ('The transfer itself, after the first byte, through the pair against the'
+                    ' bridges: %s. The server\'s first RTT sample is the ServerNIC\'s LAN'
+                    ' handshake, and its congestion control paces its first flights on it'
+                    ' (docs/demo.md).'
+                    % '; '.join('%s %s' % (human_size(size), rel(d)) for size, d in after))
+        say('total, the pair minus the bridges: %s.' % parts, more)
     if work:
-        d = med([v['clientnic'] - v['bridge'] for v in work])
-        print('- first byte for a client that works %.0f ms between connect() and its request'
-              ' (building it, TLS keys, reading a file): %s:' % (a.work_ms, rel(d)))
-        print('  that work now overlaps the handshake instead of following it.')
+        f = {m: medof(work, m) for m in MODES}
+        out = ['first byte for a client that works %.0f ms between connect() and its request'
+               ' (building it, TLS keys, reading a file): bridges %.1f ms; ClientNIC alone'
+               ' %.1f ms, %s; pair %.1f ms, %s.'
+               % (a.work_ms, f['bridge'], f['clientnic'], rel(f['clientnic'] - f['bridge']),
+                  f['pair'], rel(f['pair'] - f['bridge']))]
+        if f['bridge'] - f['clientnic'] >= 0.5 * rtt:
+            out.append('The work now overlaps the handshake instead of following it.')
+        d = f['pair'] - f['clientnic']
+        if abs(d) < 0.1 * rtt and a.work_ms >= 0.9 * rtt:
+            out.append('The pair adds nothing to that (%+.2f ms against the ClientNIC alone):'
+                       ' with work of a round trip or more, the handshake is over before the'
+                       ' request leaves the client.' % d)
+        elif d < 0:
+            out.append('The pair is %.1f ms faster than the ClientNIC alone: the request left'
+                       ' before the handshake was over.' % -d)
+        say(*out)
 
 
-# ---- events: the daemon's text event log for one connection
+# ---- events: the daemons' text event logs for one connection
 
 
 def parse_kv(line):
@@ -173,6 +255,7 @@ def parse_kv(line):
     return out
 
 
+# Texts by event; (event, role) first where the two roles mean different things.
 EVENT_TEXT = {
     'syn_spoofed': lambda e: 'client SYN: spoofed SYN-ACK sent back at once (ISN %s, mss %s,'
                              ' wscale %s), SYN forwarded to the server'
@@ -181,11 +264,33 @@ EVENT_TEXT = {
     'syn_resent': lambda e: 'server silent: SYN sent again',
     'buffered': lambda e: 'early client frame held: %s frame(s), %s bytes so far'
                           % (e.get('frames'), e.get('bytes')),
+    ('buffered', 'servernic'): lambda e: 'early client frame held until the server\'s SYN-ACK:'
+                                         ' %s frame(s), %s bytes so far'
+                                         % (e.get('frames'), e.get('bytes')),
     'synack_real': lambda e: 'real SYN-ACK absorbed (server ISN %s, delta %s): the round trip'
                              ' the client did not wait for is %s ms'
                              % (e.get('real_isn'), e.get('delta'), e.get('age_ms')),
     'flushed': lambda e: 'held frames sent to the server: %s frame(s), %s bytes'
                          % (e.get('frames'), e.get('bytes')),
+    ('flushed', 'servernic'): lambda e: 'held frames sent to the server, translated:'
+                                        ' %s frame(s), %s bytes' % (e.get('frames'),
+                                                                   e.get('bytes')),
+    'peer_syn': lambda e: 'SYN with a valid peer option (spoofed ISN %s, mss %s, wscale %s):'
+                          ' flow tracked, option overwritten with NOPs'
+                          % (e.get('spoof_isn'), e.get('mss'), e.get('wscale')),
+    ('taken_over', 'servernic'): lambda e: 'server\'s SYN-ACK sent on translated into the'
+                                           ' spoofed space (server ISN %s, delta %s), %s ms'
+                                           ' after the SYN came in'
+                                           % (e.get('real_isn'), e.get('delta'),
+                                              e.get('age_ms')),
+    ('taken_over', 'clientnic'): lambda e: 'SYN-ACK came back already translated (seq = the'
+                                           ' spoofed ISN), %s ms after the SYN: the ServerNIC'
+                                           ' translates this flow' % e.get('age_ms'),
+    'peer_learned': lambda e: 'first SYN-ACK a ServerNIC translated for this server: it is'
+                              ' remembered as having a peer (--peer auto sends early data to it'
+                              ' at once from now on)',
+    'peer_lost': lambda e: 'the expected ServerNIC did not answer: translated here, peer'
+                           ' forgotten',
     'refused': lambda e: 'server refused: client reset',
     'syn_timeout': lambda e: 'no SYN-ACK in time: client reset',
     'reset': lambda e: 'flow reset',
@@ -193,52 +298,109 @@ EVENT_TEXT = {
 }
 
 
+def event_text(e, role):
+    fn = EVENT_TEXT.get((e['event'], role)) or EVENT_TEXT.get(e['event'])
+    return fn(e) if fn else ''
+
+
+def named_files(specs):
+    """NAME=FILE arguments (or FILE alone, named after itself)."""
+    out = []
+    for spec in specs:
+        name, sep, path = spec.partition('=')
+        out.append((name, path) if sep else (os.path.basename(spec), spec))
+    return out
+
+
 def cmd_events(a):
+    """The events of one connection in one or more logs, on one time line
+    (all daemons stamp wall-clock time on the same machine)."""
     want = 'client=%s' % a.client
+    logs = named_files(a.logs)
     evs = []
-    with open(a.log) as f:
-        for line in f:
-            if want + ' ' not in line + ' ':
-                continue
-            e = parse_kv(line)
-            if 'ts' in e and 'event' in e:
-                evs.append((float(e['ts']), e, line.rstrip('\n')))
-    if not evs:
-        sys.exit('events: no event for %s in %s' % (a.client, a.log))
+    for name, path in logs:
+        role = 'servernic' if 'servernic' in name.lower() else 'clientnic'
+        with open(path) as f:
+            for line in f:
+                if want + ' ' not in line + ' ':
+                    continue
+                e = parse_kv(line)
+                if 'ts' in e and 'event' in e:
+                    evs.append((float(e['ts']), name, role, e, line.rstrip('\n')))
+        if not any(ev[1] == name for ev in evs):
+            sys.exit('events: no event for %s in %s' % (a.client, path))
+    evs.sort(key=lambda ev: ev[0])
     t0 = evs[0][0]
-    for ts, e, raw in evs:
-        text = EVENT_TEXT.get(e['event'], lambda _e: '')(e)
-        print('  %+9.3f ms  %-13s %s' % ((ts - t0) * 1000.0, e['event'], text))
+    width = max(len(name) for name, _p in logs)
+    for ts, name, role, e, _raw in evs:
+        who = '%-*s  ' % (width, name) if len(logs) > 1 else ''
+        print('  %+9.3f ms  %s%-13s %s' % ((ts - t0) * 1000.0, who, e['event'],
+                                            event_text(e, role)))
     if a.raw:
         print('  raw lines:')
-        for _ts, _e, raw in evs:
-            print('    ' + raw)
+        for _ts, name, _role, _e, raw in evs:
+            print('    ' + ('%-*s  ' % (width, name) if len(logs) > 1 else '') + raw)
+
+
+# Counters that are a state now rather than a count since the start.
+GAUGES = ('flows_active', 'buffered_bytes')
+
+
+def counter_blocks(path):
+    """Every counter block of a daemon's stderr, in order, as dicts."""
+    blocks, cur = [], None
+    with open(path) as f:
+        for line in f:
+            if ': counters' in line and not line.startswith(' '):
+                cur = collections.OrderedDict()
+                blocks.append(cur)
+                continue
+            if cur is None:
+                continue
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit() and line.startswith(' '):
+                cur[parts[0]] = int(parts[1])
+            else:
+                cur = None
+    return blocks
 
 
 def cmd_counters(a):
-    """The daemon's exit counters, the non-zero ones, two columns."""
-    items = []
-    seen = False
-    with open(a.err) as f:
-        for line in f:
-            if line.startswith('clientnic: counters'):
-                seen, items = True, []
-                continue
-            if not seen:
-                continue
-            parts = line.split()
-            if len(parts) == 2 and parts[1].isdigit():
-                if int(parts[1]) != 0:
-                    items.append((parts[0], int(parts[1])))
-            elif not line.startswith(' '):
-                seen = False
-    if not items:
-        sys.exit('counters: none found in %s' % a.err)
-    half = (len(items) + 1) // 2
-    for i in range(half):
-        left = '%-26s %10d' % items[i]
-        right = '%-26s %10d' % items[i + half] if i + half < len(items) else ''
-        print('  ' + left + '    ' + right)
+    """The daemons' counters, the non-zero ones: one file in two columns,
+    or several side by side. --delta: the last block minus the one before
+    (a SIGUSR1 snapshot), gauges as they are in the last."""
+    files = named_files(a.files)
+    tables = []
+    for name, path in files:
+        blocks = counter_blocks(path)
+        if not blocks or (a.delta and len(blocks) < 2):
+            sys.exit('counters: %s in %s' % ('no counters' if not blocks else
+                                              'no snapshot before the last block', path))
+        last = blocks[-1]
+        if a.delta:
+            prev = blocks[-2]
+            last = collections.OrderedDict(
+                (k, v if k in GAUGES else v - prev.get(k, 0)) for k, v in last.items())
+        tables.append(last)
+    # Both daemons print every counter in the same order: keep it.
+    names = []
+    for t in tables:
+        names += [k for k in t if k not in names]
+    names = [k for k in names if any(t.get(k, 0) != 0 for t in tables)]
+    if not names:
+        sys.exit('counters: all zero')
+    if len(files) == 1:
+        items = [(k, tables[0][k]) for k in names]
+        half = (len(items) + 1) // 2
+        for i in range(half):
+            left = '%-26s %10d' % items[i]
+            right = '%-26s %10d' % items[i + half] if i + half < len(items) else ''
+            print(('  ' + left + '    ' + right).rstrip())
+        return
+    print('  %-26s' % 'counter' + ''.join(' %11s' % name for name, _p in files))
+    for k in names:
+        label = k + (' (now)' if a.delta and k in GAUGES else '')
+        print('  %-26s' % label + ''.join(' %11d' % t.get(k, 0) for t in tables))
 
 
 # ---- svg: a sequence diagram of one connection, from captures
@@ -246,24 +408,27 @@ def cmd_counters(a):
 
 FIELDS = ['frame.time_epoch', 'ip.src', 'ipv6.src', 'tcp.srcport', 'tcp.dstport',
           'tcp.flags', 'tcp.seq_raw', 'tcp.ack_raw', 'tcp.len', 'sll.ifindex',
-          'sll.pkttype', 'http.request.method', 'http.request.uri']
+          'sll.pkttype', 'http.request.method', 'http.request.uri', 'tcp.option_kind']
 
 SYN, ACK, FIN, RST = 0x02, 0x10, 0x01, 0x04
+PEER_OPT_KIND = 253  # RFC 6994 experimental option: the ClientNIC's peer option
 
-Obs = collections.namedtuple('Obs', 't dir seq ack flags len http where')
+Obs = collections.namedtuple('Obs', 't dir seq ack flags len http where opts')
 
 
 def read_pcap(path, port, client_ip):
     """Frames of the connection client_ip:port, as Obs with dir 'cs' (from
-    the client) or 'sc'; where = (ifindex, outgoing) for SLL2 captures."""
+    the client) or 'sc'; where = (ifindex, outgoing) for SLL2 captures;
+    opts: the TCP option kinds."""
     cmd = ['tshark', '-n', '-r', path, '-Y', 'tcp.port == %d' % port, '-T', 'fields',
-           '-E', 'separator=\t', '-E', 'occurrence=f']
+           '-E', 'separator=\t', '-E', 'occurrence=a', '-E', 'aggregator=,']
     for f in FIELDS:
         cmd += ['-e', f]
     res = subprocess.run(cmd, capture_output=True, text=True, check=True)
     out = []
     for line in res.stdout.splitlines():
-        v = dict(zip(FIELDS, line.split('\t')))
+        raw = dict(zip(FIELDS, line.split('\t')))
+        v = {k: x.split(',')[0] for k, x in raw.items()}
         src = v['ip.src'] or v['ipv6.src']
         d = 'cs' if src == client_ip and v['tcp.srcport'] == str(port) else 'sc'
         http = ''
@@ -272,9 +437,10 @@ def read_pcap(path, port, client_ip):
         where = None
         if v['sll.ifindex']:
             where = (int(v['sll.ifindex']), v['sll.pkttype'] == '4')
+        opts = frozenset(int(k) for k in raw.get('tcp.option_kind', '').split(',') if k)
         out.append(Obs(float(v['frame.time_epoch']), d, int(v['tcp.seq_raw']),
                        int(v['tcp.ack_raw']), int(v['tcp.flags'], 16), int(v['tcp.len'] or 0),
-                       http, where))
+                       http, where, opts))
     return out
 
 
@@ -311,7 +477,9 @@ def frame_label(o):
     if o.flags & RST:
         return 'RST'
     if o.flags & SYN:
-        return 'SYN-ACK' if o.flags & ACK else 'SYN'
+        if o.flags & ACK:
+            return 'SYN-ACK'
+        return 'SYN + peer option' if PEER_OPT_KIND in o.opts else 'SYN'
     name = 'FIN' if o.flags & FIN else ''
     if o.len:
         name = ('data %d B' % o.len) + (' + FIN' if name else '')
@@ -319,75 +487,91 @@ def frame_label(o):
 
 
 Arrow = collections.namedtuple('Arrow', 'a ta b tb label kind')
+# A lane of a panel: its name, its capture, and what it is: 'end' (the
+# client's or the server's own interface), 'tap' (a capture on one port of
+# a bridge, frames unchanged) or the client-side ifindex of a daemon's own
+# capture (SLL2: every frame in and out, on both ports).
+Lane = collections.namedtuple('Lane', 'name obs box')
 
 
-def panel_arrows(client, middle, server, box_ifindex):
-    """Arrows between lanes 0 (client), 1 (middle) and 2 (server).
-    box_ifindex: the box's client-side ifindex for a daemon capture (SLL2),
-    or None when the middle capture is a plain tap on the bridge's WAN port."""
-    c_out = [o for o in client if o.dir == 'cs']
-    c_in = [o for o in client if o.dir == 'sc']
-    s_in = [o for o in server if o.dir == 'cs']
-    s_out = [o for o in server if o.dir == 'sc']
-    if box_ifindex is None:
-        m_in_c = m_out_s = [o for o in middle if o.dir == 'cs']
-        m_in_s = m_out_c = [o for o in middle if o.dir == 'sc']
-    else:
-        def pick(d, on_client, out):
-            return [o for o in middle if o.dir == d and o.where
-                    and (o.where[0] == box_ifindex) == on_client and o.where[1] == out]
-        m_in_c, m_out_s = pick('cs', True, False), pick('cs', False, True)
-        m_in_s, m_out_c = pick('sc', False, False), pick('sc', True, True)
+def lane_frames(lane, d, towards_server, out):
+    """Frames of direction d (cs, sc) leaving (out) or reaching a lane on its
+    side towards the server (towards_server) or towards the client."""
+    if lane.box in ('end', 'tap'):
+        return [o for o in lane.obs if o.dir == d]
+    return [o for o in lane.obs if o.dir == d and o.where and
+            (o.where[0] != lane.box) == towards_server and o.where[1] == out]
+
+
+def panel_arrows(lanes):
+    """Arrows between neighbouring lanes, 0 the client, the last the server,
+    and the bars of frames a box held."""
     arrows, holds = [], []
+    last = len(lanes) - 1
+    # Per lane: frames out towards the server / the client, frames in from
+    # the client / the server, and how each box labels what it sends.
+    out_cs = [lane_frames(ln, 'cs', True, True) for ln in lanes]
+    out_sc = [lane_frames(ln, 'sc', False, True) for ln in lanes]
+    in_cs = [lane_frames(ln, 'cs', False, False) for ln in lanes]
+    in_sc = [lane_frames(ln, 'sc', True, False) for ln in lanes]
+    label_cs = [dict() for _ in lanes]  # id(frame) -> (suffix, kind)
+    label_sc = [dict() for _ in lanes]
+    absorbed = []  # (lane, frame, translated)
+    for i, ln in enumerate(lanes):
+        if ln.box in ('end', 'tap'):
+            continue
+        synack_in = next((o.t for o in in_sc[i] if o.flags & SYN), None)
+        inside = match(in_cs[i], out_cs[i], K_CS_INSIDE, slack=0)
+        for j, k in inside.items():
+            fin, fout = in_cs[i][j], out_cs[i][k]
+            held = (fin.t < synack_in <= fout.t if synack_in is not None
+                    else fout.t - fin.t > 0.001)
+            if held:
+                label_cs[i][id(fout)] = (', held %.1f ms' % ((fout.t - fin.t) * 1000), 'flushed')
+                holds.append((i, fin.t, fout.t))
+            elif not fout.flags & SYN and (synack_in is None or fout.t < synack_in):
+                label_cs[i][id(fout)] = (' (early)', 'early')
+        for k, o in enumerate(out_cs[i]):
+            if k not in inside.values():
+                label_cs[i][id(o)] = (' (from box)', 'spoofed')
+        inside = match(in_sc[i], out_sc[i], K_SC_INSIDE, slack=0)
+        for j, k in inside.items():
+            fin, fout = in_sc[i][j], out_sc[i][k]
+            if fout.flags & SYN and fout.seq != fin.seq:
+                label_sc[i][id(fout)] = (' (translated)', 'translated')
+        for k, o in enumerate(out_sc[i]):
+            if k not in inside.values():
+                label_sc[i][id(o)] = (' (spoofed)' if o.flags & SYN else ' (from box)',
+                                      'spoofed')
+        for j, o in enumerate(in_sc[i]):
+            if j not in inside and o.flags & SYN:
+                absorbed.append((i, o))
 
-    def hop(deps, arrs, a, b, keys, label_of):
-        pairs = match(deps, arrs, keys)
-        for i, d in enumerate(deps):
-            lab, kind = label_of(d)
-            if i in pairs:
-                arrows.append(Arrow(a, d.t, b, arrs[pairs[i]].t, lab, kind))
+    def hop(deps, arrs, a, b, labels):
+        pairs = match(deps, arrs, K_EXACT)
+        sent = set()
+        for n, d in enumerate(deps):
+            suffix, kind = labels.get(id(d), ('', 'plain'))
+            lab = frame_label(d) + suffix
+            # The same segment sent on again by this lane: a retransmission.
+            if d.len or d.flags & (SYN | FIN):
+                if (d.seq, d.len, d.flags & CTL) in sent:
+                    lab += ' (again)'
+                sent.add((d.seq, d.len, d.flags & CTL))
+            if n in pairs:
+                arrows.append(Arrow(a, d.t, b, arrs[pairs[n]].t, lab, kind))
             else:
                 arrows.append(Arrow(a, d.t, b, None, lab + ' (lost)', 'lost'))
 
-    plain = lambda o: (frame_label(o), 'plain')
-    hop(c_out, m_in_c, 0, 1, K_EXACT, plain)
-    hop(s_out, m_in_s, 2, 1, K_EXACT, plain)
-    if box_ifindex is None:
-        hop(m_out_s, s_in, 1, 2, K_EXACT, plain)
-        hop(m_out_c, c_in, 1, 0, K_EXACT, plain)
-        return arrows, holds
-
-    inside_cs = match(m_in_c, m_out_s, K_CS_INSIDE, slack=0)
-    held_of = {}
-    for i, j in inside_cs.items():
-        wait = m_out_s[j].t - m_in_c[i].t
-        if wait > 0.001:
-            held_of[j] = wait
-            holds.append((m_in_c[i].t, m_out_s[j].t))
-    inside_sc = match(m_in_s, m_out_c, K_SC_INSIDE, slack=0)
-    made_here = set(range(len(m_out_c))) - set(inside_sc.values())
-    for i, o in enumerate(m_in_s):
-        if i not in inside_sc and o.flags & SYN:
-            # The real SYN-ACK ends in the box: mark it on the last arrow.
-            for k in range(len(arrows) - 1, -1, -1):
-                ar = arrows[k]
-                if ar.a == 2 and ar.tb is not None and abs(ar.tb - o.t) < 1e-9:
-                    arrows[k] = ar._replace(label='SYN-ACK (real): absorbed', kind='real')
-
-    def to_server(o):
-        j = m_out_s.index(o)
-        if j in held_of:
-            return ('%s, held %.1f ms' % (frame_label(o), held_of[j] * 1000), 'flushed')
-        return (frame_label(o), 'plain')
-
-    def to_client(o):
-        if m_out_c.index(o) in made_here:
-            return (frame_label(o) + (' (spoofed)' if o.flags & SYN else ' (from box)'),
-                    'spoofed')
-        return (frame_label(o), 'plain')
-
-    hop(m_out_s, s_in, 1, 2, K_EXACT, to_server)
-    hop(m_out_c, c_in, 1, 0, K_EXACT, to_client)
+    for i in range(last):
+        hop(out_cs[i], in_cs[i + 1], i, i + 1, label_cs[i])
+        hop(out_sc[i + 1], in_sc[i], i + 1, i, label_sc[i + 1])
+    # A SYN-ACK that ends in a box: say so on the arrow that brought it.
+    for i, o in absorbed:
+        for k, ar in enumerate(arrows):
+            if ar.b == i and ar.a == i + 1 and ar.tb is not None and abs(ar.tb - o.t) < 1e-9:
+                how = 'translated' if ar.kind == 'translated' else 'real'
+                arrows[k] = ar._replace(label='SYN-ACK (%s): absorbed' % how, kind='real')
     return arrows, holds
 
 
@@ -402,8 +586,11 @@ def client_marks(client):
     data = [o for o in client if o.dir == 'sc' and o.len > 0]
     if data:
         marks.append(('first byte', data[0].t))
-        if data[-1].t - data[0].t > 0.0005:
-            marks.append(('last byte', data[-1].t))
+        # The first arrival of the last byte, not a retransmission of it.
+        end = max((o.seq + o.len) & 0xffffffff for o in data)
+        last = next(o for o in data if (o.seq + o.len) & 0xffffffff == end)
+        if last.t - data[0].t > 0.0005:
+            marks.append(('last byte', last.t))
     return marks
 
 
@@ -439,18 +626,40 @@ class TimeMap:
         return ys[-1] + (t - ts[-1]) * self.scale
 
 
-COLORS = {'plain': '#444444', 'spoofed': '#d9480f', 'flushed': '#1864ab', 'real': '#5f3dc4',
-          'lost': '#c92a2a'}
+COLORS = {'plain': '#444444', 'spoofed': '#d9480f', 'early': '#0b7285', 'flushed': '#1864ab',
+          'translated': '#2f9e44', 'real': '#5f3dc4', 'lost': '#c92a2a'}
+LEGEND = [('plain', 'frame on the wire'), ('spoofed', 'made by a box'),
+          ('early', 'early data, on at once'), ('flushed', 'held in a box, then sent'),
+          ('translated', 'translated by the ServerNIC'), ('real', 'SYN-ACK absorbed'),
+          ('lost', 'lost on the WAN')]
+
+
+def lane_xs(x0, n):
+    """Lane positions: LAN hops at the ends, the WAN in between."""
+    if n <= 3:
+        gaps = [230] * (n - 1)
+    else:
+        gaps = [190] + [250] * (n - 3) + [190]
+    xs = [x0 + 70]
+    for g in gaps:
+        xs.append(xs[-1] + g)
+    return xs
+
+
+def panel_width(n):
+    xs = lane_xs(0, n)
+    return xs[-1] + 110
 
 
 def draw_panel(svg, x0, title, lanes, arrows, holds, marks, tm, t0, y_end):
-    lx = [x0 + 70, x0 + 300, x0 + 530]
+    lx = lane_xs(x0, len(lanes))
+    mid = (lx[0] + lx[-1]) // 2
     svg.append('<text x="%d" y="28" font-size="17" font-weight="bold" text-anchor="middle">%s'
-               '</text>' % (lx[1], escape(title)))
+               '</text>' % (mid, escape(title)))
     sub = ' \u00b7 '.join('%s %.1f ms' % (label.replace(' returns', ''), (t - t0) * 1000)
                            for label, t in marks)
     svg.append('<text x="%d" y="47" font-size="12.5" fill="#2b8a3e" text-anchor="middle">%s'
-               '</text>' % (lx[1], escape(sub)))
+               '</text>' % (mid, escape(sub)))
     for x, name in zip(lx, lanes):
         svg.append('<rect x="%d" y="60" width="120" height="24" rx="4" fill="#f1f3f5" '
                    'stroke="#868e96"/>' % (x - 60))
@@ -458,21 +667,25 @@ def draw_panel(svg, x0, title, lanes, arrows, holds, marks, tm, t0, y_end):
                    % (x, escape(name)))
         svg.append('<line x1="%d" y1="84" x2="%d" y2="%d" stroke="#adb5bd" '
                    'stroke-dasharray="4 3"/>' % (x, x, y_end))
-    svg.append('<text x="%d" y="100" font-size="10" fill="#868e96" text-anchor="middle">'
-               'LAN</text>' % ((lx[0] + lx[1]) // 2))
-    svg.append('<text x="%d" y="100" font-size="10" fill="#868e96" text-anchor="middle">'
-               'WAN (linkem)</text>' % ((lx[1] + lx[2]) // 2))
-    for a, b in holds:
-        ya, yb = tm((a - t0) * 1000), tm((b - t0) * 1000)
-        svg.append('<rect x="%d" y="%.1f" width="10" height="%.1f" fill="#a5d8ff" '
-                   'stroke="#1864ab"/>' % (lx[1] - 5, ya, max(yb - ya, 2)))
-    if holds:
-        a = min(h[0] for h in holds)
-        b = max(h[1] for h in holds)
-        ym = (tm((a - t0) * 1000) + tm((b - t0) * 1000)) / 2
-        svg.append('<text x="%d" y="%.1f" font-size="11" fill="#1864ab" text-anchor="end" '
-                   'transform="rotate(-90 %d %.1f)">early data buffered in the box</text>'
-                   % (lx[1] - 10, ym, lx[1] - 10, ym))
+    for i in range(len(lx) - 1):
+        seg = 'LAN' if i == 0 or (i == len(lx) - 2 and len(lx) > 3) else 'WAN (linkem)'
+        svg.append('<text x="%d" y="100" font-size="10" fill="#868e96" text-anchor="middle">'
+                   '%s</text>' % ((lx[i] + lx[i + 1]) // 2, seg))
+    for lane in sorted(set(h[0] for h in holds)):
+        mine = [h for h in holds if h[0] == lane]
+        x = lx[lane]
+        for _l, a, b in mine:
+            ya, yb = tm((a - t0) * 1000), tm((b - t0) * 1000)
+            svg.append('<rect x="%d" y="%.1f" width="10" height="%.1f" fill="#a5d8ff" '
+                       'stroke="#1864ab"/>' % (x - 5, ya, max(yb - ya, 2)))
+        ya = tm((min(h[1] for h in mine) - t0) * 1000)
+        yb = tm((max(h[2] for h in mine) - t0) * 1000)
+        text = 'early data held in the box'
+        if yb - ya > 6.2 * len(text):
+            ym = (ya + yb) / 2
+            svg.append('<text x="%d" y="%.1f" font-size="11" fill="#1864ab" text-anchor="middle" '
+                       'transform="rotate(-90 %d %.1f)">%s</text>'
+                       % (x - 10, ym, x - 10, ym, text))
     for label, t in marks:
         y = tm((t - t0) * 1000)
         svg.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#2b8a3e" '
@@ -482,7 +695,8 @@ def draw_panel(svg, x0, title, lanes, arrows, holds, marks, tm, t0, y_end):
         svg.append('<text x="%d" y="%.1f" font-size="10.5" fill="#2b8a3e" font-weight="bold">'
                    '%.1f ms</text>' % (x0 + 4, y + 10, (t - t0) * 1000))
     along = collections.Counter()
-    for ar in arrows:
+    last_label = {}  # (lanes) -> (y, below) of the last short arrow's label
+    for ar in sorted(arrows, key=lambda ar: ar.ta):
         xa, xb = lx[ar.a], lx[ar.b]
         ya = tm((ar.ta - t0) * 1000)
         color = COLORS[ar.kind]
@@ -507,29 +721,58 @@ def draw_panel(svg, x0, title, lanes, arrows, holds, marks, tm, t0, y_end):
             f = (0.5, 0.3, 0.7)[along[(ar.a, ar.b)] % 3]
             along[(ar.a, ar.b)] += 1
         mx, my = xa + f * (xb - xa), ya + f * (yb - ya)
+        # A short arrow right below another between the same lanes: its label
+        # goes under the line, so that the two do not print over each other.
+        dy = -3
+        if abs(yb - ya) <= 25:
+            key = (min(ar.a, ar.b), max(ar.a, ar.b))
+            prev = last_label.get(key)
+            below = prev is not None and my - prev[0] < 14 and not prev[1]
+            last_label[key] = (my, below)
+            if below:
+                dy = 11
         svg.append('<text x="%.1f" y="%.1f" font-size="10.5" fill="%s" text-anchor="middle" '
                    'transform="rotate(%.2f %.1f %.1f)">%s</text>'
-                   % (mx, my - 3, color, ang, mx, my, escape(ar.label)))
+                   % (mx, my + dy, color, ang, mx, my, escape(ar.label)))
+
+
+def parse_panel(spec):
+    """TITLE PORT CLIENT_PCAP [NAME PCAP IFINDEX|-]... SERVER_PCAP"""
+    if len(spec) < 4 or (len(spec) - 4) % 3:
+        sys.exit('svg: --panel TITLE PORT CLIENT_PCAP [NAME PCAP IFINDEX]... SERVER_PCAP,'
+                 ' not %r' % (spec,))
+    title, port, client = spec[0], int(spec[1]), spec[2]
+    middles = [spec[i:i + 3] for i in range(3, len(spec) - 1, 3)]
+    return title, port, client, middles, spec[-1]
 
 
 def cmd_svg(a):
     panels = []
     for spec in a.panel:
-        title, client_p, middle_p, server_p, port, ifidx = spec
-        port = int(port)
-        client = read_pcap(client_p, port, a.client_ip)
-        middle = read_pcap(middle_p, port, a.client_ip)
-        server = read_pcap(server_p, port, a.client_ip)
-        if not client or not server or not middle:
-            sys.exit('svg: %s: no frames of port %d in one of the captures' % (title, port))
-        box = None if ifidx == '-' else int(ifidx)
-        arrows, holds = panel_arrows(client, middle, server, box)
-        syn = next(o for o in client if o.dir == 'cs' and o.flags & SYN)
-        marks = client_marks(client)
-        panels.append((title, box, arrows, holds, marks, syn.t))
+        title, port, client_p, middles, server_p = parse_panel(spec)
+        lanes = [Lane('client', read_pcap(client_p, port, a.client_ip), 'end')]
+        for name, path, ifidx in middles:
+            lanes.append(Lane(name, read_pcap(path, port, a.client_ip),
+                              'tap' if ifidx == '-' else int(ifidx)))
+        lanes.append(Lane('server', read_pcap(server_p, port, a.client_ip), 'end'))
+        # tshark names a request only where it first sees it in a capture (in
+        # a box's own, the copy sent on is a "retransmission"): name every
+        # copy of it alike.
+        http = {(o.dir, o.seq, o.len): o.http for ln in lanes for o in ln.obs if o.http}
+        lanes = [ln._replace(obs=[o._replace(http=http.get((o.dir, o.seq, o.len), ''))
+                                  if o.len and not o.http else o for o in ln.obs])
+                 for ln in lanes]
+        for ln in lanes:
+            if not ln.obs:
+                sys.exit('svg: %s: no frames of port %d in the capture of the %s'
+                         % (title, port, ln.name))
+        arrows, holds = panel_arrows(lanes)
+        syn = next(o for o in lanes[0].obs if o.dir == 'cs' and o.flags & SYN)
+        marks = client_marks(lanes[0].obs)
+        panels.append((title, [ln.name for ln in lanes], arrows, holds, marks, syn.t))
     times = [0.0]
     tmax = 0.0
-    for _title, _box, arrows, holds, marks, t0 in panels:
+    for _title, _names, arrows, holds, marks, t0 in panels:
         for ar in arrows:
             times.append((ar.ta - t0) * 1000)
             if ar.tb is not None:
@@ -539,7 +782,8 @@ def cmd_svg(a):
     top = 122
     tm = TimeMap(times, top, a.height / max(tmax, 1e-3), 15)
     y_end = tm(tmax) + 30
-    width = 640 * len(panels) + 60
+    widths = [panel_width(len(p[1])) for p in panels]
+    width = sum(widths) + 60
     svg = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
            'font-family="DejaVu Sans, Verdana, sans-serif">' % (width, y_end + 70),
            '<rect width="100%" height="100%" fill="white"/>', '<defs>']
@@ -563,17 +807,14 @@ def cmd_svg(a):
         svg.append('<line x1="34" y1="%.1f" x2="%d" y2="%.1f" stroke="#f1f3f5"/>'
                    % (y, width - 10, y))
         t += step
-    for i, (title, box, arrows, holds, marks, t0) in enumerate(panels):
-        mid = 'ClientNIC' if box is not None else 'kernel bridge'
-        draw_panel(svg, 40 + 640 * i, title, ('client', mid, 'server'), arrows, holds,
-                   marks, tm, t0, y_end)
+    x0 = 40
+    for (title, names, arrows, holds, marks, t0), w in zip(panels, widths):
+        draw_panel(svg, x0, title, names, arrows, holds, marks, tm, t0, y_end)
+        x0 += w
     ly = y_end + 22
-    legend = [('plain', 'frame on the wire'), ('spoofed', 'made by the box'),
-              ('flushed', 'held in the box, then sent'), ('real', 'real SYN-ACK, absorbed'),
-              ('lost', 'lost on the WAN')]
     present = {ar.kind for p in panels for ar in p[2]} | {'plain'}
     x = 50
-    for kind, text in [le for le in legend if le[0] in present]:
+    for kind, text in [le for le in LEGEND if le[0] in present]:
         svg.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2" '
                    'marker-end="url(#arrow-%s)"/>' % (x, ly, x + 30, ly, COLORS[kind], kind))
         svg.append('<text x="%d" y="%d" font-size="11">%s</text>' % (x + 36, ly + 4, text))
@@ -604,19 +845,22 @@ def main():
     c.add_argument('summary')
     c.add_argument('--rtt-ms', type=float, required=True)
     c.add_argument('--work-ms', type=float, default=0.0)
-    c = sub.add_parser('events', help='event log of one connection')
-    c.add_argument('log')
+    c = sub.add_parser('events', help='event log of one connection, from one or more daemons')
     c.add_argument('client', help='addr:port')
+    c.add_argument('logs', nargs='+', metavar='NAME=LOG')
     c.add_argument('--raw', action='store_true')
-    c = sub.add_parser('counters', help='non-zero exit counters')
-    c.add_argument('err')
+    c = sub.add_parser('counters', help='non-zero counters, one daemon or several side by side')
+    c.add_argument('files', nargs='+', metavar='NAME=STDERR')
+    c.add_argument('--delta', action='store_true',
+                   help='the last block minus the one before (a SIGUSR1 snapshot)')
     c = sub.add_parser('svg', help='sequence diagram from captures')
     c.add_argument('--out', required=True)
     c.add_argument('--client-ip', required=True)
-    c.add_argument('--panel', nargs=6, action='append', required=True,
-                   metavar=('TITLE', 'CLIENT_PCAP', 'MIDDLE_PCAP', 'SERVER_PCAP', 'PORT',
-                            'BOX_CLIENT_IFINDEX'),
-                   help="BOX_CLIENT_IFINDEX: '-' for a tap on the bridge")
+    c.add_argument('--panel', nargs='+', action='append', required=True,
+                   metavar='ARG',
+                   help="TITLE PORT CLIENT_PCAP [NAME PCAP IFINDEX]... SERVER_PCAP: one lane"
+                        " per NAME between the client and the server; IFINDEX is the box's"
+                        " client-side ifindex in its own capture, '-' for a tap on a bridge")
     c.add_argument('--height', type=float, default=560.0)
     c.add_argument('--note')
     a = p.parse_args()

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# make demo in its quick mode: both boxes measured, the ClientNIC's connect
-# on LAN time and the bridge's a WAN round trip, every response byte-exact,
-# the box's own log and capture tell the story, the picture is drawn.
+# make demo in its quick mode: three setups measured (bridges, the ClientNIC
+# alone, the pair), the ClientNIC's connect on LAN time and the bridges' a
+# WAN round trip, the pair's first byte a round trip sooner than the
+# bridges', every response byte-exact, both boxes' logs and captures tell
+# the story, the pictures are drawn.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd curl tshark tcpdump python3 sha256sum
 need_bin clientnic
+need_bin servernic
 need_bin linkem
 
 delay=25
@@ -15,18 +18,20 @@ work=$rtt
 OUTD=$(mktemp -d "${TMPDIR:-/tmp}/cn-demo.XXXXXX")
 trap 'rm -rf "$OUTD"' EXIT
 DEMO=$REPO_DIR/scripts/demo.sh
+rtts() { awk -v r=$rtt -v f="$1" 'BEGIN { print r * f }'; } # a fraction of the RTT, in ms
 
 # The command line is checked before anything is set up.
-"$DEMO" --help | grep -q -- '--short' || fail "demo --help does not list --short"
-log "ok: --help lists the options"
-if "$DEMO" --runs zero >/dev/null 2>&1; then fail "demo accepted --runs zero"; fi
-log "ok: a bad --runs is refused"
+"$DEMO" --help | grep -q -- '--peer MODE' || fail "demo --help does not list --peer"
+for bad in "--runs zero" "--peer never"; do
+	# shellcheck disable=SC2086 # an option and its value
+	if "$DEMO" $bad >/dev/null 2>&1; then fail "demo accepted $bad"; fi
+done
+log "ok: --help lists the options, a bad --runs or --peer is refused"
 if command -v setpriv >/dev/null; then
 	rc=0
 	msg=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$DEMO" --short 2>&1) || rc=$?
 	assert_ne "exit status of the demo without root" 0 "$rc"
 	grep -q 'must run as root' <<<"$msg" || fail "no word about root: $msg"
-	log "ok: without root it says so"
 fi
 
 rc=0
@@ -35,96 +40,108 @@ demo_pid=$!
 wait $demo_pid || rc=$?
 [ $rc -eq 0 ] || { cat "$OUTD/stdout"; fail "demo exited with status $rc"; }
 sed 's/^/# | /' "$OUTD/stdout"
+OUT=$OUTD/stdout
 
-# ---- the table: both boxes, every size, medians that make sense
+# ---- the table: three setups, every size, numbers that parse and make sense
 
-assert_file_has "table header names both boxes" "$OUTD/stdout" 'measure +bridge +ClientNIC +difference'
-for s in '1 KiB' '100 KiB'; do
-	assert_file_has "table row GET $s" "$OUTD/stdout" "^GET $s +TCP connect +[0-9.]+ +[0-9.]+ +[-+][0-9.]+"
+assert_file_has "table header names the three setups" "$OUT" '^request +measure +bridges +ClientNIC +pair '
+num='[0-9]+\.[0-9]+' diff='[-+][0-9]+\.[0-9]+'
+for row in 'GET 1 KiB' 'GET 100 KiB' "GET 1 KiB, $work ms work"; do
+	assert_file_has "table row $row" "$OUT" "^$row +connect\(\) +$num +$num +$num +$diff +$diff$"
 done
-assert_file_has "table row with work after connect()" "$OUTD/stdout" "^GET 1 KiB, $work ms work +TCP connect"
-for mode in bridge clientnic; do
-	for size in 1024 102400; do
-		assert_eq "$mode runs of $size B" 3 \
-			"$(awk -v m=$mode -v s=$size '$1 == m && $2 == "curl" && $3 == s' "$OUTD/results.tsv" | wc -l)"
-	done
+assert_file_has "first byte and total rows" "$OUT" "^ +first byte +$num +$num +$num +$diff +$diff$"
+assert_file_has "the output says how the pair was measured" "$OUT" 'pair: ClientNIC \+ ServerNIC, measured after one warm-up connection'
+assert_file_has "the warm-up taught the ClientNIC" "$OUT" '^  warm-up connection .*\(peer_learned\)$'
+for mode in bridge clientnic pair; do
+	assert_eq "$mode: runs of each request" "3 3 3" "$(for s in 'curl 1024' 'curl 102400' "work:$work 1024"; do
+		awk -v m=$mode -v k="$s" '$1 == m && $2 " " $3 == k' "$OUTD/results.tsv" | wc -l
+	done | xargs)"
 done
 
-median() { # key box
+med() { # key setup: a median from summary.json
 	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]][sys.argv[3]])' \
 		"$OUTD/summary.json" "$1" "$2"
 }
 for size in 1024 102400; do
-	assert_num "ClientNIC connect ms, $size B (< RTT/4)" "$(median curl/$size/connect clientnic)" '<' \
-		"$(awk -v r=$rtt 'BEGIN { print r / 4 }')"
-	assert_num "bridge connect ms, $size B (>= 0.9 RTT)" "$(median curl/$size/connect bridge)" '>=' \
-		"$(awk -v r=$rtt 'BEGIN { print r * 0.9 }')"
-	# The request cannot reach the server before the real handshake: two
-	# round trips either way, and the box must not add to them.
-	for mode in bridge clientnic; do
-		assert_num "$mode first byte ms, $size B (>= 1.9 RTT)" \
-			"$(median curl/$size/ttfb $mode)" '>=' "$(awk -v r=$rtt 'BEGIN { print r * 1.9 }')"
+	for mode in clientnic pair; do
+		assert_num "$mode connect ms, $size B (< RTT/4)" "$(med curl/$size/connect $mode)" '<' "$(rtts 0.25)"
 	done
-	assert_num "ClientNIC first byte minus the bridge's, $size B (< RTT/10)" \
-		"$(awk -v a="$(median curl/$size/ttfb clientnic)" -v b="$(median curl/$size/ttfb bridge)" \
-			'BEGIN { print a - b }')" '<' "$(awk -v r=$rtt 'BEGIN { print r / 10 }')"
-done
-# What the box buys: work after connect() overlaps the handshake.
-assert_num "first byte saved with $work ms of work after connect() (> 0.8 RTT)" \
-	"$(awk -v a="$(median "work:$work/1024/ttfb" bridge)" -v b="$(median "work:$work/1024/ttfb" clientnic)" \
-		'BEGIN { print a - b }')" '>' "$(awk -v r=$rtt 'BEGIN { print r * 0.8 }')"
-
-# ---- byte-exact responses, for both boxes and both sizes
-
-for name in 1k 100k; do
+	assert_num "bridges connect ms, $size B (>= 0.9 RTT)" "$(med curl/$size/connect bridge)" '>=' "$(rtts 0.9)"
+	# Alone, the ClientNIC holds the request until the real handshake: two
+	# round trips, as through the bridges, and the box must not add to them.
 	for mode in bridge clientnic; do
-		assert_same_file "GET $name through $mode" "$OUTD/files/served-$name.bin" \
+		assert_num "$mode first byte ms, $size B (>= 1.9 RTT)" "$(med curl/$size/ttfb $mode)" '>=' "$(rtts 1.9)"
+	done
+	assert_num "ClientNIC first byte minus the bridges', $size B (< RTT/10)" \
+		"$(awk -v a="$(med curl/$size/ttfb clientnic)" -v b="$(med curl/$size/ttfb bridge)" 'BEGIN { print a - b }')" \
+		'<' "$(rtts 0.1)"
+	# The pair: the request crosses right behind the SYN, one round trip.
+	assert_num "pair first byte ms, $size B (< 1.5 RTT)" "$(med curl/$size/ttfb pair)" '<' "$(rtts 1.5)"
+	assert_num "bridges' first byte minus the pair's, $size B (> 0.7 RTT)" \
+		"$(awk -v a="$(med curl/$size/ttfb bridge)" -v b="$(med curl/$size/ttfb pair)" 'BEGIN { print a - b }')" \
+		'>' "$(rtts 0.7)"
+done
+# What the ClientNIC alone buys: work after connect() overlaps the handshake.
+assert_num "first byte saved by the ClientNIC with $work ms of work after connect() (> 0.8 RTT)" \
+	"$(awk -v a="$(med "work:$work/1024/ttfb" bridge)" -v b="$(med "work:$work/1024/ttfb" clientnic)" 'BEGIN { print a - b }')" \
+	'>' "$(rtts 0.8)"
+assert_file_has "verdict on the pair's first byte" "$OUT" "^- first byte through the pair: $num ms = one WAN round trip [-+] $num ms; bridges: $num ms = two"
+
+# ---- byte-exact responses, through every setup
+
+for mode in bridge clientnic pair; do
+	for name in 1k 100k work-1k; do
+		assert_same_file "GET $name through $mode" "$OUTD/files/served-${name#work-}.bin" \
 			"$OUTD/files/got-$mode-$name.bin"
 	done
 done
-assert_same_file "fetch with work through clientnic" "$OUTD/files/served-1k.bin" \
-	"$OUTD/files/got-clientnic-work-1k.bin"
-assert_eq "size of the served 100k file" 102400 "$(stat -c %s "$OUTD/files/served-100k.bin")"
 
-# ---- the box's story of its first connection
+# ---- the boxes' story of one connection each
 
 for ev in syn_spoofed buffered synack_real flushed; do
-	assert_file_has "event $ev shown" "$OUTD/stdout" "^ +[-+][0-9.]+ ms +$ev "
+	assert_file_has "ClientNIC alone: event $ev shown" "$OUT" "^ +[-+][0-9.]+ ms +$ev "
 done
-age=$(sed -n 's/.*event=synack_real .*age_ms=\([0-9.]*\).*/\1/p' "$OUTD/clientnic-events.log" | head -n 1)
-assert_num "real SYN-ACK after ms (>= 0.9 RTT)" "$age" '>=' "$(awk -v r=$rtt 'BEGIN { print r * 0.9 }')"
-spoofed=$(sed -n 's/^ *synacks_spoofed *\([0-9]*\)$/\1/p' "$OUTD/clientnic-counters.txt")
-assert_num "counter synacks_spoofed" "${spoofed:-missing}" '>=' 6
-assert_file_has "counters shown" "$OUTD/stdout" '^ +synacks_spoofed +[0-9]+'
+for ev in 'ClientNIC +syn_spoofed' 'ServerNIC +peer_syn' 'ServerNIC +buffered' \
+	'ServerNIC +taken_over' 'ServerNIC +flushed' 'ClientNIC +taken_over'; do
+	assert_file_has "pair: event $ev shown" "$OUT" "^ +[-+][0-9.]+ ms +$ev "
+done
+assert_file_has "counters of the ClientNIC alone shown" "$OUT" '^ +synacks_spoofed +[0-9]+'
+for c in 'flows_taken_over +1 +1' 'flows_peer_early +1 +0' 'syns_peer +0 +1' 'frames_flushed +0 +[1-9]'; do
+	assert_file_has "pair: counters of the connection: $c" "$OUTD/pair-counters.txt" "^ +$c\$"
+done
 
-# The SYN-ACK the client saw came from the box with the ClientNIC (its ISN
-# differs from the server's), from the server through the bridge.
+# The SYN-ACK the client saw came from the box (its ISN differs from the
+# server's) with the ClientNIC, alone or in the pair; through the bridges,
+# from the server.
 synack_seq() {
 	tshark -n -r "$1" -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 1' -T fields -e tcp.seq_raw \
 		2>/dev/null | head -n 1
 }
-c=$(synack_seq "$OUTD/client-clientnic.pcap")
-s=$(synack_seq "$OUTD/server-clientnic.pcap")
-[ -n "$c" ] && [ -n "$s" ] || fail "no SYN-ACK in the ClientNIC captures"
-assert_ne "ISN of the client's SYN-ACK with the ClientNIC (server's: $s)" "$s" "$c"
-assert_eq "ISN of the client's SYN-ACK through the bridge" \
-	"$(synack_seq "$OUTD/server-bridge.pcap")" "$(synack_seq "$OUTD/client-bridge.pcap")"
-n=$(tshark -n -r "$OUTD/clientnic-box.pcap" -Y 'sll.pkttype == 4' 2>/dev/null | wc -l)
-assert_num "frames the box sent, in its capture" "$n" '>=' 5
-assert_file_has "the tshark command to read it is printed" "$OUTD/stdout" "tshark -r $OUTD/clientnic-box.pcap"
-
-# ---- the picture
-
-python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$OUTD/sequence.svg" ||
-	fail "sequence.svg is not well-formed XML"
-for text in 'SYN-ACK (spoofed)' 'SYN-ACK (real): absorbed' 'held' 'connect() returns' 'first byte'; do
-	grep -qF "$text" "$OUTD/sequence.svg" || fail "sequence.svg lacks '$text'"
-	log "ok: sequence.svg shows '$text'"
+for mode in clientnic pair; do
+	s=$(synack_seq "$OUTD/server-$mode.pcap")
+	[ -n "$s" ] || fail "no SYN-ACK in the server's capture ($mode)"
+	assert_ne "ISN of the client's SYN-ACK through $mode (server's: $s)" "$s" "$(synack_seq "$OUTD/client-$mode.pcap")"
 done
-if command -v rsvg-convert >/dev/null; then
-	[ -s "$OUTD/sequence.png" ] || fail "sequence.png not written"
-	log "ok: sequence.png rendered ($(stat -c %s "$OUTD/sequence.png") bytes)"
-fi
+assert_eq "ISN of the client's SYN-ACK through the bridges" \
+	"$(synack_seq "$OUTD/server-bridge.pcap")" "$(synack_seq "$OUTD/client-bridge.pcap")"
+
+# ---- the pictures
+
+for f in sequence sequence-clientnic; do
+	python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$OUTD/$f.svg" ||
+		fail "$f.svg is not well-formed XML"
+	if command -v rsvg-convert >/dev/null; then
+		[ -s "$OUTD/$f.png" ] || fail "$f.png not written"
+	fi
+done
+for text in '>ServerNIC<' 'SYN + peer option' 'SYN-ACK (spoofed)' '(early)' 'held' \
+	'SYN-ACK (translated): absorbed' 'connect() returns' 'first byte'; do
+	grep -qF "$text" "$OUTD/sequence.svg" || fail "sequence.svg lacks '$text'"
+done
+log "ok: sequence.svg draws the pair's connection"
+grep -qF 'SYN-ACK (real): absorbed' "$OUTD/sequence-clientnic.svg" ||
+	fail "sequence-clientnic.svg lacks the absorbed real SYN-ACK"
+log "ok: sequence-clientnic.svg draws the ClientNIC alone"
 
 # ---- nothing left behind, also when interrupted
 
@@ -146,4 +163,4 @@ wait $int_pid || rc=$?
 assert_eq "exit status after SIGINT" 130 "$rc"
 assert_eq "namespaces left after SIGINT" 0 "$(demo_ns $int_pid)"
 assert_eq "processes of the demo left after SIGINT" 0 \
-	"$(ps -eo args | grep -c "[c]lientnic.*$OUTD/int\|[t]cpdump.*$OUTD/int" || true)"
+	"$(ps -eo args | grep -c "[c]lientnic.*$OUTD/int\|[s]ervernic.*$OUTD/int\|[t]cpdump.*$OUTD/int" || true)"
