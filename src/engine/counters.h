@@ -38,6 +38,7 @@
 	X(frames_held_dup, "client retransmissions of a frame already held")  \
 	X(frames_flushed, "held frames sent after the real SYN-ACK")          \
 	X(frames_rewritten, "frames translated between sequence spaces")      \
+	X(frames_cut, "client segments over the server's MSS, sent for the kernel to cut") \
 	X(rst_out_of_window, "RSTs outside the window (passed, not acted on)") \
 	X(cache_hits, "spoofed SYN-ACKs built from learned server options")   \
 	X(cache_misses, "spoofed SYN-ACKs built from the defaults")             \

@@ -96,6 +96,9 @@ struct cn_flow {
 	bool passthrough;     /* ClientNIC: the peer translates, not this box */
 	uint32_t delta;     /* spoof_isn - real_isn */
 	uint32_t ts_delta;  /* spoofed TSval - server's TSval */
+	/* The server's MSS when the spoofed SYN-ACK promised the client more:
+	 * longer client segments are cut to it. 0: no need. */
+	uint16_t cut_mss;
 	uint64_t list_at;   /* position time in its age list */
 	uint64_t last_seen;
 	struct cn_peer peer[2];   /* indexed by enum cn_side */

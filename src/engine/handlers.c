@@ -522,6 +522,15 @@ static void touch(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 		cn_ft_list_move(&eng->ft, f, CN_LIST_ACTIVE, now);
 }
 
+/* A client segment longer than the server's MSS, which the spoofed
+ * SYN-ACK over-promised, is cut by the kernel on its way out. */
+static void cut(struct cn_engine *eng, const struct cn_flow *f,
+		struct cn_frame *fr, const struct cn_pkt *p)
+{
+	if (f->cut_mss && cn_rewrite_cut(fr, p, f->cut_mss))
+		eng->ctr.frames_cut++;
+}
+
 static enum cn_verdict translate(struct cn_engine *eng, struct cn_flow *f,
 				 enum cn_side from, struct cn_frame *fr,
 				 const struct cn_pkt *p, uint64_t now,
@@ -545,6 +554,7 @@ static enum cn_verdict translate(struct cn_engine *eng, struct cn_flow *f,
 		touch(eng, f, now);
 		track(eng, f, from, p, p->seq, p->ack, f->c2s_shift_in, now);
 		eng->ctr.frames_probes++;
+		cut(eng, f, fr, p);
 		return CN_FORWARD;
 	}
 	if (!cn_rewrite_offload_ok(fr, p)) {
@@ -556,6 +566,7 @@ static enum cn_verdict translate(struct cn_engine *eng, struct cn_flow *f,
 		track(eng, f, from, p, p->seq, p->ack - f->delta,
 		      f->c2s_shift_in, now);
 		cn_rewrite_c2s(fr->data, p, f, patch);
+		cut(eng, f, fr, p);
 	} else {
 		track(eng, f, from, p, p->seq, p->ack, f->s2c_shift_in, now);
 		cn_rewrite_s2c(fr->data, p, f, patch);
@@ -597,6 +608,7 @@ void sm_learn_server(struct cn_engine *eng, struct cn_flow *f,
 	const struct cn_syn_opts *c = &f->client, *sp = &f->spoofed;
 	bool client_scales = c->wscale >= 0 && sp->wscale >= 0;
 	bool server_scales = c->wscale >= 0 && p->opt.wscale >= 0;
+	uint16_t mss;
 
 	sm_learn_options(eng, f, p);
 	f->real_isn = p->seq;
@@ -612,6 +624,9 @@ void sm_learn_server(struct cn_engine *eng, struct cn_flow *f,
 	f->strip_ts_c2s = sp->ts && !p->opt.ts;
 	f->strip_sack_c2s = sp->sack_ok && !p->opt.sack_ok;
 	f->strip_sack_s2c = !sp->sack_ok && p->opt.sack_ok;
+	/* RFC 9293: no MSS option means 536 (IPv4) or 1220 (IPv6). */
+	mss = p->opt.mss ? p->opt.mss : f->key.family == 4 ? 536 : 1220;
+	f->cut_mss = mss < sp->mss ? mss : 0;
 	sm_server_sent_synack(f, p);
 }
 
@@ -647,7 +662,7 @@ static bool flush_one(struct cn_engine *eng, struct cn_flow *f,
 		eng->drops.by_reason[reason]++;
 		return false;
 	}
-	sm_emit(eng, CN_SERVER, h->data, h->len, &h->off);
+	sm_emit(eng, CN_SERVER, h->data, h->len, &fr.off);
 	if (f->peer_state == CN_FP_FALLBACK)
 		eng->ctr.frames_replayed++;
 	else

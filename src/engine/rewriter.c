@@ -127,6 +127,49 @@ bool cn_rewrite_syn_no_ecn(uint8_t *data, const struct cn_pkt *p,
 	return true;
 }
 
+/* What a partial checksum field holds: the pseudo-header's sum over the
+ * whole segment's length, folded, not complemented. */
+static uint16_t pseudo_sum(const uint8_t *data, const struct cn_pkt *p)
+{
+	size_t alen = p->family == 4 ? 4 : 16;
+	uint32_t len = p->ip_end - p->l4_off, sum;
+
+	sum = cn_csum_add(0, cn_pkt_saddr(data, p), alen);
+	sum = cn_csum_add(sum, cn_pkt_daddr(data, p), alen);
+	sum += 6 + (len & 0xffff) + (len >> 16);
+	return (uint16_t)~cn_csum_fold(sum);
+}
+
+bool cn_rewrite_cut(struct cn_frame *f, const struct cn_pkt *p, uint16_t mss)
+{
+	uint32_t opts = p->tcp_hlen - 20u, max;
+
+	if (mss <= opts)
+		return false;
+	max = mss - opts;
+	if (f->off.gso_type != CN_GSO_NONE) {
+		if (!f->off.gso_size || f->off.gso_size <= max)
+			return false;
+		f->off.gso_size = (uint16_t)max;
+		return true;
+	}
+	if (p->payload_len <= max)
+		return false;
+	if (!(f->off.flags & CN_OFF_CSUM_PARTIAL)) {
+		cn_put16(f->data + p->l4_off + 16, pseudo_sum(f->data, p));
+		f->off.flags = CN_OFF_CSUM_PARTIAL;
+		f->off.csum_start = p->l4_off;
+		f->off.csum_offset = 16;
+	}
+	f->off.gso_type = p->family == 4 ? CN_GSO_TCPV4 : CN_GSO_TCPV6;
+	/* A CWR must stay on the first segment only. */
+	if (p->flags & CN_TCP_CWR)
+		f->off.gso_type |= CN_GSO_ECN;
+	f->off.gso_size = (uint16_t)max;
+	f->off.hdr_len = (uint16_t)(p->l4_off + p->tcp_hlen);
+	return true;
+}
+
 void cn_rewrite_nop(uint8_t *data, const struct cn_pkt *p, uint16_t off,
 		    unsigned n, bool patch_csum)
 {

@@ -30,6 +30,15 @@ void cn_rewrite_s2c(uint8_t *data, const struct cn_pkt *p,
 bool cn_rewrite_syn_no_ecn(uint8_t *data, const struct cn_pkt *p,
 			   bool patch_csum);
 
+/*
+ * Let the kernel cut a client segment longer than the server can take
+ * (mss: the server's MSS, without options): a plain frame becomes a GSO
+ * frame whose segments carry at most mss minus this segment's option
+ * bytes each, with a partial checksum; a GSO frame gets its gso_size
+ * lowered. Returns whether the frame changed.
+ */
+bool cn_rewrite_cut(struct cn_frame *f, const struct cn_pkt *p, uint16_t mss);
+
 /* Overwrite n option bytes at frame offset off with NOPs. */
 void cn_rewrite_nop(uint8_t *data, const struct cn_pkt *p, uint16_t off,
 		    unsigned n, bool patch_csum);

@@ -246,6 +246,7 @@ struct conn {
 	uint32_t cisn, sisn;    /* the ends' own ISNs */
 	uint32_t ctsval, stsval;
 	bool server_ts;         /* the server answers timestamps */
+	uint16_t smss;          /* the server's MSS */
 	uint32_t spoof;         /* seq of the SYN-ACK the client got */
 	uint32_t spoof_tsval;
 	uint32_t csent, ssent;  /* payload bytes each end has sent */
@@ -260,6 +261,7 @@ static void conn_init(struct conn *c, uint8_t family, uint32_t n)
 	c->ctsval = 5000 + n;
 	c->stsval = 900000 + 3 * n;
 	c->server_ts = true;
+	c->smss = 1400;
 }
 
 /* The client's SYN; the spoofed SYN-ACK must come back at once. */
@@ -304,7 +306,7 @@ static void s_synack(struct pair *p, struct conn *c)
 
 	fr_spec_s2c(&s, &c->fl, FR_SYN | FR_ACK, c->sisn, c->cisn + 1);
 	s.win = 65160;
-	fr_opt_mss(&s, 1400);
+	fr_opt_mss(&s, c->smss);
 	fr_opt_sack_perm(&s);
 	if (c->server_ts)
 		fr_opt_ts(&s, c->stsval, c->ctsval);
@@ -937,6 +939,83 @@ static void test_receipt_keyed(void **state)
 	assert_int_equal(ctr(p, CNIC)->flows_resumed, 1);
 }
 
+/* The client segment as it reached the server: a GSO frame of segments
+ * the server's MSS can take, its checksum partial, its bytes intact. */
+static void assert_cut(struct pair *p, uint16_t gso_size, uint32_t payload)
+{
+	struct fr_out *o = &p->server.out[p->server.n - 1];
+	struct fr_view v;
+
+	assert_int_equal(fr_read(o->data, o->len, &v), 0);
+	assert_int_equal(v.payload_len, payload);
+	assert_int_equal(o->off.gso_type, CN_GSO_TCPV4);
+	assert_int_equal(o->off.gso_size, gso_size);
+	assert_int_equal(o->off.hdr_len, v.payload_off);
+	assert_true(o->off.flags & CN_OFF_CSUM_PARTIAL);
+	assert_int_equal(o->off.csum_start, v.l4);
+	assert_int_equal(o->off.csum_offset, 16);
+	for (uint32_t i = 0; i < payload; i++)
+		assert_int_equal(o->data[v.payload_off + i], i & 0xff);
+}
+
+/* A server with an MSS smaller than the spoofed SYN-ACK promised (a cold
+ * cache, a server behind a smaller MTU): the box hands longer client
+ * segments to the kernel to cut; short ones go as they are. */
+static void test_cut_to_server_mss(void **state)
+{
+	struct pair *p = *state;
+	struct conn c;
+
+	pair_start(p, false);
+	conn_init(&c, 4, 18);
+	c.smss = 1260;
+	c_syn(p, &c);
+	c_data(p, &c, FR_ACK | FR_PSH, 1388);
+	s_synack(p, &c);
+	/* Held, then flushed: 12 bytes of the MSS go to the TS option. */
+	assert_cut(p, 1248, 1388);
+	c_data(p, &c, FR_ACK | FR_PSH, 1388);
+	assert_cut(p, 1248, 1388);
+	c_data(p, &c, FR_ACK | FR_PSH, 1000);
+	assert_int_equal(p->server.out[p->server.n - 1].off.gso_type,
+			 CN_GSO_NONE);
+	assert_int_equal(ctr(p, CNIC)->frames_cut, 2);
+}
+
+/* Through the pair the ServerNIC cuts, held early data too; a GSO frame
+ * from the client gets its segment size lowered. */
+static void test_cut_through_pair(void **state)
+{
+	struct pair *p = *state;
+	struct conn c;
+	struct fr_spec s;
+	struct fr_frame fr;
+
+	p->cfg[CNIC].peer_mode = CN_PEER_ALWAYS;
+	pair_start(p, true);
+	conn_init(&c, 4, 19);
+	c.smss = 1200;
+	c_syn(p, &c);
+	c_data(p, &c, FR_ACK | FR_PSH, 1388);
+	s_synack(p, &c);
+	assert_cut(p, 1188, 1388);
+	fr_spec_c2s(&s, &c.fl, FR_ACK, c.cisn + 1 + c.csent, c.spoof + 1);
+	fr_opt_nop(&s);
+	fr_opt_nop(&s);
+	fr_opt_ts(&s, c.ctsval + 2, c.spoof_tsval);
+	s.payload_len = 2 * 1388;
+	s.partial = true;
+	fr_build(&fr, &s);
+	fr.f.off.gso_type = CN_GSO_TCPV4;
+	fr.f.off.gso_size = 1388;
+	fr.f.off.hdr_len = (uint16_t)(fr.f.len - s.payload_len);
+	box_in(p, CNIC, CN_CLIENT, &fr.f);
+	c.csent += s.payload_len;
+	assert_cut(p, 1188, 2 * 1388);
+	assert_int_equal(ctr(p, SNIC)->frames_cut, 2);
+	assert_int_equal(ctr(p, CNIC)->frames_cut, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -961,6 +1040,8 @@ int main(void)
 		T(test_peer_vanishes_client_speaks),
 		T(test_probe_through_live_peer),
 		T(test_receipt_keyed),
+		T(test_cut_to_server_mss),
+		T(test_cut_through_pair),
 #undef T
 	};
 
