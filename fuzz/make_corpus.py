@@ -53,14 +53,14 @@ def peer_opt(spoof_isn, spoof_tsval):
     return struct.pack("!BBHIHBI", 253, 15, 0x4E43, spoof_isn, 1400, 0x37, spoof_tsval)
 
 
-def flow(v6, vlan, refused=False, peer=False):
+def flow(v6, vlan, refused=False, peer=False, server_mss=0x578):
     if v6:
         c, s = bytes(15) + b"\1", bytes(15) + b"\2"
     else:
         c, s = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
     cisn, sisn = 0xFFFFFF00, 0x7FFFFFF0
     synopt = b"\x02\x04\x05\xb4\x04\x02\x08\x0a\0\0\0\x10\0\0\0\0\x01\x03\x03\x07"
-    saopt = b"\x02\x04\x05\x78\x04\x02\x08\x0a\0\0\x01\0\0\0\0\x10\x01\x03\x03\x05"
+    saopt = b"\x02\x04" + struct.pack("!H", server_mss) + b"\x04\x02\x08\x0a\0\0\x01\0\0\0\0\x10\x01\x03\x03\x05"
     ts = b"\x01\x01\x08\x0a\0\0\0\x11\0\0\x01\0"
     sack = b"\x01\x01\x05\x0a" + struct.pack("!II", sisn + 100, sisn + 200)
     C = lambda *a, **k: SMAC + CMAC + tcp(c, s, 40000, 80, *a, v6=v6, vlan=vlan, **k)
@@ -70,14 +70,16 @@ def flow(v6, vlan, refused=False, peer=False):
     out = rec(0, C(cisn, 0, 0x02, synopt))
     if refused:
         return out + rec(0, C(cisn + 1, 0x1234, 0x10, ts)) + rec(1, S(0, cisn + 1, 0x14), 9)
+    req = b"GET / HTTP/1.0\r\n\r\n" if server_mss >= 1000 else b"P" * 900
+    end = (cisn + 1 + len(req)) & 0xFFFFFFFF
     out += rec(0, C(cisn + 1, 0x1234, 0x10, ts))
-    out += rec(0, C(cisn + 1, 0x1234, 0x18, ts, b"GET / HTTP/1.0\r\n\r\n"))
+    out += rec(0, C(cisn + 1, 0x1234, 0x18, ts, req))
     out += rec(1, S(sisn, cisn + 1, 0x12, saopt), 20)
-    out += rec(1, S(sisn + 1, cisn + 19, 0x18, ts, b"x" * 300))
-    out += rec(0, C(cisn + 19, sisn + 301, 0x10, sack))
-    out += rec(1, S(sisn + 301, cisn + 19, 0x11, ts))
-    out += rec(0, C(cisn + 19, sisn + 302, 0x11, ts))
-    out += rec(1, S(sisn + 302, cisn + 20, 0x10, ts))
+    out += rec(1, S(sisn + 1, end, 0x18, ts, b"x" * 300))
+    out += rec(0, C(end, sisn + 301, 0x10, sack))
+    out += rec(1, S(sisn + 301, end, 0x11, ts))
+    out += rec(0, C(end, sisn + 302, 0x11, ts))
+    out += rec(1, S(sisn + 302, (end + 1) & 0xFFFFFFFF, 0x10, ts))
     return out
 
 
@@ -94,6 +96,9 @@ def main():
     seeds["servernic-v6"] = b"\x01" + flow(True, None, peer=True)
     seeds["servernic-refused"] = b"\x01" + flow(False, None, refused=True, peer=True)
     seeds["servernic-plain"] = b"\x01" + flow(False, None)
+    # A server MSS below the spoofed one: long client segments are cut.
+    seeds["small-mss"] = bytes([1 << 1]) + flow(False, None, server_mss=600)
+    seeds["servernic-small-mss"] = b"\x01" + flow(True, None, peer=True, server_mss=600)
     for name, data in seeds.items():
         with open(os.path.join(d, name), "wb") as f:
             f.write(data)
