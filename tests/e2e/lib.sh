@@ -597,3 +597,52 @@ cap_stop() {
 	done
 	stop_pid "$pid" INT
 }
+
+# ---- a daemon or a kernel bridge in a box's place, in one topology
+
+_dmn_bridge() { # name: "NSFN BRIDGE", the bridge topo_setup puts in its place
+	case $1 in
+	clientnic) echo "N br0" ;; servernic) echo "P br2" ;;
+	*) fail "no daemon '$1'" ;;
+	esac
+}
+# topo_from_bridge NAME [ARGS...]: the daemon NAME (with these options, else
+# $<NAME>_ARGS) instead of the kernel bridge in its place, for a script that
+# measures both in one topology (topo_bridge_to_snic, for either daemon);
+# back once it is ready. Does not wait for the path (topo_wait_path does).
+topo_from_bridge() {
+	local name=$1 place nsfn br
+	shift
+	place=TOPO_$(_dmn_prefix "$name")
+	[ "${!place}" = bridge ] || fail "topo_from_bridge: no bridge in the $name's place"
+	need_bin "$name"
+	[ $# -eq 0 ] || printf -v "${name^^}_ARGS" %s "$*"
+	read -r nsfn br <<<"$(_dmn_bridge "$name")"
+	"$nsfn" ip link del "$br"
+	printf -v "$place" %s "$name"
+	daemon_start "$name"
+	log "bridge $br gone, $name in its place"
+}
+
+# daemon_snapshot NAME: SIGUSR1 the running daemon and wait for the counters
+# it prints, so that daemon_counter / assert_daemon_counter read its figures
+# as of now; it keeps running.
+daemon_snapshot() {
+	local name=$1 pidvar before
+	_dmn_in_place "$name" || return 0
+	pidvar=$(_dmn_prefix "$name")_PID
+	[ -n "${!pidvar}" ] && pid_alive "${!pidvar}" ||
+		fail "daemon_snapshot: $name is not running"
+	before=$(_snapshot_count "$name")
+	kill -USR1 "${!pidvar}"
+	wait_until 5 _snapshot_done "$name" "$before" ||
+		fail "no counters from $name within 5 s of SIGUSR1"
+}
+# Each counter block has one server.sock_errors line, after every counter
+# daemon_counter is meant for.
+_snapshot_count() { grep -c '^[[:space:]]*server\.sock_errors[[:space:]]' "$TOPO_DIR/$1.err" || true; }
+_snapshot_done() { [ "$(_snapshot_count "$1")" -gt "$2" ]; }
+
+# median: the median of the numbers on stdin, one a line (the lower middle
+# one of an even count).
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }

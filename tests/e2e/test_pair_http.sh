@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# HTTP GET and PUT of 8 MiB through the pair (ClientNIC, a 2 ms WAN each
+# way, ServerNIC), IPv4 and IPv6, offloads on and then off: byte-exact
+# (sha256) both ways, and the ServerNIC translates every flow, the ClientNIC
+# none.
+#
+# The ClientNIC runs with its default --peer auto, as deployed: the first
+# connection to each server address (IPv4, IPv6) is taken over by the
+# ServerNIC while the ClientNIC still holds the request (the held frames
+# then go on untranslated), every later one sends its request at once.
+# Both ways of reaching a ServerNIC carry 8 MiB here.
+. "$(dirname "$0")/lib.sh"
+need_cmd curl sha256sum
+LINKEM_ARGS="--delay 2ms $LINKEM_ARGS"
+topo_setup clientnic linkem servernic
+
+size_mb=8
+head -c $((size_mb << 20)) /dev/urandom >"$TOPO_DIR/blob"
+blob_sha=$(sha256 "$TOPO_DIR/blob")
+mkdir "$TOPO_DIR/www"
+cp "$TOPO_DIR/blob" "$TOPO_DIR/www/blob"
+spawn S "$TOPO_DIR/http.log" $TOOL http-server 8080 "$TOPO_DIR/www"
+wait_listen S 8080
+
+mbit() { awk -v s="$1" 'BEGIN { printf "%.0f", s * 8 / 1e6 }'; }
+transfer() { # label url-host
+	local label=$1 host=$2 speed answer
+	rm -f "$TOPO_DIR/got" "$TOPO_DIR/www/up"
+	speed=$(C curl -sS --fail -m 30 -o "$TOPO_DIR/got" -w '%{speed_download}' \
+		"http://$host:8080/blob") || fail "$label: GET failed"
+	assert_same_file "$label GET" "$TOPO_DIR/blob" "$TOPO_DIR/got"
+	log "figure: $label GET $(mbit "$speed") Mbit/s"
+
+	answer=$(C curl -sS --fail -m 30 -H 'Expect:' -T "$TOPO_DIR/blob" \
+		-w ' %{speed_upload}' "http://$host:8080/up") || fail "$label: PUT failed"
+	assert_same_file "$label PUT" "$TOPO_DIR/blob" "$TOPO_DIR/www/up"
+	assert_eq "$label PUT sha256 the server computed" "$blob_sha" "$(echo $answer | cut -d' ' -f1)"
+	log "figure: $label PUT $(mbit "$(echo $answer | cut -d' ' -f2)") Mbit/s"
+}
+
+transfer "pair, offloads on, IPv4" $S_IP4
+transfer "pair, offloads on, IPv6" "[$S_IP6]"
+topo_offloads off
+transfer "pair, offloads off, IPv4" $S_IP4
+transfer "pair, offloads off, IPv6" "[$S_IP6]"
+
+box_stop
+snic_stop
+log "figure: clientnic frames_in_client $(box_counter frames_in_client), servernic frames_rewritten $(snic_counter frames_rewritten)"
+# 8 connections: all taken over, the first to each address family held
+# (peer not known yet), the other 6 early.
+assert_counter flows_taken_over '>=' 6
+assert_counter flows_peer_early '>=' 6
+assert_counter peers_learned '==' 2
+assert_counter flows_fallback '==' 0
+assert_counter frames_rewritten '==' 0
+assert_snic_counter flows_taken_over '>=' 6
+assert_snic_counter frames_rewritten '>' 0
+assert_snic_counter peer_opts_bad '==' 0
