@@ -49,6 +49,7 @@
 	X(peer_tags_bad, "peer options without a valid tag (keyed ServerNIC, ignored)") \
 	X(peer_opts_stripped, "peer options overwritten with NOPs before the server") \
 	X(flows_taken_over, "flows the ServerNIC translates")                 \
+	X(flows_taken_late, "flows a peer took whose SYN-ACK was lost: known by a later segment") \
 	X(flows_peer_early, "flows whose early data went out at once")        \
 	X(flows_fallback, "flows whose expected peer did not answer")         \
 	X(frames_copied, "early frames sent at once, a copy kept for a fallback") \
@@ -70,7 +71,8 @@
 	X(client_rst_embryonic, "client RST before the real SYN-ACK")         \
 	X(bad_checksum, "SYN, SYN-ACK or RST with a wrong TCP checksum")      \
 	X(bad_options, "segment of a tracked flow with a broken option list") \
-	X(rst_fallback, "server RSTs to untranslated early data after a fallback")
+	X(rst_fallback, "server RSTs to untranslated early data after a fallback") \
+	X(syn_repeated, "ServerNIC: a repeated SYN of a flow taken over, with no SYN-ACK kept to answer it")
 
 struct cn_counters {
 #define CN_X(name, help) uint64_t name;

@@ -186,6 +186,29 @@ static void reset_client(struct cn_engine *eng, struct cn_flow *f)
 	eng->ctr.rsts_sent++;
 }
 
+/*
+ * ClientNIC: give up on a flow whose SYN-ACK never came although a peer
+ * may have taken it: the server may hold a connection the peer completed,
+ * with the early data. An RST at the client's next sequence number needs
+ * no number of the server's to be accepted (the peer passes it on).
+ */
+static void reset_server(struct cn_engine *eng, struct cn_flow *f)
+{
+	struct cn_tcp_spec spec = {
+		/* What the server can have received: the early data that went
+		 * out at once, or the SYN alone. */
+		.seq = f->peer_state == CN_FP_EARLY ? f->peer[CN_CLIENT].end
+						    : f->client_isn + 1,
+		.flags = CN_TCP_RST,
+	};
+	struct cn_pkt tp;
+
+	if (!f->syn || cn_parse(f->syn->data, f->syn->len, &tp) != CN_PARSE_TCP)
+		return;
+	emit_crafted(eng, CN_SERVER, f->syn->data, &tp, false, &spec);
+	eng->ctr.rsts_sent++;
+}
+
 static void flow_close(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 {
 	f->state = CN_FS_CLOSED;
@@ -531,10 +554,10 @@ static void cut(struct cn_engine *eng, const struct cn_flow *f,
 		eng->ctr.frames_cut++;
 }
 
-static enum cn_verdict translate(struct cn_engine *eng, struct cn_flow *f,
-				 enum cn_side from, struct cn_frame *fr,
-				 const struct cn_pkt *p, uint64_t now,
-				 enum cn_drop *reason)
+enum cn_verdict sm_translate(struct cn_engine *eng, struct cn_flow *f,
+			     enum cn_side from, struct cn_frame *fr,
+			     const struct cn_pkt *p, uint64_t now,
+			     enum cn_drop *reason)
 {
 	bool patch = !(fr->off.flags & CN_OFF_CSUM_PARTIAL);
 
@@ -658,7 +681,7 @@ static bool flush_one(struct cn_engine *eng, struct cn_flow *f,
 
 	if (cn_parse(h->data, h->len, &p) != CN_PARSE_TCP)
 		return false;
-	if (translate(eng, f, CN_CLIENT, &fr, &p, now, &reason) != CN_FORWARD) {
+	if (sm_translate(eng, f, CN_CLIENT, &fr, &p, now, &reason) != CN_FORWARD) {
 		eng->drops.by_reason[reason]++;
 		return false;
 	}
@@ -778,6 +801,8 @@ static enum cn_verdict on_server_embryonic(struct cn_engine *eng,
 	}
 	if (fl & CN_TCP_RST)
 		return on_refused(eng, f, p, now, reason);
+	if (f->peer_state != CN_FP_NONE && peer_relayed_segment(f, p))
+		return peer_on_relayed(eng, f, fr, p, now, reason);
 	/* Nothing else can be translated before the delta is known. */
 	eng->ctr.passed_untracked++;
 	return CN_FORWARD;
@@ -789,7 +814,8 @@ static enum cn_verdict on_server_synack_again(struct cn_engine *eng,
 					      const struct cn_pkt *p,
 					      enum cn_drop *reason)
 {
-	if (p->seq != f->real_isn) {
+	/* Through a peer it comes in the spoofed space. */
+	if (p->seq != (f->passthrough ? f->spoof_isn : f->real_isn)) {
 		*reason = CN_DROP_synack_bad_ack;
 		return CN_DROP;
 	}
@@ -820,7 +846,7 @@ static enum cn_verdict on_client(struct cn_engine *eng, struct cn_frame *fr,
 		return CN_FORWARD;
 	}
 	if (f->state != CN_FS_SYN_SENT)
-		return translate(eng, f, CN_CLIENT, fr, p, now, reason);
+		return sm_translate(eng, f, CN_CLIENT, fr, p, now, reason);
 	if (fl & CN_TCP_RST) {
 		/* The client gave up before the server answered. A late
 		 * SYN-ACK will pass to the client, whose stack resets it. */
@@ -830,6 +856,12 @@ static enum cn_verdict on_client(struct cn_engine *eng, struct cn_frame *fr,
 			return CN_DROP;
 		}
 		sm_flow_free(eng, f);
+		if (sm_servernic(eng)) {
+			/* The server holds a half-open connection (the SYN
+			 * reached it): the RST ends that too. */
+			eng->ctr.flows_reset++;
+			return CN_FORWARD;
+		}
 		*reason = CN_DROP_client_rst_embryonic;
 		return CN_DROP;
 	}
@@ -860,7 +892,7 @@ static enum cn_verdict on_server(struct cn_engine *eng, struct cn_frame *fr,
 		*reason = CN_DROP_rst_fallback;
 		return CN_DROP;
 	}
-	return translate(eng, f, CN_SERVER, fr, p, now, reason);
+	return sm_translate(eng, f, CN_SERVER, fr, p, now, reason);
 }
 
 /* SYNs, SYN-ACKs and RSTs change the box's state: their checksum is
@@ -969,6 +1001,8 @@ static void syn_timer(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 {
 	if (sm_servernic(eng) || now - f->syn_at >= eng->cfg.syn_timeout_ns) {
 		reset_client(eng, f);
+		if (f->peer_state != CN_FP_NONE)
+			reset_server(eng, f);
 		eng->ctr.flows_timed_out++;
 		sm_event(eng, CN_EV_SYN_TIMEOUT, f, now);
 		sm_flow_free(eng, f);

@@ -65,6 +65,10 @@ enum cn_drop sm_keep(struct cn_engine *eng, struct cn_flow *f,
 bool sm_held_already(const struct cn_flow *f, const struct cn_pkt *p);
 void sm_client_sent(struct cn_flow *f, const struct cn_pkt *p);
 bool sm_syn_keeps_flow(struct cn_engine *eng, struct cn_flow *f, uint64_t now);
+enum cn_verdict sm_translate(struct cn_engine *eng, struct cn_flow *f,
+			     enum cn_side from, struct cn_frame *fr,
+			     const struct cn_pkt *p, uint64_t now,
+			     enum cn_drop *reason);
 
 /* ---- peer.c ---- */
 
@@ -94,6 +98,10 @@ enum cn_verdict peer_on_synack(struct cn_engine *eng, struct cn_flow *f,
 			       struct cn_frame *fr,
 			       const struct cn_pkt *p, uint64_t now,
 			       enum cn_drop *reason);
+bool peer_relayed_segment(const struct cn_flow *f, const struct cn_pkt *p);
+enum cn_verdict peer_on_relayed(struct cn_engine *eng, struct cn_flow *f,
+				struct cn_frame *fr, const struct cn_pkt *p,
+				uint64_t now, enum cn_drop *reason);
 enum cn_verdict peer_on_missing(struct cn_engine *eng,
 				struct cn_flow *f, struct cn_frame *fr,
 				const struct cn_pkt *p, uint64_t now,

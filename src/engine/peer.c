@@ -117,10 +117,19 @@ enum cn_verdict peer_on_syn(struct cn_engine *eng, struct cn_frame *fr,
 		return CN_FORWARD;
 	}
 	eng->ctr.syns_peer++;
-	if (f && f->state != CN_FS_CLOSED && f->client_isn == p->seq) {
+	if (f && f->client_isn == p->seq) {
 		if (f->state == CN_FS_SYN_SENT)
 			return CN_FORWARD; /* the server may have lost it */
-		/* The ClientNIC lost the translated SYN-ACK: again. */
+		/*
+		 * The ClientNIC lost the translated SYN-ACK: again, even
+		 * when the flow has closed since (the connection ran with
+		 * the ClientNIC still waiting). Passed on, the SYN would
+		 * open a connection on the server that nobody owns.
+		 */
+		if (!f->syn) {
+			*reason = CN_DROP_syn_repeated;
+			return CN_DROP;
+		}
 		sm_emit(eng, CN_CLIENT, f->syn->data, f->syn->len,
 			&f->syn->off);
 		eng->ctr.synacks_resent++;
@@ -138,8 +147,10 @@ enum cn_verdict peer_on_syn(struct cn_engine *eng, struct cn_frame *fr,
 	f->spoof_tsval = po.spoof_tsval;
 	f->spoofed = po.spoofed;
 	/* Only to forget the flow: the ClientNIC resends the SYN and resets
-	 * its client when the server stays silent. */
-	cn_ft_timer_set(&eng->ft, f, now + eng->cfg.syn_timeout_ns);
+	 * its client when the server stays silent, and the RST it sends the
+	 * server then should still find the flow here. */
+	cn_ft_timer_set(&eng->ft, f,
+			now + eng->cfg.syn_timeout_ns + eng->cfg.syn_rto_ns);
 	eng->ctr.flows_created++;
 	sm_event(eng, CN_EV_PEER_SYN, f, now);
 	return CN_FORWARD;
@@ -363,6 +374,50 @@ enum cn_verdict peer_on_synack(struct cn_engine *eng, struct cn_flow *f,
 	/* Only now: what was held went out for the first time, not again. */
 	f->peer_state = (uint8_t)relayed;
 	return CN_STOLEN;
+}
+
+/*
+ * ClientNIC, before any SYN-ACK: a server segment in the spoofed space
+ * (an ACK of the client's SYN, seq from the spoofed ISN + 1 on) was
+ * translated by a peer whose SYN-ACK got lost on the way. Without a peer
+ * the server sends nothing but its SYN-ACK and RSTs before the SYN-ACK,
+ * and its numbers lie a random delta away.
+ */
+bool peer_relayed_segment(const struct cn_flow *f, const struct cn_pkt *p)
+{
+	uint32_t off = p->seq - (f->spoof_isn + 1);
+	uint32_t w = 0xffffu << (f->client.wscale > 0 ? f->client.wscale : 0);
+
+	return (p->flags & (CN_TCP_SYN | CN_TCP_ACK | CN_TCP_RST)) == CN_TCP_ACK &&
+	       off < w && sm_synack_acks_syn(f, p);
+}
+
+/* The peer's SYN-ACK never came, its flow did: take it as relayed, with
+ * no receipt (a vanished peer cannot be made up for), and pass the
+ * segment on. */
+enum cn_verdict peer_on_relayed(struct cn_engine *eng, struct cn_flow *f,
+				struct cn_frame *fr, const struct cn_pkt *p,
+				uint64_t now, enum cn_drop *reason)
+{
+	bool was_early = f->peer_state == CN_FP_EARLY;
+
+	f->passthrough = true;
+	f->real_isn = f->spoof_isn;
+	f->peer[CN_SERVER].end = f->spoof_isn + 1;
+	f->peer[CN_SERVER].ack = f->client_isn + 1;
+	f->peer[CN_SERVER].ack_seen = true;
+	sm_establish(eng, f, now);
+	eng->ctr.flows_taken_over++;
+	eng->ctr.flows_taken_late++;
+	sm_event(eng, CN_EV_TAKEN_OVER, f, now);
+	if (cn_oc_peer(&eng->oc, &f->key))
+		cn_oc_set_peer(&eng->oc, &f->key, now ? now : 1);
+	if (was_early)
+		sm_held_free_all(eng, f);
+	else
+		sm_flush(eng, f, fr->data, p, now);
+	f->peer_state = CN_FP_RELAYED_BLIND;
+	return sm_translate(eng, f, CN_SERVER, fr, p, now, reason);
 }
 
 /*

@@ -28,6 +28,8 @@
 
 enum { CNIC, SNIC };
 
+#define LOSE_ANY 0xff
+
 struct pair {
 	struct cn_engine *box[2]; /* box[SNIC] NULL: no ServerNIC */
 	struct cn_config cfg[2];
@@ -37,7 +39,7 @@ struct pair {
 	struct fr_cap server;     /* what reaches the server */
 	uint64_t now;
 	/* WAN loss: frames towards side 'to' whose TCP flags equal lose_flags
-	 * are lost while lose_n[to] > 0. */
+	 * (LOSE_ANY: whatever their flags) are lost while lose_n[to] > 0. */
 	unsigned lose_n[2];
 	uint8_t lose_flags[2];
 };
@@ -128,7 +130,7 @@ static bool wan_loses(struct pair *p, enum cn_side to, const struct cn_frame *f)
 	struct fr_view v;
 
 	if (!p->lose_n[to] || fr_read(f->data, f->len, &v) ||
-	    v.flags != p->lose_flags[to])
+	    (p->lose_flags[to] != LOSE_ANY && v.flags != p->lose_flags[to]))
 		return false;
 	p->lose_n[to]--;
 	return true;
@@ -670,21 +672,40 @@ static void test_refused(void **state)
 }
 
 /* A silent server: the ClientNIC resets its client after the SYN
- * timeout, the ServerNIC forgets the flow. */
+ * timeout, and the server too, whose half-open connection the ServerNIC
+ * forgets with it; a ServerNIC that saw no RST forgets the flow a SYN RTO
+ * later. */
 static void test_silent_server(void **state)
 {
 	struct pair *p = *state;
 	struct conn c;
+	struct fr_view v;
 
 	pair_start(p, true);
 	conn_init(&c, 4, 9);
 	c_syn(p, &c);
+	c_data(p, &c, FR_ACK | FR_PSH, 10);
 	for (int i = 0; i < 30; i++)
 		tick(p, 50 * MS);
 	assert_int_equal(ctr(p, CNIC)->flows_timed_out, 1);
+	assert_true(ctr(p, CNIC)->syns_resent >= 3);
+	nth(&p->client, -1, &v);
+	assert_int_equal(v.flags, FR_RST | FR_ACK);
+	nth(&p->server, -1, &v);
+	assert_int_equal(v.flags, FR_RST);
+	assert_int_equal(v.seq, c.cisn + 1); /* the data was held */
+	assert_int_equal(ctr(p, SNIC)->flows_reset, 1);
+	assert_int_equal(cn_engine_flow_count(p->box[SNIC]), 0);
+	assert_int_equal(cn_engine_buffered_bytes(p->box[SNIC]), 0);
+
+	p->lose_n[CN_SERVER] = 1;
+	p->lose_flags[CN_SERVER] = FR_RST;
+	conn_init(&c, 4, 10);
+	c_syn(p, &c);
+	for (int i = 0; i < 30; i++)
+		tick(p, 50 * MS);
 	assert_int_equal(ctr(p, SNIC)->flows_timed_out, 1);
 	assert_int_equal(cn_engine_flow_count(p->box[SNIC]), 0);
-	assert_true(ctr(p, CNIC)->syns_resent >= 3);
 }
 
 /* Keys: a keyed pair works; a keyed ServerNIC ignores an untagged
@@ -1016,6 +1037,60 @@ static void test_cut_through_pair(void **state)
 	assert_int_equal(ctr(p, CNIC)->frames_cut, 0);
 }
 
+/* The translated SYN-ACK is lost, the server's answer is not: a segment
+ * in the spoofed space tells the ClientNIC that a peer took the flow. */
+static void test_synack_lost_answer_not(void **state)
+{
+	struct pair *p = *state;
+	struct conn c;
+
+	p->cfg[CNIC].peer_mode = CN_PEER_ALWAYS;
+	pair_start(p, true);
+	conn_init(&c, 4, 20);
+	c_syn(p, &c);
+	c_data(p, &c, FR_ACK | FR_PSH, 100);
+	p->lose_n[CN_CLIENT] = 1;
+	p->lose_flags[CN_CLIENT] = FR_SYN | FR_ACK;
+	s_synack(p, &c);
+	assert_int_equal(ctr(p, CNIC)->flows_taken_over, 0);
+	reply_reaches_client(p, &c, 500);
+	assert_int_equal(ctr(p, CNIC)->flows_taken_over, 1);
+	assert_int_equal(ctr(p, CNIC)->flows_taken_late, 1);
+	assert_int_equal(cn_engine_buffered_bytes(p->box[CNIC]), 0);
+	tick(p, 100 * MS);
+	assert_int_equal(ctr(p, CNIC)->syns_resent, 0);
+	c_data(p, &c, FR_ACK, 0);
+	reply_reaches_client(p, &c, 5);
+}
+
+/* The ClientNIC missed the whole flow (every server segment lost) and
+ * resends its SYN after the ServerNIC closed it: the SYN is answered from
+ * the kept SYN-ACK, never passed on to open a connection nobody owns. */
+static void test_syn_after_close(void **state)
+{
+	struct pair *p = *state;
+	struct conn c;
+	size_t at_server;
+
+	p->cfg[CNIC].peer_mode = CN_PEER_ALWAYS;
+	pair_start(p, true);
+	conn_init(&c, 4, 21);
+	c_syn(p, &c);
+	c_data(p, &c, FR_ACK | FR_PSH, 100);
+	p->lose_n[CN_CLIENT] = 10;
+	p->lose_flags[CN_CLIENT] = LOSE_ANY;
+	s_synack(p, &c);
+	s_rst_at(p, &c, c.sisn + 1);
+	assert_int_equal(ctr(p, SNIC)->flows_reset, 1);
+	p->lose_n[CN_CLIENT] = 0;
+	at_server = fr_cap_count(&p->server, CN_SERVER);
+	tick(p, 60 * MS);
+	assert_int_equal(ctr(p, CNIC)->syns_resent, 1);
+	assert_int_equal(ctr(p, SNIC)->synacks_resent, 1);
+	assert_int_equal(fr_cap_count(&p->server, CN_SERVER), at_server);
+	assert_int_equal(ctr(p, CNIC)->flows_taken_over, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1042,6 +1117,8 @@ int main(void)
 		T(test_receipt_keyed),
 		T(test_cut_to_server_mss),
 		T(test_cut_through_pair),
+		T(test_synack_lost_answer_not),
+		T(test_syn_after_close),
 #undef T
 	};
 
