@@ -34,7 +34,8 @@ ENGINE_SRC := $(addprefix src/engine/,packet.c checksum.c siphash.c \
 # Both daemons are these objects with an entry of their own that names
 # the role (src/daemon/clientnic.c, servernic.c).
 DAEMON_SRC := $(addprefix src/daemon/,main.c daemon.c worker.c workers.c \
-              stats.c event_log.c pktio.c log.c pcap_out.c peer_key.c)
+              stats.c event_log.c pktio.c log.c pcap_out.c peer_key.c \
+              privs.c)
 LINKEM_SRC := tools/linkem.c src/daemon/pktio.c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_AUX   := tests/unit/frames.c

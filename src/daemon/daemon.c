@@ -27,6 +27,7 @@
 #include "log.h"
 #include "pcap_out.h"
 #include "pktio.h"
+#include "privs.h"
 #include "stats.h"
 #include "worker.h"
 #include "workers.h"
@@ -418,6 +419,26 @@ static int create_engines(struct cn_daemon *d)
 	return rc;
 }
 
+/* Everything that needs a privilege is open: let it go. */
+static int drop_privileges(const char *user)
+{
+	const char *step;
+	int ret = privs_drop(user, &step);
+
+	if (ret == -ENOENT) {
+		cn_err("--user %s: no such user", user);
+		return CN_EXIT_USAGE;
+	}
+	if (ret < 0) {
+		cn_err("--user %s: could not %s: %s (switching users needs "
+		       "root, or CAP_SETUID and CAP_SETGID)", user, step,
+		       strerror(-ret));
+		return CN_EXIT_NOPERM;
+	}
+	cn_info("running as %s, with no capabilities", user);
+	return CN_EXIT_OK;
+}
+
 static int start(struct cn_daemon *d, const sigset_t *sigs)
 {
 	const struct cn_daemon_config *cfg = d->cfg;
@@ -448,7 +469,7 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 		cn_err("event loop setup: %s", strerror(-ret));
 		return CN_EXIT_FAIL;
 	}
-	return CN_EXIT_OK;
+	return cfg->user ? drop_privileges(cfg->user) : CN_EXIT_OK;
 }
 
 static void close_fd(int fd)

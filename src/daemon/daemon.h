@@ -29,6 +29,7 @@ struct cn_daemon_config {
 	const char *client_if;
 	const char *server_if;
 	const char *pcap_path;      /* NULL: no capture */
+	const char *user;           /* NULL: keep the privileges */
 	bool promisc;               /* a bridge port must see every MAC */
 	bool qdisc_bypass;
 	uint32_t rx_ring_bytes;     /* 0: the packet I/O default */
