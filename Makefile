@@ -5,6 +5,7 @@
 #                   ASan+UBSan) and the network-namespace end-to-end tests
 #   make demo       show 0-RTT over an emulated WAN (root)
 #   make bench      print benchmark figures (root)
+#   make soak       1000 echo connections over a lossy WAN, bridges vs boxes (root)
 # V=1 shows the commands.
 
 CC      ?= gcc
@@ -35,7 +36,7 @@ ENGINE_SRC := $(addprefix src/engine/,packet.c checksum.c siphash.c \
 # the role (src/daemon/clientnic.c, servernic.c).
 DAEMON_SRC := $(addprefix src/daemon/,main.c daemon.c worker.c workers.c \
               stats.c event_log.c pktio.c log.c pcap_out.c peer_key.c \
-              privs.c)
+              privs.c cache_file.c)
 LINKEM_SRC := tools/linkem.c src/daemon/pktio.c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_AUX   := tests/unit/frames.c
@@ -50,7 +51,7 @@ LINKEM  := $(B)/linkem
 UNITS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 .SECONDARY:
-.PHONY: all check unit unit-asan fuzz e2e demo bench deps clean
+.PHONY: all check unit unit-asan fuzz e2e demo bench soak deps clean
 all: $(LIB) $(DAEMON) $(SNIC) $(LINKEM)
 
 $(B)/obj/%.o: %.c
@@ -117,6 +118,11 @@ demo: deps all
 
 bench: deps all $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 	$(Q)bench/run.sh
+
+# Echo connections of mixed sizes over a lossy WAN, bridges then the boxes
+# (SOAK_MODE=clientnic|pair|both, SOAK_COUNT, ...: see bench/soak.sh).
+soak: deps all
+	$(Q)BUILD=$(B) bench/soak.sh
 
 clean:
 	rm -rf build

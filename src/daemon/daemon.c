@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "pcap_out.h"
+#include "cache_file.h"
 #include "pktio.h"
 #include "privs.h"
 #include "stats.h"
@@ -439,6 +440,55 @@ static int drop_privileges(const char *user)
 	return CN_EXIT_OK;
 }
 
+static struct cn_engine **engines(struct cn_daemon *d)
+{
+	struct cn_engine **e = calloc(d->pool.nw, sizeof(*e));
+
+	for (unsigned i = 0; e && i < d->pool.nw; i++)
+		e[i] = d->pool.w[i].eng;
+	return e;
+}
+
+/* A cache file that cannot be used costs the first connections their
+ * right options, nothing more: a warning, and on. */
+static void load_cache(struct cn_daemon *d)
+{
+	const char *path = d->cfg->cache_path, *why;
+	struct cn_engine **e = engines(d);
+	int ret;
+
+	if (!e) {
+		cn_warn("--cache-file %s: out of memory: not loaded", path);
+		return;
+	}
+	ret = cache_file_load(path, e, d->pool.nw, &why);
+	free(e);
+	if (ret == -EINVAL)
+		cn_warn("--cache-file %s: refused, %s: starting with an empty "
+			"cache (the file is replaced on a clean stop)", path, why);
+	else if (ret < 0)
+		cn_warn("--cache-file %s: %s: starting with an empty cache",
+			path, strerror(-ret));
+	else
+		cn_info("--cache-file %s: %d servers' options loaded", path, ret);
+}
+
+static void save_cache(struct cn_daemon *d)
+{
+	const char *path = d->cfg->cache_path;
+	struct cn_engine **e = engines(d);
+	int ret = e ? cache_file_save(path, e, d->pool.nw) : -ENOMEM;
+
+	free(e);
+	if (ret < 0)
+		cn_warn("--cache-file %s: not written: %s (under --user, the "
+			"folder must be writable by that user)", path,
+			strerror(-ret));
+	else
+		cn_info("--cache-file %s: %d servers' options written", path,
+			ret);
+}
+
 static int start(struct cn_daemon *d, const sigset_t *sigs)
 {
 	const struct cn_daemon_config *cfg = d->cfg;
@@ -450,6 +500,8 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 		rc = create_engines(d);
 	if (rc)
 		return rc;
+	if (cfg->cache_path)
+		load_cache(d);
 	if (cfg->pcap_path) {
 		ret = pcap_out_open(&d->env.pcap, cfg->pcap_path, errbuf,
 				    sizeof(errbuf));
@@ -564,6 +616,8 @@ int cn_daemon_run(const struct cn_daemon_config *cfg)
 			d.pool.nw);
 	cn_log_status("ready");
 	rc = run(&d);
+	if (!rc && cfg->cache_path)
+		save_cache(&d);
 	print_counters(&d, "exit");
 	/* What the log still holds, given a second for a slow reader. */
 	cn_log_flush(1000);

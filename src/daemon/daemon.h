@@ -30,6 +30,7 @@ struct cn_daemon_config {
 	const char *server_if;
 	const char *pcap_path;      /* NULL: no capture */
 	const char *user;           /* NULL: keep the privileges */
+	const char *cache_path;     /* NULL: the options cache is not kept */
 	bool promisc;               /* a bridge port must see every MAC */
 	bool qdisc_bypass;
 	uint32_t rx_ring_bytes;     /* 0: the packet I/O default */

@@ -123,6 +123,9 @@ static const struct opt_def opt_table[] = {
 	     "interface toward the server"),
 	OPTV("pcap", "FILE", OPT_PATH, D(pcap_path), 0, 0, R_BOTH,
 	     "write every frame in and out to FILE (pcap, Linux cooked v2)"),
+	OPTV("cache-file", "FILE", OPT_PATH, D(cache_path), 0, 0, R_CNIC,
+	     "keep the learned server options in FILE across restarts "
+	     "(loaded at start, written on a clean stop)"),
 	OPTV("user", "NAME", OPT_PATH, D(user), 0, 0, R_BOTH,
 	     "once the ports are open, run as user NAME with no capabilities"),
 	OPTV("log-level", "LEVEL", OPT_LEVEL, offsetof(struct opts, level),

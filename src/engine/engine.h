@@ -159,4 +159,27 @@ size_t cn_engine_flow_footprint(void);
 
 const char *cn_event_name(enum cn_event_type type);
 
+/* One server the options cache knows, as a file keeps it across restarts.
+ * Peers are not kept: whether one answers is for the next SYN to find. */
+struct cn_cache_record {
+	uint8_t family;  /* 4 or 6; IPv4 in the first 4 bytes of addr */
+	uint8_t known;   /* of window scale 1, SACK 2, timestamps 4 */
+	uint16_t port;
+	uint8_t addr[16];
+	uint16_t mss;    /* 0: the server announced none */
+	int8_t wscale;   /* -1: none */
+	bool sack_ok;
+	bool ts;
+};
+
+/* Up to max records, least recently learned first; returns how many. */
+size_t cn_engine_cache_dump(const struct cn_engine *eng,
+			    struct cn_cache_record *out, size_t max);
+/* Learn a record as if from a SYN-ACK: 0, or -EINVAL (nothing learned)
+ * for a record no real server could have sent. */
+int cn_engine_cache_learn(struct cn_engine *eng,
+			  const struct cn_cache_record *r);
+/* How many servers the cache holds at most. */
+size_t cn_engine_cache_capacity(const struct cn_engine *eng);
+
 #endif

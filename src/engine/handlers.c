@@ -1160,6 +1160,65 @@ uint64_t cn_engine_buffered_bytes(const struct cn_engine *eng)
 	return eng->held_bytes;
 }
 
+size_t cn_engine_cache_capacity(const struct cn_engine *eng)
+{
+	return cn_oc_capacity(&eng->oc);
+}
+
+size_t cn_engine_cache_dump(const struct cn_engine *eng,
+			    struct cn_cache_record *out, size_t max)
+{
+	struct cn_flow_key *keys = calloc(max ? max : 1, sizeof(*keys));
+	struct cn_syn_opts *opts = calloc(max ? max : 1, sizeof(*opts));
+	uint8_t *known = calloc(max ? max : 1, 1);
+	size_t n = 0;
+
+	if (keys && opts && known)
+		n = cn_oc_dump(&eng->oc, keys, opts, known, max);
+	for (size_t i = 0; i < n; i++) {
+		out[i] = (struct cn_cache_record){
+			.family = keys[i].family,
+			.known = known[i],
+			.port = keys[i].sport,
+			.mss = opts[i].mss,
+			.wscale = opts[i].wscale,
+			.sack_ok = opts[i].sack_ok,
+			.ts = opts[i].ts,
+		};
+		memcpy(out[i].addr, keys[i].saddr, sizeof(out[i].addr));
+	}
+	free(keys);
+	free(opts);
+	free(known);
+	return n;
+}
+
+static bool record_ok(const struct cn_cache_record *r)
+{
+	static const uint8_t zero[12];
+
+	if (r->family != 4 && r->family != 6)
+		return false;
+	if (r->family == 4 && memcmp(r->addr + 4, zero, sizeof(zero)))
+		return false;
+	return r->port && !(r->known & ~(CN_OC_WSCALE | CN_OC_SACK | CN_OC_TS)) &&
+	       (!r->mss || r->mss >= 64) && r->wscale >= -1 &&
+	       r->wscale <= CN_MAX_WSCALE;
+}
+
+int cn_engine_cache_learn(struct cn_engine *eng,
+			  const struct cn_cache_record *r)
+{
+	struct cn_flow_key key = { .family = r->family, .sport = r->port };
+	struct cn_syn_opts o = { r->mss, r->wscale, r->sack_ok, r->ts };
+
+	if (!record_ok(r))
+		return -EINVAL;
+	memcpy(key.saddr, r->addr, sizeof(key.saddr));
+	cn_oc_put(&eng->oc, &key, &o, r->known);
+	return 0;
+}
+
 size_t cn_engine_flow_footprint(void)
 {
 	/* slot (64-byte aligned) + bucket head + heap slot */

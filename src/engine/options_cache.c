@@ -2,6 +2,7 @@
 #include "options_cache.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,4 +145,38 @@ void cn_oc_put(struct cn_opt_cache *c, const struct cn_flow_key *key,
 	}
 	victim->stamp = ++c->clock;
 	merge(victim, opts, known);
+}
+
+static int by_stamp(const void *a, const void *b)
+{
+	const struct cn_opt_entry *x = *(const struct cn_opt_entry *const *)a;
+	const struct cn_opt_entry *y = *(const struct cn_opt_entry *const *)b;
+
+	return x->stamp < y->stamp ? -1 : x->stamp > y->stamp;
+}
+
+size_t cn_oc_dump(const struct cn_opt_cache *c, struct cn_flow_key *keys,
+		  struct cn_syn_opts *opts, uint8_t *known, size_t max)
+{
+	size_t cap = cn_oc_capacity(c), n = 0;
+	const struct cn_opt_entry **v = malloc(cap * sizeof(*v));
+
+	if (!v)
+		return 0;
+	for (size_t i = 0; i < cap; i++)
+		if (c->e[i].family)
+			v[n++] = &c->e[i];
+	qsort(v, n, sizeof(*v), by_stamp);
+	if (n > max)
+		n = max;
+	for (size_t i = 0; i < n; i++) {
+		memset(&keys[i], 0, sizeof(keys[i]));
+		keys[i].family = v[i]->family;
+		keys[i].sport = v[i]->port;
+		memcpy(keys[i].saddr, v[i]->addr, sizeof(keys[i].saddr));
+		opts[i] = v[i]->opts;
+		known[i] = v[i]->known;
+	}
+	free(v);
+	return n;
 }

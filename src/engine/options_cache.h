@@ -50,6 +50,15 @@ unsigned cn_oc_get(const struct cn_opt_cache *c, const struct cn_flow_key *key,
 void cn_oc_put(struct cn_opt_cache *c, const struct cn_flow_key *key,
 	       const struct cn_syn_opts *opts, unsigned known);
 
+/* Entries in insertion order, oldest first, up to max; returns how many.
+ * Each gets its server in key (family, saddr, sport) and what it knows. */
+size_t cn_oc_dump(const struct cn_opt_cache *c, struct cn_flow_key *keys,
+		  struct cn_syn_opts *opts, uint8_t *known, size_t max);
+static inline size_t cn_oc_capacity(const struct cn_opt_cache *c)
+{
+	return (size_t)c->sets * 4;
+}
+
 /* When a peer last answered for the key's server (0: none or unknown). */
 uint64_t cn_oc_peer(const struct cn_opt_cache *c, const struct cn_flow_key *key);
 /* Remember (ns > 0) or forget (0) the server's peer; the server must have
