@@ -6,6 +6,7 @@
 #   make demo       show 0-RTT over an emulated WAN (root)
 #   make bench      print benchmark figures (root)
 #   make soak       1000 echo connections over a lossy WAN, bridges vs boxes (root)
+#   make install    daemons, man pages, systemd units (PREFIX, DESTDIR); make uninstall
 # V=1 shows the commands.
 
 CC      ?= gcc
@@ -123,6 +124,50 @@ bench: deps all $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 # (SOAK_MODE=clientnic|pair|both, SOAK_COUNT, ...: see bench/soak.sh).
 soak: deps all
 	$(Q)BUILD=$(B) bench/soak.sh
+
+# Install: PREFIX (/usr/local) and DESTDIR as usual. The daemons go to
+# $(SBINDIR), their man pages to $(MANDIR)/man8, the template units
+# clientnic@.service and servernic@.service (instance NAME reads
+# /etc/clientnic/NAME.env or /etc/servernic/NAME.env) to $(UNITDIR) with
+# the users and folders they need (sysusers.d, tmpfiles.d), the example
+# env files to $(DOCDIR). Nothing goes to /etc or /var. `make uninstall`
+# removes exactly these files (and $(DOCDIR) if it is left empty).
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/clientnic
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+INSTALL     ?= install
+INSTALLED   := $(SBINDIR)/clientnic $(SBINDIR)/servernic \
+               $(MANDIR)/man8/clientnic.8 $(MANDIR)/man8/servernic.8 \
+               $(UNITDIR)/clientnic@.service $(UNITDIR)/servernic@.service \
+               $(SYSUSERSDIR)/clientnic.conf $(TMPFILESDIR)/clientnic.conf \
+               $(DOCDIR)/clientnic.env.example $(DOCDIR)/servernic.env.example
+
+.PHONY: install uninstall
+install: $(DAEMON) $(SNIC)
+	$(call say,INSTALL,$(DESTDIR)$(PREFIX))$(INSTALL) -d -m 0755 \
+		$(addprefix $(DESTDIR),$(SBINDIR) $(MANDIR)/man8 $(UNITDIR) \
+		$(SYSUSERSDIR) $(TMPFILESDIR) $(DOCDIR))
+	$(Q)$(INSTALL) -m 0755 $(DAEMON) $(SNIC) $(DESTDIR)$(SBINDIR)/
+	$(Q)$(INSTALL) -m 0644 man/clientnic.8 man/servernic.8 $(DESTDIR)$(MANDIR)/man8/
+	$(Q)mkdir -p $(B)/systemd && for u in clientnic servernic; do \
+		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+			systemd/$$u@.service.in >$(B)/systemd/$$u@.service || exit 1; \
+	done
+	$(Q)$(INSTALL) -m 0644 $(B)/systemd/clientnic@.service \
+		$(B)/systemd/servernic@.service $(DESTDIR)$(UNITDIR)/
+	$(Q)$(INSTALL) -m 0644 systemd/clientnic.sysusers $(DESTDIR)$(SYSUSERSDIR)/clientnic.conf
+	$(Q)$(INSTALL) -m 0644 systemd/clientnic.tmpfiles $(DESTDIR)$(TMPFILESDIR)/clientnic.conf
+	$(Q)$(INSTALL) -m 0644 systemd/clientnic.env.example \
+		systemd/servernic.env.example $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	$(call say,RM,$(DESTDIR)$(PREFIX))rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	$(Q)rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build

@@ -5,7 +5,7 @@ set -o errexit -o nounset -o pipefail
 
 pkgs=(gcc make libcmocka-dev libpcap-dev iproute2 iputils-ping tshark
       iperf3 curl ethtool python3 tcpdump librsvg2-bin clang libclang-rt-14-dev
-      valgrind linux-perf)
+      valgrind linux-perf groff-base)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -500,8 +500,6 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 		rc = create_engines(d);
 	if (rc)
 		return rc;
-	if (cfg->cache_path)
-		load_cache(d);
 	if (cfg->pcap_path) {
 		ret = pcap_out_open(&d->env.pcap, cfg->pcap_path, errbuf,
 				    sizeof(errbuf));
@@ -521,7 +519,12 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 		cn_err("event loop setup: %s", strerror(-ret));
 		return CN_EXIT_FAIL;
 	}
-	return cfg->user ? drop_privileges(cfg->user) : CN_EXIT_OK;
+	rc = cfg->user ? drop_privileges(cfg->user) : CN_EXIT_OK;
+	/* Read with no privilege left: the file is another program's input,
+	 * and under --user it is that user's (written by it at the stop). */
+	if (!rc && cfg->cache_path)
+		load_cache(d);
+	return rc;
 }
 
 static void close_fd(int fd)
