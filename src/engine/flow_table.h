@@ -109,6 +109,7 @@ struct cn_flow {
 	uint32_t heap_pos;  /* SYN timer heap slot, CN_NIL when none */
 	uint8_t syn_tries;  /* SYNs the box resent */
 	uint8_t peer_state; /* enum cn_flow_peer (ClientNIC) */
+	bool client_acked;  /* the client acknowledged the SYN-ACK it got */
 	uint64_t syn_at;    /* first SYN */
 	uint64_t deadline;  /* SYN timer (heap key) */
 	uint32_t client_isn;

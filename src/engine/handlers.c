@@ -216,16 +216,34 @@ static void flow_close(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 }
 
 /*
- * Make room for a new SYN: a closed flow first, then the oldest embryonic
+ * Make room for a new SYN: a closed flow first, then a half-open one (an
+ * established flow whose client never spoke), then the oldest embryonic
  * one, but only once its server has been silent for a whole SYN RTO (a
  * flood or a dead server): its client believes it is connected and must be
  * reset, while a new SYN that finds no room merely passes untracked and
- * costs its client one ordinary round trip. Established flows never go.
+ * costs its client one ordinary round trip. Established flows of clients
+ * that answered never go.
  */
+/* The least recently seen established flow, if its client never said a
+ * word a SYN RTO after its SYN: a forged source (a SYN flood answered by
+ * the server), whose flow would otherwise hold its slot for the idle
+ * timeout. */
+static struct cn_flow *half_open(struct cn_engine *eng, uint64_t now)
+{
+	struct cn_flow *f = cn_ft_list_head(&eng->ft, CN_LIST_ACTIVE);
+
+	if (!f || f->client_acked || f->peer[CN_CLIENT].ack_seen ||
+	    now - f->syn_at < eng->cfg.syn_rto_ns)
+		return NULL;
+	return f;
+}
+
 static bool evict_one(struct cn_engine *eng, uint64_t now)
 {
 	struct cn_flow *f = cn_ft_list_head(&eng->ft, CN_LIST_CLOSED);
 
+	if (!f)
+		f = half_open(eng, now);
 	if (!f) {
 		f = cn_ft_list_head(&eng->ft, CN_LIST_EMBRYONIC);
 		if (!f || now - f->syn_at < eng->cfg.syn_rto_ns)
@@ -706,7 +724,8 @@ void sm_flush(struct cn_engine *eng, struct cn_flow *f,
 	}
 	sm_held_free_all(eng, f);
 	/* Through a peer, the handshake ACK is the peer's business. */
-	if (!acked && f->state == CN_FS_ESTABLISHED && !f->passthrough)
+	if (!acked && f->state == CN_FS_ESTABLISHED && !f->passthrough &&
+	    f->client_acked)
 		send_handshake_ack(eng, f, synack, sp);
 }
 
@@ -822,7 +841,7 @@ static enum cn_verdict on_server_synack_again(struct cn_engine *eng,
 	eng->ctr.synacks_dup++;
 	/* The server did not get the handshake ACK: say it again, unless a
 	 * peer translates the flow (then that is the peer's to do). */
-	if (!f->passthrough)
+	if (!f->passthrough && (f->client_acked || f->peer[CN_CLIENT].ack_seen))
 		send_handshake_ack(eng, f, fr->data, p);
 	return CN_STOLEN;
 }
@@ -847,6 +866,9 @@ static enum cn_verdict on_client(struct cn_engine *eng, struct cn_frame *fr,
 	}
 	if (f->state != CN_FS_SYN_SENT)
 		return sm_translate(eng, f, CN_CLIENT, fr, p, now, reason);
+	/* Only a client that answered the SYN-ACK it got is owed the
+	 * server's handshake; a SYN from a forged source is not. */
+	f->client_acked |= (fl & CN_TCP_ACK) != 0;
 	if (fl & CN_TCP_RST) {
 		/* The client gave up before the server answered. A late
 		 * SYN-ACK will pass to the client, whose stack resets it. */

@@ -173,6 +173,12 @@ enum cn_verdict peer_send_early(struct cn_engine *eng, struct cn_flow *f,
 	else
 		eng->ctr.frames_uncopied++;
 	sm_client_sent(f, p);
+	/* The copies are freed unread when the peer answers: a FIN among
+	 * them must be known now, or the flow never sees both FINs. */
+	if ((p->flags & CN_TCP_FIN) && !f->peer[CN_CLIENT].fin) {
+		f->peer[CN_CLIENT].fin = true;
+		f->peer[CN_CLIENT].fin_seq = p->seq + p->payload_len;
+	}
 	return CN_FORWARD;
 }
 

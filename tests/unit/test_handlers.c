@@ -719,10 +719,19 @@ static void test_handshake_ack_synthesized(void **state)
 {
 	struct h *h = *state;
 	struct fr_view v;
+	struct fr_spec s;
+	enum cn_drop why;
 	struct conn c;
 
+	/* Room for the SYN's copy, not for the client's ACK: it acknowledged
+	 * the spoofed SYN-ACK, but no held frame says so. */
+	h->cfg.buf_total_bytes = 100;
+	h_start(h);
 	conn_init(&c, 6, 1);
 	do_syn(h, &c);
+	c_seg(&s, &c, false, FR_ACK, 0, 0, 0);
+	assert_int_equal(h_send(h, CN_CLIENT, &s, &why), CN_DROP);
+	assert_int_equal(why, CN_DROP_buf_total_full);
 	fr_cap_reset(&h->cap);
 	assert_int_equal(do_synack(h, &c, NULL), CN_STOLEN);
 	assert_int_equal(fr_cap_count(&h->cap, CN_CLIENT), 0);
@@ -748,10 +757,14 @@ static void test_duplicate_real_synack(void **state)
 {
 	struct h *h = *state;
 	struct fr_view v;
+	struct fr_spec s;
 	struct conn c;
 
 	conn_init(&c, 4, 1);
 	establish(h, &c);
+	c_seg(&s, &c, false, FR_ACK, 0, 0, 0);
+	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_FORWARD);
+	fr_cap_reset(&h->cap);
 	assert_int_equal(do_synack(h, &c, NULL), CN_STOLEN);
 	assert_int_equal(fr_cap_count(&h->cap, CN_CLIENT), 0);
 	view(only(h, CN_SERVER), &v);
@@ -1840,8 +1853,13 @@ static void test_many_flows_table_full(void **state)
 		do_syn(h, &c[i]);
 	}
 	assert_int_equal(cn_engine_flow_count(h->eng), N);
-	/* Every other flow becomes established. */
+	/* Every other flow becomes established, its client having
+	 * acknowledged the SYN-ACK it got. */
 	for (uint32_t i = 0; i < N; i += 2) {
+		struct fr_spec s;
+
+		c_seg(&s, &c[i], false, FR_ACK, 0, 0, 0);
+		assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_STOLEN);
 		fr_cap_reset(&h->cap);
 		assert_int_equal(do_synack(h, &c[i], NULL), CN_STOLEN);
 	}

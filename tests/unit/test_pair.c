@@ -415,22 +415,21 @@ static void test_first_conn_taken_over(void **state)
 
 	s_synack(p, &c);
 	/* The client saw one SYN-ACK only, the spoofed one. The ServerNIC
-	 * held nothing, so it completed the server's handshake at once;
-	 * the client's own frames follow, translated by it. */
+	 * held nothing and has seen no word of the client, so it leaves the
+	 * handshake to the client's own frames, which follow, translated by
+	 * it. */
 	assert_int_equal(fr_cap_count(&p->client, CN_CLIENT), 1);
-	assert_int_equal(fr_cap_count(&p->server, CN_SERVER), 4);
+	assert_int_equal(fr_cap_count(&p->server, CN_SERVER), 3);
 	nth(&p->server, 1, &v);
 	assert_int_equal(v.flags, FR_ACK);
 	assert_at_server(&v, &c, 0);
 	nth(&p->server, 2, &v);
-	assert_at_server(&v, &c, 0);
-	nth(&p->server, 3, &v);
 	assert_at_server(&v, &c, 100);
 	assert_int_equal(v.seq, c.cisn + 1);
 	assert_int_equal(ctr(p, CNIC)->flows_taken_over, 1);
 	assert_int_equal(ctr(p, CNIC)->peers_learned, 1);
 	assert_int_equal(ctr(p, SNIC)->flows_taken_over, 1);
-	assert_int_equal(ctr(p, SNIC)->acks_synthesized, 1);
+	assert_int_equal(ctr(p, SNIC)->acks_synthesized, 0);
 	assert_int_equal(fr_cap_events(&p->cap[CNIC], CN_EV_PEER_LEARNED), 1);
 	assert_int_equal(fr_cap_events(&p->cap[SNIC], CN_EV_TAKEN_OVER), 1);
 
@@ -502,9 +501,9 @@ static void test_synack_before_early_data(void **state)
 	conn_init(&c, 4, 4);
 	c_syn(p, &c);
 	s_synack(p, &c);
-	/* Nothing held, no handshake ACK from the client yet: the ServerNIC
-	 * completes the server's handshake itself. */
-	assert_int_equal(ctr(p, SNIC)->acks_synthesized, 1);
+	/* Nothing held, no word from the client yet: the client's own ACK
+	 * completes the server's handshake. */
+	assert_int_equal(ctr(p, SNIC)->acks_synthesized, 0);
 	c_data(p, &c, FR_ACK | FR_PSH, 100);
 	nth(&p->server, -1, &v);
 	assert_at_server(&v, &c, 100);
@@ -1091,6 +1090,41 @@ static void test_syn_after_close(void **state)
 	assert_int_equal(ctr(p, CNIC)->flows_taken_over, 1);
 }
 
+/* A SYN from a forged source (a flood the server answers): the box owes
+ * the server no handshake for a client that never acknowledged its
+ * SYN-ACK, and the flow, established but silent, makes room for a real
+ * one once a SYN RTO has passed. */
+static void test_forged_client(void **state)
+{
+	struct pair *p = *state;
+	struct conn c1, c2;
+	struct fr_spec syn;
+
+	p->cfg[CNIC].max_flows = 1;
+	pair_start(p, false);
+	conn_init(&c1, 4, 22);
+	c_syn(p, &c1);
+	s_synack(p, &c1);
+	assert_int_equal(ctr(p, CNIC)->acks_synthesized, 0);
+	assert_int_equal(ctr(p, CNIC)->flows_established, 1);
+	s_synack(p, &c1); /* the server tries again */
+	assert_int_equal(ctr(p, CNIC)->acks_synthesized, 0);
+	/* Within a SYN RTO it stays: a SYN finds no room and passes. */
+	conn_init(&c2, 4, 23);
+	fr_spec_c2s(&syn, &c2.fl, FR_SYN, c2.cisn, 0);
+	fr_opt_linux_syn(&syn, 1460, c2.ctsval, 7);
+	client_send(p, &syn);
+	assert_int_equal(ctr(p, CNIC)->passed_table_full, 1);
+	tick(p, 60 * MS);
+	conn_init(&c2, 4, 24);
+	c_syn(p, &c2);
+	assert_int_equal(ctr(p, CNIC)->flows_evicted, 1);
+	assert_int_equal(ctr(p, CNIC)->flows_created, 2);
+	c_data(p, &c2, FR_ACK | FR_PSH, 10);
+	s_synack(p, &c2);
+	reply_reaches_client(p, &c2, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1119,6 +1153,7 @@ int main(void)
 		T(test_cut_through_pair),
 		T(test_synack_lost_answer_not),
 		T(test_syn_after_close),
+		T(test_forged_client),
 #undef T
 	};
 
