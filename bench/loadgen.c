@@ -12,6 +12,12 @@
  *       bytes back and the server's FIN, closes, and is replaced
  *   loadgen rr --connect ADDR:PORT [--conns N] [--seconds T]
  *       N persistent connections, one byte back and forth
+ *   loadgen synflood --connect ADDR:PORT --iface IF --src-mac MAC
+ *                    --dst-mac MAC --src-net A.B.C.D/LEN [--rate PPS] [--seconds T]
+ *       IPv4 SYNs from random addresses of the source net and random
+ *       ports (Linux's SYN options, valid checksums) out of IF through a
+ *       packet socket, as fast as it goes (or PPS a second); nothing is
+ *       answered. Prints sent, seconds, rate.
  *
  * The client prints one line of key=value pairs: completed transactions,
  * rate, errors and latency percentiles in microseconds (conn: from
@@ -25,6 +31,9 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netpacket/packet.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,7 +48,7 @@
 #define LG_BUF 4096
 #define LG_MAX_EVENTS 256
 
-enum lg_mode { LG_SERVER, LG_CONN, LG_RR };
+enum lg_mode { LG_SERVER, LG_CONN, LG_RR, LG_SYNFLOOD };
 
 struct lg_opts {
 	enum lg_mode mode;
@@ -49,6 +58,13 @@ struct lg_opts {
 	uint32_t size;
 	uint64_t close_after;
 	double seconds;
+	/* synflood */
+	const char *ifname;
+	uint8_t src_mac[6], dst_mac[6];
+	bool have_src_mac, have_dst_mac, have_src_net;
+	uint32_t src_net; /* host order */
+	uint8_t src_len;
+	double rate;
 };
 
 /* ---- time and latency samples ----------------------------------------- */
@@ -490,6 +506,190 @@ out:
 	return err ? 1 : 0;
 }
 
+/* ---- SYN flood -------------------------------------------------------- */
+
+#define LG_SYN_LEN 74 /* Ethernet, IPv4, TCP with 20 bytes of options */
+#define LG_SYN_BATCH 64
+
+static uint64_t lg_rng = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd64(void) /* xorshift64* */
+{
+	lg_rng ^= lg_rng >> 12;
+	lg_rng ^= lg_rng << 25;
+	lg_rng ^= lg_rng >> 27;
+	return lg_rng * 0x2545f4914f6cdd1dull;
+}
+
+static void put16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v & 0xffff);
+}
+
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (n & 1)
+		sum += (uint32_t)p[n - 1] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* A SYN as Linux sends it (MSS, SACK permitted, timestamps, window
+ * scale), from a random address of the source net and a random port,
+ * with a random ISN, TSval and IP id. */
+static void syn_fill(uint8_t *f, const struct lg_opts *o)
+{
+	static const uint8_t opts[20] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0,
+					  0, 0, 0, 0, 0, 0, 1, 3, 3, 7 };
+	const struct sockaddr_in *dst = (const struct sockaddr_in *)&o->addr;
+	uint8_t *ip = f + 14, *tcp = ip + 20;
+	uint64_t r = rnd64(), r2 = rnd64();
+	uint32_t host = o->src_len >= 32 ? 0 : (uint32_t)r & (0xffffffffu >> o->src_len);
+	uint32_t sum;
+
+	memcpy(f, o->dst_mac, 6);
+	memcpy(f + 6, o->src_mac, 6);
+	put16(f + 12, ETHERTYPE_IP);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	put16(ip + 2, 60);
+	put16(ip + 4, (uint32_t)(r >> 32) & 0xffff);
+	put16(ip + 6, 0x4000); /* DF */
+	ip[8] = 64;
+	ip[9] = IPPROTO_TCP;
+	put32(ip + 12, o->src_net | host);
+	memcpy(ip + 16, &dst->sin_addr, 4);
+	put16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+	put16(tcp, 1024 + (uint32_t)((r >> 48) % 64512));
+	memcpy(tcp + 2, &dst->sin_port, 2);
+	put32(tcp + 4, (uint32_t)r2);
+	put32(tcp + 8, 0);
+	tcp[12] = 10 << 4; /* 40-byte header */
+	tcp[13] = 0x02;    /* SYN */
+	put16(tcp + 14, 64240);
+	put16(tcp + 16, 0);
+	put16(tcp + 18, 0);
+	memcpy(tcp + 20, opts, sizeof(opts));
+	put32(tcp + 28, (uint32_t)(r2 >> 32)); /* TSval */
+	sum = csum_add(0, ip + 12, 8) + IPPROTO_TCP + 40;
+	put16(tcp + 16, csum_fold(csum_add(sum, tcp, 40)));
+}
+
+static int run_synflood(const struct lg_opts *o)
+{
+	static uint8_t frames[LG_SYN_BATCH][LG_SYN_LEN];
+	struct mmsghdr msgs[LG_SYN_BATCH];
+	struct iovec iov[LG_SYN_BATCH];
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET,
+				  .sll_protocol = htons(ETH_P_IP) };
+	uint64_t sent = 0, errors = 0, start, end, t;
+	int fd, one = 1;
+
+	ll.sll_ifindex = (int)if_nametoindex(o->ifname);
+	if (!ll.sll_ifindex) {
+		fprintf(stderr, "loadgen: synflood: no interface %s\n", o->ifname);
+		return 1;
+	}
+	/* Protocol 0: this socket sends only, it receives nothing. */
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ll, sizeof(ll))) {
+		fprintf(stderr, "loadgen: synflood: packet socket on %s: %s\n",
+			o->ifname, strerror(errno));
+		return 1;
+	}
+	setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+	lg_rng ^= now_ns() ^ ((uint64_t)getpid() << 32);
+	memset(msgs, 0, sizeof(msgs));
+	for (int i = 0; i < LG_SYN_BATCH; i++) {
+		iov[i].iov_base = frames[i];
+		iov[i].iov_len = LG_SYN_LEN;
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	fprintf(stderr, "loadgen: flooding\n");
+	start = now_ns();
+	end = start + (uint64_t)(o->seconds * 1e9);
+	while ((t = now_ns()) < end && !lg_stop) {
+		int n;
+
+		if (o->rate > 0) {
+			uint64_t due = start + (uint64_t)((double)sent * 1e9 / o->rate);
+
+			if (due > t) {
+				struct timespec ts = { 0, (long)(due - t < 1000000 ? due - t : 1000000) };
+
+				nanosleep(&ts, NULL);
+				continue;
+			}
+		}
+		for (int i = 0; i < LG_SYN_BATCH; i++)
+			syn_fill(frames[i], o);
+		n = sendmmsg(fd, msgs, LG_SYN_BATCH, 0);
+		if (n > 0)
+			sent += (uint64_t)n;
+		if (n < LG_SYN_BATCH)
+			errors++;
+	}
+	t = now_ns();
+	printf("mode=synflood sent=%" PRIu64 " seconds=%.3f rate=%.1f send_errors=%" PRIu64 "\n",
+	       sent, (double)(t - start) / 1e9, (double)sent * 1e9 / (double)(t - start),
+	       errors);
+	close(fd);
+	return 0;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char tail;
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4],
+		   &v[5], &tail) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		if (v[i] > 0xff)
+			return -EINVAL;
+		mac[i] = (uint8_t)v[i];
+	}
+	return 0;
+}
+
+static int parse_net(const char *s, struct lg_opts *o)
+{
+	char buf[32], *slash, *end;
+	struct in_addr a;
+	unsigned long len;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	len = strtoul(slash + 1, &end, 10);
+	if (*end || end == slash + 1 || len > 32 || inet_pton(AF_INET, buf, &a) != 1)
+		return -EINVAL;
+	o->src_len = (uint8_t)len;
+	o->src_net = ntohl(a.s_addr) & (len ? 0xffffffffu << (32 - len) : 0);
+	return 0;
+}
+
 /* ---- command line ---------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -498,10 +698,17 @@ static void usage(FILE *f)
 		"usage: loadgen server --listen ADDR:PORT [--close-after BYTES]\n"
 		"       loadgen conn --connect ADDR:PORT [--conns N] [--size B] [--seconds T]\n"
 		"       loadgen rr --connect ADDR:PORT [--conns N] [--seconds T]\n"
+		"       loadgen synflood --connect ADDR:PORT --iface IF --src-mac MAC --dst-mac MAC\n"
+		"                        --src-net A.B.C.D/LEN [--rate PPS] [--seconds T]\n"
 		"  --conns N        connections in flight (default 64; rr: 1)\n"
 		"  --size B         request and reply bytes for conn (default 100)\n"
-		"  --seconds T      measured time after a warm-up of T/10, at most 1 s (default 5)\n"
-		"  --close-after B  server: close once B bytes were echoed (default never)\n");
+		"  --seconds T      measured time after a warm-up of T/10, at most 1 s (default 5;\n"
+		"                   synflood: how long it floods, no warm-up)\n"
+		"  --close-after B  server: close once B bytes were echoed (default never)\n"
+		"  --iface IF       synflood: send out of IF (a packet socket)\n"
+		"  --src-mac MAC, --dst-mac MAC  synflood: the frames' Ethernet addresses\n"
+		"  --src-net NET    synflood: random source addresses from NET (e.g. 198.18.0.0/15)\n"
+		"  --rate PPS       synflood: SYNs per second (default 0: as fast as it goes)\n");
 }
 
 static int parse_opts(int argc, char **argv, struct lg_opts *o)
@@ -513,6 +720,11 @@ static int parse_opts(int argc, char **argv, struct lg_opts *o)
 		{ "size", required_argument, NULL, 's' },
 		{ "seconds", required_argument, NULL, 't' },
 		{ "close-after", required_argument, NULL, 'a' },
+		{ "iface", required_argument, NULL, 'i' },
+		{ "src-mac", required_argument, NULL, 'm' },
+		{ "dst-mac", required_argument, NULL, 'M' },
+		{ "src-net", required_argument, NULL, 'N' },
+		{ "rate", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -527,6 +739,8 @@ static int parse_opts(int argc, char **argv, struct lg_opts *o)
 		o->mode = LG_CONN;
 	else if (!strcmp(argv[1], "rr"))
 		o->mode = LG_RR;
+	else if (!strcmp(argv[1], "synflood"))
+		o->mode = LG_SYNFLOOD;
 	else if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		exit(0);
@@ -556,6 +770,29 @@ static int parse_opts(int argc, char **argv, struct lg_opts *o)
 		case 'a':
 			o->close_after = strtoull(optarg, NULL, 10);
 			break;
+		case 'i':
+			o->ifname = optarg;
+			break;
+		case 'm':
+			if (parse_mac(optarg, o->src_mac))
+				return -EINVAL;
+			o->have_src_mac = true;
+			break;
+		case 'M':
+			if (parse_mac(optarg, o->dst_mac))
+				return -EINVAL;
+			o->have_dst_mac = true;
+			break;
+		case 'N':
+			if (parse_net(optarg, o))
+				return -EINVAL;
+			o->have_src_net = true;
+			break;
+		case 'r':
+			o->rate = strtod(optarg, NULL);
+			if (!(o->rate >= 0))
+				return -EINVAL;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -566,6 +803,10 @@ static int parse_opts(int argc, char **argv, struct lg_opts *o)
 	if (!have_addr || optind != argc || o->conns < 1 ||
 	    o->conns > 100000 || o->size < 1 || o->size > LG_BUF ||
 	    !(o->seconds > 0 && o->seconds <= 3600))
+		return -EINVAL;
+	if (o->mode == LG_SYNFLOOD &&
+	    (!o->ifname || !o->have_src_mac || !o->have_dst_mac ||
+	     !o->have_src_net || o->addr.ss_family != AF_INET))
 		return -EINVAL;
 	return 0;
 }
@@ -583,5 +824,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
+	if (o.mode == LG_SYNFLOOD)
+		return run_synflood(&o);
 	return o.mode == LG_SERVER ? run_server(&o) : run_client(&o);
 }

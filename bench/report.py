@@ -12,7 +12,8 @@ Input lines:
   note TEXT                            printed under the table, kept in JSON
 Each live figure of a setup other than bridge is one row, named NAME for
 the ClientNIC and SETUP.NAME for the others, against the bridge's median
-of the same NAME.
+of the same NAME. The SYN flood (bench/flood.sh) runs once: its rows are
+flood.VARIANT.NAME, the ClientNIC against a bridge under the same flood.
 Usage: report.py RAW OUT.json
 """
 import datetime
@@ -90,7 +91,7 @@ def parse(path):
 
 
 ORDER = ["throughput", "retransmits", "conn", "conn_nolog", "rr",
-         "cpu_all", "cpu_box", "counter", "wan"]
+         "cpu_all", "cpu_box", "counter", "wan", "flood"]
 SETUPS = ["clientnic", "pair", "tfo"]
 BASELINE = "bridge"
 
@@ -179,6 +180,12 @@ LEGEND = [
     "baseline: Linux kernel bridges in the same places of the same namespace"
     " topology; WAN place a bridge, for wanN.* linkem N ms each way;"
     " ratio = measured / baseline",
+    "flood.*: random-source SYNs at the generator's full rate into the box"
+    " place, a fresh ClientNIC against a bridge; answered: the server's"
+    " SYN-ACKs come back through the box, silent: the server cannot answer;"
+    " legit_*: real clients connecting meanwhile; rss_*: the daemon's"
+    " VmRSS when ready, VmHWM after the flood, the bound its configuration"
+    " sets",
 ]
 
 

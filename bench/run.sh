@@ -3,7 +3,8 @@
 # make bench: the engine benchmark, instructions per frame, then the live
 # benchmark in rounds, each one run of every setup on the same topology:
 # kernel bridges, the ClientNIC, ClientNIC + ServerNIC (bulk), and over a
-# WAN with delay the first byte through all of them and TCP Fast Open.
+# WAN with delay the first byte through all of them and TCP Fast Open;
+# then, once, a SYN flood through a bridge and the ClientNIC (flood.sh).
 # Prints one table and writes it as JSON to bench/results/latest.json
 # (BENCH_OUT overrides). Figures only: nothing here passes or fails on a
 # number.
@@ -12,7 +13,9 @@
 # run, default 1000000), BENCH_RUNS (default 5), LIVE_SECONDS (default 5),
 # LIVE_ROUNDS (rounds of all live setups, alternating; medians; default 3),
 # LIVE_WAN_MS, LIVE_REQUESTS (the WAN run, see live.sh), BENCH_LIVE=0
-# (engine only), LIVE_PROFILE=DIR (perf profiles of the daemon).
+# (engine only), LIVE_PROFILE=DIR (perf profiles of the daemon),
+# BENCH_FLOOD=0 (no SYN flood), FLOOD_SECONDS, FLOOD_RATE, FLOOD_VARIANTS
+# (see flood.sh).
 set -o errexit -o nounset -o pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -69,13 +72,17 @@ else
 fi
 
 # ---- live, in network namespaces -------------------------------------------
-live() { # box round
-	local rc=0
+live() { # box|flood round
+	local rc=0 script=$here/live.sh
 	case $1 in
 	wan) say "live: wan (${LIVE_WAN_MS:-20} ms each way; GETs through every setup)" ;;
+	flood)
+		say "live: SYN flood (bridge and ClientNIC, answered and silent, ${FLOOD_SECONDS:-8} s each)"
+		script=$here/flood.sh
+		;;
 	*) say "live: $1 (a few ${LIVE_SECONDS:-5} s measurements)" ;;
 	esac
-	LIVE_ROUND=$2 BUILD=$build bash "$here/live.sh" "$1" >"$work/live.$1" 2>&1 || rc=$?
+	LIVE_ROUND=$2 BUILD=$build bash "$script" "$1" >"$work/live.$1" 2>&1 || rc=$?
 	case $rc in
 	# "live NAME ..." is the box's; the wan run names each line's setup
 	# itself ("live.SETUP NAME ...").
@@ -98,6 +105,8 @@ if [ "${BENCH_LIVE:-1}" = 1 ]; then
 		live pair "$round"
 		live wan "$round"
 	done
+	# Once: a flood is not a figure to take the median of, and it is long.
+	if [ "${BENCH_FLOOD:-1}" = 1 ]; then live flood 1; fi
 fi
 
 # ---- table and JSON --------------------------------------------------------

@@ -174,6 +174,202 @@ def cmd_echo_clients(a):
     sys.exit(0 if ok == a.count else 1)
 
 
+# ---- soak: many echo connections of mixed sizes, a bounded number at once
+
+def soak_sizes(rnd, count, max_size, zero_share=0.05):
+    """Sizes from 0 to max_size: a share of empty connections, the rest
+    log-uniform (as many of 1-10 B as of 100k-1M), the first two 0 and
+    max_size so that both ends are always in."""
+    import math
+    sizes = []
+    for i in range(count):
+        if i == 0 or max_size == 0:
+            sizes.append(0)
+        elif i == 1:
+            sizes.append(max_size)
+        elif rnd.random() < zero_share:
+            sizes.append(0)
+        else:
+            sizes.append(min(max_size, int(math.exp(rnd.uniform(0, math.log(max_size + 1))))))
+    rnd.shuffle(sizes)
+    return sizes
+
+
+def pct(sorted_vals, p):
+    if not sorted_vals:
+        return -1.0
+    return sorted_vals[min(len(sorted_vals) - 1, int(p / 100.0 * (len(sorted_vals) - 1) + 0.5))]
+
+
+async def soak_one(host, port, size, seed, st):
+    """One echo connection; st records how far it got, for a hung one."""
+    data = random.Random(seed).randbytes(size)
+    t0 = now_ms()
+    st['stage'] = 'connect'
+    reader, writer = await asyncio.open_connection(host, port)
+    st['connect_ms'] = now_ms() - t0
+    st['stage'] = 'transfer'
+
+    async def send():
+        for i in range(0, size, 1 << 14):
+            writer.write(data[i:i + (1 << 14)])
+            await writer.drain()
+        writer.write_eof()
+        st['sent'] = True
+
+    sender = asyncio.ensure_future(send())
+    try:
+        got = 0
+        while True:
+            chunk = await reader.read(1 << 16)
+            if not chunk:
+                break
+            if st['bad_at'] is None and chunk != data[got:got + len(chunk)]:
+                st['bad_at'] = got
+            got += len(chunk)
+            st['got'] = got
+        await sender
+    finally:
+        if not sender.done():
+            sender.cancel()
+        writer.close()
+    st['done_ms'] = now_ms() - t0
+    st['stage'] = 'done'
+    return got == size and st['bad_at'] is None
+
+
+def cmd_echo_soak(a):
+    """COUNT echo connections, CONCURRENCY at a time, of mixed sizes from 0
+    to MAX_SIZE bytes (random bytes from SEED, so two runs with one seed
+    send the same). Each is ok (every byte back, in order), bad (the bytes
+    back differ from those sent: wrong, short or long), hung (not done
+    within TIMEOUT s) or an error (reset, refused, ...). Prints the counts
+    and the connect() and whole-connection time percentiles of the ok ones;
+    exits 0 only when all are ok."""
+    rnd = random.Random(a.seed)
+    sizes = soak_sizes(rnd, a.count, a.max_size)
+    seeds = [rnd.getrandbits(64) for _ in sizes]
+    states = [{'stage': 'queued', 'got': 0, 'sent': False, 'bad_at': None,
+               'connect_ms': None, 'done_ms': None} for _ in sizes]
+    outcome = [None] * a.count
+
+    async def main():
+        sem = asyncio.Semaphore(a.concurrency)
+
+        async def one(i):
+            async with sem:
+                try:
+                    ok = await asyncio.wait_for(
+                        soak_one(a.host, a.port, sizes[i], seeds[i], states[i]), a.timeout)
+                    outcome[i] = 'ok' if ok else 'bad'
+                except asyncio.TimeoutError:
+                    outcome[i] = 'hung'
+                except (ConnectionResetError, ConnectionRefusedError, BrokenPipeError) as e:
+                    outcome[i] = 'reset'
+                    states[i]['error'] = repr(e)
+                except OSError as e:
+                    outcome[i] = 'error'
+                    states[i]['error'] = repr(e)
+        await asyncio.gather(*(one(i) for i in range(a.count)))
+
+    t0 = now_ms()
+    asyncio.run(main())
+    elapsed = now_ms() - t0
+    n = {k: outcome.count(k) for k in ('ok', 'bad', 'hung', 'reset', 'error')}
+    shown = 0
+    for i, (o, st) in enumerate(zip(outcome, states)):
+        if o == 'ok' or shown >= 10:
+            continue
+        shown += 1
+        print('%s: connection %d, %d B: stage %s, got %d B, sent all %s, first wrong byte %s%s' %
+              (o, i, sizes[i], st['stage'], st['got'], st['sent'], st['bad_at'],
+               ', ' + st['error'] if 'error' in st else ''), file=sys.stderr)
+    ok_i = [i for i in range(a.count) if outcome[i] == 'ok']
+    conn = sorted(states[i]['connect_ms'] for i in ok_i)
+    done = sorted(states[i]['done_ms'] for i in ok_i)
+    print('count=%d ok=%d bad=%d hung=%d resets=%d errors=%d elapsed_ms=%.0f '
+          'connect_p50_ms=%.2f connect_p99_ms=%.2f connect_max_ms=%.2f '
+          'done_p50_ms=%.2f done_p99_ms=%.2f done_max_ms=%.2f bytes=%d max_size=%d' %
+          (a.count, n['ok'], n['bad'], n['hung'], n['reset'], n['error'], elapsed,
+           pct(conn, 50), pct(conn, 99), pct(conn, 100),
+           pct(done, 50), pct(done, 99), pct(done, 100),
+           sum(sizes[i] for i in ok_i) * 2, max(sizes) if sizes else 0))
+    sys.exit(0 if n['ok'] == a.count else 1)
+
+
+# ---- a client that keeps connecting (e.g. while a flood runs)
+
+def connect_loop_one(a, rnd, end, res, lock):
+    while time.monotonic() < end:
+        data = rnd.randbytes(a.size)
+        s = socket.socket(family_of(a.host), socket.SOCK_STREAM)
+        s.settimeout(a.timeout)
+        deadline = time.monotonic() + a.timeout
+        t0 = now_ms()
+        outcome, t_conn, t_done = 'ok', None, None
+        try:
+            s.connect((a.host, a.port))
+            t_conn = now_ms() - t0
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            buf = b''
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise socket.timeout()
+                s.settimeout(left)
+                chunk = s.recv(1 << 16)
+                if not chunk:
+                    break
+                buf += chunk
+            t_done = now_ms() - t0
+            if buf != data:
+                outcome = 'bad'
+        except socket.timeout:
+            outcome = 'timeout'
+        except (ConnectionResetError, ConnectionRefusedError, BrokenPipeError):
+            outcome = 'reset'
+        except OSError as e:
+            outcome = 'error'
+            print('error: %r' % (e,), file=sys.stderr)
+        finally:
+            s.close()
+        with lock:
+            res[outcome] += 1
+            if outcome == 'ok':
+                res['conn'].append(t_conn)
+                res['done'].append(t_done)
+        if a.interval_ms:
+            time.sleep(a.interval_ms / 1000.0)
+
+
+def cmd_connect_loop(a):
+    """For SECONDS, PARALLEL clients each make one connection after another
+    (INTERVAL ms apart): connect, send SIZE bytes, half-close, read the echo
+    to EOF. Each is ok (echo exact within TIMEOUT s), a timeout, a reset,
+    bad (other bytes) or an error. Prints counts, the success rate and
+    percentiles of connect() and of the whole exchange over the ok ones."""
+    import threading
+    rnd = random.Random(a.seed)
+    end = time.monotonic() + a.seconds
+    res = {'ok': 0, 'timeout': 0, 'reset': 0, 'bad': 0, 'error': 0, 'conn': [], 'done': []}
+    lock = threading.Lock()
+    threads = [threading.Thread(target=connect_loop_one,
+                                args=(a, random.Random(rnd.random()), end, res, lock))
+               for _ in range(a.parallel)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    conn, done = sorted(res['conn']), sorted(res['done'])
+    tries = sum(res[k] for k in ('ok', 'timeout', 'reset', 'bad', 'error'))
+    print('tries=%d ok=%d timeouts=%d resets=%d bad=%d errors=%d success_pct=%.2f '
+          'connect_p50_ms=%.2f connect_p99_ms=%.2f done_p50_ms=%.2f done_p99_ms=%.2f' %
+          (tries, res['ok'], res['timeout'], res['reset'], res['bad'], res['error'],
+           100.0 * res['ok'] / tries if tries else 0.0,
+           pct(conn, 50), pct(conn, 99), pct(done, 50), pct(done, 99)))
+
+
 # ---- timing of connect() and of a request on the new connection
 
 def cmd_connect_time(a):
@@ -614,6 +810,28 @@ def main():
     c.add_argument('--pace-ms', type=float, default=0,
                    help='pause after each 16 KiB written')
     c.set_defaults(fn=cmd_echo_clients)
+
+    c = sub.add_parser('echo-soak')
+    c.add_argument('host')
+    c.add_argument('port', type=int)
+    c.add_argument('--count', type=int, default=1000)
+    c.add_argument('--concurrency', type=int, default=32)
+    c.add_argument('--max-size', type=int, default=2 << 20)
+    c.add_argument('--seed', type=int, default=1)
+    c.add_argument('--timeout', type=float, default=60,
+                   help='seconds one connection may take before it counts as hung')
+    c.set_defaults(fn=cmd_echo_soak)
+
+    c = sub.add_parser('connect-loop')
+    c.add_argument('host')
+    c.add_argument('port', type=int)
+    c.add_argument('--seconds', type=float, default=10)
+    c.add_argument('--size', type=int, default=100)
+    c.add_argument('--interval-ms', type=float, default=10)
+    c.add_argument('--timeout', type=float, default=3)
+    c.add_argument('--parallel', type=int, default=1)
+    c.add_argument('--seed', type=int, default=1)
+    c.set_defaults(fn=cmd_connect_loop)
 
     c = sub.add_parser('connect-time')
     c.add_argument('host')
