@@ -380,6 +380,18 @@ static void conn_through(struct pair *p, struct conn *c)
 	reply_reaches_client(p, c, 1000);
 }
 
+/* --peer always through both boxes: a connection whose SYN and first
+ * len bytes of early data are out, the server not heard from yet. */
+static void start_early(struct pair *p, struct conn *c, uint8_t family,
+			uint32_t n, uint32_t len)
+{
+	p->cfg[CNIC].peer_mode = CN_PEER_ALWAYS;
+	pair_start(p, true);
+	conn_init(c, family, n);
+	c_syn(p, c);
+	c_data(p, c, FR_ACK | FR_PSH, len);
+}
+
 /* ---- the pair at work ---------------------------------------------------- */
 
 /* First connection to a server, peer mode auto: the option rides on the
@@ -477,11 +489,7 @@ static void test_always_first_conn_early(void **state)
 	struct pair *p = *state;
 	struct conn c;
 
-	p->cfg[CNIC].peer_mode = CN_PEER_ALWAYS;
-	pair_start(p, true);
-	conn_init(&c, 6, 3);
-	c_syn(p, &c);
-	c_data(p, &c, FR_ACK | FR_PSH, 200);
+	start_early(p, &c, 6, 3, 200);
 	assert_int_equal(ctr(p, SNIC)->frames_buffered, 1);
 	s_synack(p, &c);
 	reply_reaches_client(p, &c, 500);
@@ -517,11 +525,7 @@ static void test_translated_synack_lost(void **state)
 	struct pair *p = *state;
 	struct conn c;
 
-	p->cfg[CNIC].peer_mode = CN_PEER_ALWAYS;
-	pair_start(p, true);
-	conn_init(&c, 4, 5);
-	c_syn(p, &c);
-	c_data(p, &c, FR_ACK | FR_PSH, 100);
+	start_early(p, &c, 4, 5, 100);
 	p->lose_n[CN_CLIENT] = 1;
 	p->lose_flags[CN_CLIENT] = FR_SYN | FR_ACK;
 	s_synack(p, &c);
@@ -655,11 +659,7 @@ static void test_refused(void **state)
 	struct fr_spec s;
 	struct fr_view v;
 
-	p->cfg[CNIC].peer_mode = CN_PEER_ALWAYS;
-	pair_start(p, true);
-	conn_init(&c, 4, 8);
-	c_syn(p, &c);
-	c_data(p, &c, FR_ACK | FR_PSH, 50);
+	start_early(p, &c, 4, 8, 50);
 	fr_spec_s2c(&s, &c.fl, FR_RST | FR_ACK, 0, c.cisn + 1);
 	server_send(p, &s);
 	nth(&p->client, -1, &v);
@@ -1043,11 +1043,7 @@ static void test_synack_lost_answer_not(void **state)
 	struct pair *p = *state;
 	struct conn c;
 
-	p->cfg[CNIC].peer_mode = CN_PEER_ALWAYS;
-	pair_start(p, true);
-	conn_init(&c, 4, 20);
-	c_syn(p, &c);
-	c_data(p, &c, FR_ACK | FR_PSH, 100);
+	start_early(p, &c, 4, 20, 100);
 	p->lose_n[CN_CLIENT] = 1;
 	p->lose_flags[CN_CLIENT] = FR_SYN | FR_ACK;
 	s_synack(p, &c);
@@ -1071,11 +1067,7 @@ static void test_syn_after_close(void **state)
 	struct conn c;
 	size_t at_server;
 
-	p->cfg[CNIC].peer_mode = CN_PEER_ALWAYS;
-	pair_start(p, true);
-	conn_init(&c, 4, 21);
-	c_syn(p, &c);
-	c_data(p, &c, FR_ACK | FR_PSH, 100);
+	start_early(p, &c, 4, 21, 100);
 	p->lose_n[CN_CLIENT] = 10;
 	p->lose_flags[CN_CLIENT] = LOSE_ANY;
 	s_synack(p, &c);
