@@ -646,3 +646,25 @@ _snapshot_done() { [ "$(_snapshot_count "$1")" -gt "$2" ]; }
 # median: the median of the numbers on stdin, one a line (the lower middle
 # one of an even count).
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+
+# ---- transfers
+
+# http_transfer LABEL HOST: a GET of $TOPO_DIR/www/blob and a PUT of
+# $TOPO_DIR/blob (e2e_tool's http-server on port 8080, serving
+# $TOPO_DIR/www), each checked byte for byte; their speeds are figures.
+_mbit() { awk -v s="$1" 'BEGIN { printf "%.0f", s * 8 / 1e6 }'; }
+http_transfer() {
+	local label=$1 host=$2 speed answer
+	rm -f "$TOPO_DIR/got" "$TOPO_DIR/www/up"
+	speed=$(C curl -sS --fail -m 30 -o "$TOPO_DIR/got" -w '%{speed_download}' \
+		"http://$host:8080/blob") || fail "$label: GET failed"
+	assert_same_file "$label GET" "$TOPO_DIR/www/blob" "$TOPO_DIR/got"
+	log "figure: $label GET $(_mbit "$speed") Mbit/s"
+	answer=$(C curl -sS --fail -m 30 -H 'Expect:' -T "$TOPO_DIR/blob" \
+		-w ' %{speed_upload}' "http://$host:8080/up") || fail "$label: PUT failed"
+	assert_same_file "$label PUT" "$TOPO_DIR/blob" "$TOPO_DIR/www/up"
+	answer=${answer//$'\n'/ } # "SHA256\n SPEED"
+	assert_eq "$label PUT sha256 the server computed" "$(sha256 "$TOPO_DIR/blob")" \
+		"${answer%% *}"
+	log "figure: $label PUT $(_mbit "${answer##* }") Mbit/s"
+}

@@ -16,27 +16,12 @@ LINKEM_ARGS="--delay ${one_way_ms}ms $LINKEM_ARGS"
 topo_setup bridge linkem servernic
 
 head -c $((8 << 20)) /dev/urandom >"$TOPO_DIR/blob"
-blob_sha=$(sha256 "$TOPO_DIR/blob")
 head -c 1024 /dev/urandom >"$TOPO_DIR/small"
 mkdir "$TOPO_DIR/www"
 cp "$TOPO_DIR/blob" "$TOPO_DIR/small" "$TOPO_DIR/www/"
 spawn S "$TOPO_DIR/http.log" $TOOL http-server 8080 "$TOPO_DIR/www"
 wait_listen S 8080
 
-mbit() { awk -v s="$1" 'BEGIN { printf "%.0f", s * 8 / 1e6 }'; }
-transfer() { # label url-host
-	local label=$1 host=$2 speed answer
-	rm -f "$TOPO_DIR/got" "$TOPO_DIR/www/up"
-	speed=$(C curl -sS --fail -m 30 -o "$TOPO_DIR/got" -w '%{speed_download}' \
-		"http://$host:8080/blob") || fail "$label: GET failed"
-	assert_same_file "$label GET" "$TOPO_DIR/blob" "$TOPO_DIR/got"
-	log "figure: $label GET $(mbit "$speed") Mbit/s"
-	answer=$(C curl -sS --fail -m 30 -H 'Expect:' -T "$TOPO_DIR/blob" \
-		-w ' %{speed_upload}' "http://$host:8080/up") || fail "$label: PUT failed"
-	assert_same_file "$label PUT" "$TOPO_DIR/blob" "$TOPO_DIR/www/up"
-	assert_eq "$label PUT sha256 the server computed" "$blob_sha" "$(echo $answer | cut -d' ' -f1)"
-	log "figure: $label PUT $(mbit "$(echo $answer | cut -d' ' -f2)") Mbit/s"
-}
 # measure SETUP: $runs GETs of 1 KiB; medians in <SETUP>_CONNECT, <SETUP>_FIRST.
 measure() {
 	local i out conns=() firsts=()
@@ -52,8 +37,8 @@ measure() {
 	log "figure: $1: median of $runs: connect ${!c} ms, first byte ${!f} ms (RTT $rtt_ms ms)"
 }
 
-transfer "ServerNIC alone, IPv4" $S_IP4
-transfer "ServerNIC alone, IPv6" "[$S_IP6]"
+http_transfer "ServerNIC alone, IPv4" $S_IP4
+http_transfer "ServerNIC alone, IPv6" "[$S_IP6]"
 measure servernic
 snic_stop
 assert_snic_counter passed_untracked '>' 0
