@@ -281,8 +281,10 @@ static bool ack_plausible(const struct cn_flow *f, uint32_t ack)
 
 bool peer_translated_already(const struct cn_flow *f, const struct cn_pkt *p)
 {
-	return (p->flags & CN_TCP_ACK) && ack_plausible(f, p->ack) &&
-	       !ack_plausible(f, p->ack - f->delta);
+	/* Probes are retransmissions (peer_client_resends()): a segment
+	 * without data or FIN, most of a download's, is never one. */
+	return cn_pkt_seg_len(p) && (p->flags & CN_TCP_ACK) &&
+	       ack_plausible(f, p->ack) && !ack_plausible(f, p->ack - f->delta);
 }
 
 /*

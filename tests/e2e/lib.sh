@@ -649,6 +649,16 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)
 
 # ---- transfers
 
+# serve_blob BYTES: BYTES of random data in $TOPO_DIR/blob, served as
+# /blob by e2e_tool's http-server on port 8080 of the server namespace.
+serve_blob() {
+	head -c "$1" /dev/urandom >"$TOPO_DIR/blob"
+	mkdir -p "$TOPO_DIR/www"
+	cp "$TOPO_DIR/blob" "$TOPO_DIR/www/blob"
+	spawn S "$TOPO_DIR/http.log" $TOOL http-server 8080 "$TOPO_DIR/www"
+	wait_listen S 8080
+}
+
 # http_transfer LABEL HOST: a GET of $TOPO_DIR/www/blob and a PUT of
 # $TOPO_DIR/blob (e2e_tool's http-server on port 8080, serving
 # $TOPO_DIR/www), each checked byte for byte; their speeds are figures.

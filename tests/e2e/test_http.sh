@@ -7,11 +7,7 @@ need_cmd curl sha256sum
 topo_setup
 
 size_mb=8
-head -c $((size_mb << 20)) /dev/urandom >"$TOPO_DIR/blob"
-mkdir "$TOPO_DIR/www"
-cp "$TOPO_DIR/blob" "$TOPO_DIR/www/blob"
-spawn S "$TOPO_DIR/http.log" $TOOL http-server 8080 "$TOPO_DIR/www"
-wait_listen S 8080
+serve_blob $((size_mb << 20))
 
 http_transfer "offloads on, IPv4" $S_IP4
 topo_offloads off

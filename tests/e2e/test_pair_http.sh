@@ -16,11 +16,7 @@ LINKEM_ARGS="--delay 2ms $LINKEM_ARGS"
 topo_setup clientnic linkem servernic
 
 size_mb=8
-head -c $((size_mb << 20)) /dev/urandom >"$TOPO_DIR/blob"
-mkdir "$TOPO_DIR/www"
-cp "$TOPO_DIR/blob" "$TOPO_DIR/www/blob"
-spawn S "$TOPO_DIR/http.log" $TOOL http-server 8080 "$TOPO_DIR/www"
-wait_listen S 8080
+serve_blob $((size_mb << 20))
 
 http_transfer "pair, offloads on, IPv4" $S_IP4
 http_transfer "pair, offloads on, IPv6" "[$S_IP6]"

@@ -14,11 +14,7 @@ CLIENTNIC_ARGS="--peer always $CLIENTNIC_ARGS"
 topo_setup clientnic linkem servernic
 
 size_mb=24
-head -c $((size_mb << 20)) /dev/urandom >"$TOPO_DIR/blob"
-mkdir "$TOPO_DIR/www"
-cp "$TOPO_DIR/blob" "$TOPO_DIR/www/blob"
-spawn S "$TOPO_DIR/http.log" $TOOL http-server 8080 "$TOPO_DIR/www"
-wait_listen S 8080
+serve_blob $((size_mb << 20))
 spawn S "$TOPO_DIR/echo.log" $TOOL echo-server 7000
 wait_listen S 7000
 

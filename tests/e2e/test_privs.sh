@@ -30,11 +30,7 @@ for d in clientnic servernic; do
 	assert_file_has "$d says whom it runs as" "$TOPO_DIR/$d.err" "running as nobody"
 done
 
-head -c $((1 << 20)) /dev/urandom >"$TOPO_DIR/blob"
-mkdir "$TOPO_DIR/www"
-cp "$TOPO_DIR/blob" "$TOPO_DIR/www/blob"
-spawn S "$TOPO_DIR/http.log" $TOOL http-server 8080 "$TOPO_DIR/www"
-wait_listen S 8080
+serve_blob $((1 << 20))
 for i in 1 2; do
 	C curl -sS --fail -m 20 -o "$TOPO_DIR/got" "http://$S_IP4:8080/blob" || fail "GET $i failed"
 	assert_same_file "GET $i through the unprivileged pair" "$TOPO_DIR/blob" "$TOPO_DIR/got"
