@@ -31,7 +31,7 @@ endif
 # The engine is pure (no system calls) and shared by both roles; the daemon
 # is the I/O around it.
 ENGINE_SRC := $(addprefix src/engine/,packet.c checksum.c siphash.c \
-              flow_table.c options_cache.c rewriter.c spoofer.c peer_opt.c peer.c \
+              flow_table.c options_cache.c rewriter.c spoofer.c peer_opt.c peer.c fast.c \
               handlers.c)
 # Both daemons are these objects with an entry of their own that names
 # the role (src/daemon/clientnic.c, servernic.c).

@@ -38,6 +38,7 @@ static unsigned event_fields(enum cn_event_type t, enum cn_role role)
 		 * only to the ServerNIC. */
 		return EVF_ISN | EVF_OPTS | EVF_AGE |
 		       (role == CN_ROLE_SERVERNIC ? EVF_REAL : 0u);
+	case CN_EV_ADOPTED:
 	case CN_EV_PEER_LOST:
 		/* Logged after the untranslated SYN-ACK was absorbed. */
 		return EVF_ISN | EVF_REAL | EVF_AGE;

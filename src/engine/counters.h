@@ -59,7 +59,9 @@
 	X(peers_lost, "servers whose peer did not answer (forgotten)")       \
 	X(synacks_receipt, "translated SYN-ACKs with the receipt (ServerNIC)") \
 	X(flows_resumed, "flows translated here after their peer vanished mid-flow") \
-	X(frames_probes, "retransmissions sent (or passed) translated, in case the peer is gone")
+	X(frames_probes, "retransmissions sent (or passed) translated, in case the peer is gone") \
+	X(flows_adopted, "flows taken over from the kernel path a predecessor left") \
+	X(fast_put_failed, "flow records the kernel path refused (the flow stays in the daemon)")
 
 #define CN_DROP_LIST(X)                                                       \
 	X(buf_flow_full, "early data over the per-flow bound")                \

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "counters.h"
+#include "fast_flow.h"
 #include "frame.h"
 
 enum cn_side {
@@ -51,17 +52,6 @@ enum cn_verdict {
 	CN_DROP,    /* dropped; the reason is counted */
 };
 
-/* One key for both directions. Ports in host order; an IPv4 address uses
- * the first four bytes of its array, the rest stay zero. */
-struct cn_flow_key {
-	uint8_t family; /* 4 or 6 */
-	uint8_t pad[3];
-	uint16_t cport;
-	uint16_t sport;
-	uint8_t caddr[16];
-	uint8_t saddr[16];
-};
-
 enum cn_event_type {
 	CN_EV_SYN_SPOOFED,   /* client SYN: spoofed SYN-ACK sent, SYN forwarded */
 	CN_EV_SYN_RESPOOFED, /* retransmitted client SYN: same SYN-ACK again */
@@ -83,6 +73,8 @@ enum cn_event_type {
 	CN_EV_PEER_LEARNED,  /* ClientNIC: a server has a peer next to it */
 	CN_EV_PEER_LOST,     /* ClientNIC: the expected peer did not answer;
 			      * the flow is translated here */
+	CN_EV_ADOPTED,       /* a flow a predecessor left in the kernel path,
+			      * taken over from its record */
 };
 
 struct cn_event {
@@ -105,6 +97,18 @@ struct cn_event {
 struct cn_io {
 	void (*emit)(void *ctx, enum cn_side to, const struct cn_frame *f);
 	void (*event)(void *ctx, const struct cn_event *ev); /* may be NULL */
+	/*
+	 * The kernel fast path (all three NULL without one). The engine puts
+	 * a record when a flow is established and whenever how it is
+	 * translated changes, deletes it when the flow is freed, and gets it
+	 * back before it acts on one of the flow's frames or expires it.
+	 * put returns 0 or -errno; get returns false when there is none.
+	 */
+	int (*fast_put)(void *ctx, const struct cn_flow_key *key,
+			const struct cn_fast_flow *rec);
+	void (*fast_del)(void *ctx, const struct cn_flow_key *key);
+	bool (*fast_get)(void *ctx, const struct cn_flow_key *key,
+			 struct cn_fast_flow *rec);
 	void *ctx;
 };
 
@@ -158,6 +162,13 @@ uint64_t cn_engine_buffered_bytes(const struct cn_engine *eng);
 size_t cn_engine_flow_footprint(void);
 
 const char *cn_event_name(enum cn_event_type type);
+
+/* Take over a flow the kernel path carried for a predecessor: it is
+ * established (or closed) from its record on, as if this engine had seen
+ * its handshake. 0, -EEXIST (tracked already), -ENOSPC (no free slot),
+ * -EINVAL (a record no engine writes). */
+int cn_engine_adopt(struct cn_engine *eng, const struct cn_flow_key *key,
+		    const struct cn_fast_flow *rec, uint64_t now_ns);
 
 /* One server the options cache knows, as a file keeps it across restarts.
  * Peers are not kept: whether one answers is for the next SYN to find. */

@@ -110,6 +110,8 @@ struct cn_flow {
 	uint8_t syn_tries;  /* SYNs the box resent */
 	uint8_t peer_state; /* enum cn_flow_peer (ClientNIC) */
 	bool client_acked;  /* the client acknowledged the SYN-ACK it got */
+	bool fast_pub;      /* the kernel path has a record of the flow */
+	struct cn_fast_xlate fast_x; /* as last written there */
 	uint64_t syn_at;    /* first SYN */
 	uint64_t deadline;  /* SYN timer (heap key) */
 	uint32_t client_isn;

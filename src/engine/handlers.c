@@ -11,6 +11,7 @@
 
 #include "engine.h"
 #include "flow_table.h"
+#include "fast.h"
 #include "machine.h"
 #include "options_cache.h"
 #include "packet.h"
@@ -56,6 +57,7 @@ const char *cn_event_name(enum cn_event_type type)
 		[CN_EV_TAKEN_OVER] = "taken_over",
 		[CN_EV_PEER_LEARNED] = "peer_learned",
 		[CN_EV_PEER_LOST] = "peer_lost",
+		[CN_EV_ADOPTED] = "adopted",
 	};
 
 	return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
@@ -164,6 +166,7 @@ static void syn_free(struct cn_engine *eng, struct cn_flow *f)
 
 void sm_flow_free(struct cn_engine *eng, struct cn_flow *f)
 {
+	sm_fast_forget(eng, f);
 	sm_held_free_all(eng, f);
 	syn_free(eng, f);
 	cn_ft_release(&eng->ft, f);
@@ -988,6 +991,8 @@ enum cn_verdict cn_engine_input(struct cn_engine *eng, enum cn_side from,
 	cn_pkt_flow_key(fr->data, &p, from, &key);
 	hash = cn_ft_hash(&eng->ft, &key);
 	f = cn_ft_lookup(&eng->ft, &key, hash);
+	if (f)
+		sm_fast_refresh(eng, f);
 	why = unreliable(fr, &p, r, from, f);
 	if (why == CN_DROP_NONE && r == CN_PARSE_BAD_OPTIONS)
 		return count_pass(eng, CN_PARSE_MALFORMED);
@@ -1001,6 +1006,9 @@ enum cn_verdict cn_engine_input(struct cn_engine *eng, enum cn_side from,
 		eng->drops.by_reason[why]++;
 	if (reason)
 		*reason = why;
+	/* The frame may have established, changed or closed the flow. */
+	if (eng->io.fast_put && (f = cn_ft_lookup(&eng->ft, &key, hash)))
+		sm_fast_publish(eng, f);
 	return v;
 }
 
@@ -1039,6 +1047,7 @@ static void expire_idle(struct cn_engine *eng, uint64_t now)
 
 	while ((f = cn_ft_list_head(&eng->ft, CN_LIST_ACTIVE)) &&
 	       now - f->list_at >= eng->cfg.idle_timeout_ns) {
+		sm_fast_refresh(eng, f);
 		if (now - f->last_seen < eng->cfg.idle_timeout_ns) {
 			/* Seen since it was queued: requeue at that time. */
 			cn_ft_list_move(&eng->ft, f, CN_LIST_ACTIVE, now);

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The engine's side of the kernel fast path: the record a flow is carried
+ * by in the kernel, what the programs wrote back folded into the flow, and
+ * flows a predecessor left there taken over.
+ */
+#include "fast.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "machine.h"
+
+static uint16_t fast_flags(const struct cn_engine *eng, const struct cn_flow *f)
+{
+	uint16_t fl = 0;
+
+	if (f->state == CN_FS_CLOSED)
+		fl |= CN_FF_CLOSED | CN_FF_SLOW;
+	/* Both FINs and their ACKs close the flow: the daemon must see them. */
+	if (f->held || f->peer[CN_CLIENT].fin || f->peer[CN_SERVER].fin)
+		fl |= CN_FF_SLOW;
+	if (f->passthrough)
+		fl |= CN_FF_PASSTHROUGH;
+	if (f->peer_state == CN_FP_RELAYED && f->passthrough)
+		fl |= CN_FF_RELAYED;
+	if (eng->cfg.role == CN_ROLE_SERVERNIC)
+		fl |= CN_FF_PROBES;
+	if (f->translate_ts)
+		fl |= CN_FF_TRANSLATE_TS;
+	if (f->strip_ts_c2s)
+		fl |= CN_FF_STRIP_TS_C2S;
+	if (f->strip_sack_c2s)
+		fl |= CN_FF_STRIP_SACK_C2S;
+	if (f->strip_sack_s2c)
+		fl |= CN_FF_STRIP_SACK_S2C;
+	return fl;
+}
+
+void cn_fast_export(const struct cn_engine *eng, const struct cn_flow *f,
+		    struct cn_fast_flow *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->x = (struct cn_fast_xlate){
+		.delta = f->delta,
+		.ts_delta = f->ts_delta,
+		.flags = fast_flags(eng, f),
+		.cut_mss = f->cut_mss,
+		.c2s_shift_in = f->c2s_shift_in,
+		.c2s_shift_out = f->c2s_shift_out,
+		.s2c_shift_in = f->s2c_shift_in,
+		.s2c_shift_out = f->s2c_shift_out,
+	};
+	rec->client_isn = f->client_isn;
+	rec->spoof_isn = f->spoof_isn;
+	rec->real_isn = f->real_isn;
+	rec->peer_state = f->peer_state;
+	rec->born_ns = f->syn_at;
+	rec->last_seen_ns = f->last_seen;
+	for (int s = CN_CLIENT; s <= CN_SERVER; s++) {
+		const struct cn_peer *p = &f->peer[s];
+		struct cn_fast_end *e = &rec->dir[s];
+
+		e->end = p->end;
+		e->ack = p->ack;
+		e->max_win = p->max_win;
+		e->fin_seq = p->fin_seq;
+		e->ack_seen = p->ack_seen;
+		e->fin = p->fin;
+	}
+}
+
+void cn_fast_fold(struct cn_flow *f, const struct cn_fast_flow *rec)
+{
+	if (rec->last_seen_ns > f->last_seen)
+		f->last_seen = rec->last_seen_ns;
+	for (int s = CN_CLIENT; s <= CN_SERVER; s++) {
+		const struct cn_fast_end *e = &rec->dir[s];
+		struct cn_peer *p = &f->peer[s];
+
+		if (cn_seq_lt(p->end, e->end))
+			p->end = e->end;
+		if (e->ack_seen && (!p->ack_seen || cn_seq_lt(p->ack, e->ack))) {
+			p->ack = e->ack;
+			p->ack_seen = true;
+		}
+		if (e->max_win > p->max_win)
+			p->max_win = e->max_win;
+		/* The programs record a FIN only while the daemon is away. */
+		if (e->fin && !p->fin) {
+			p->fin = true;
+			p->fin_seq = e->fin_seq;
+		}
+	}
+}
+
+void sm_fast_refresh(struct cn_engine *eng, struct cn_flow *f)
+{
+	struct cn_fast_flow rec;
+
+	if (f->fast_pub && eng->io.fast_get &&
+	    eng->io.fast_get(eng->io.ctx, &f->key, &rec))
+		cn_fast_fold(f, &rec);
+}
+
+void sm_fast_publish(struct cn_engine *eng, struct cn_flow *f)
+{
+	struct cn_fast_flow rec;
+
+	if (!eng->io.fast_put || f->state == CN_FS_SYN_SENT)
+		return;
+	cn_fast_export(eng, f, &rec);
+	if (f->fast_pub && !memcmp(&rec.x, &f->fast_x, sizeof(rec.x)))
+		return;
+	if (eng->io.fast_put(eng->io.ctx, &f->key, &rec)) {
+		/* Without a record the kernel would pass the server's
+		 * segments untranslated: keep the flow out of it. */
+		eng->ctr.fast_put_failed++;
+		if (f->fast_pub) {
+			eng->io.fast_del(eng->io.ctx, &f->key);
+			f->fast_pub = false;
+		}
+		return;
+	}
+	f->fast_pub = true;
+	f->fast_x = rec.x;
+}
+
+void sm_fast_forget(struct cn_engine *eng, struct cn_flow *f)
+{
+	if (!f->fast_pub)
+		return;
+	eng->io.fast_del(eng->io.ctx, &f->key);
+	f->fast_pub = false;
+}
+
+static bool record_ok(const struct cn_flow_key *key,
+		      const struct cn_fast_flow *rec)
+{
+	const struct cn_fast_xlate *x = &rec->x;
+
+	if (key->family != 4 && key->family != 6)
+		return false;
+	if (x->c2s_shift_in > CN_MAX_WSCALE || x->c2s_shift_out > CN_MAX_WSCALE ||
+	    x->s2c_shift_in > CN_MAX_WSCALE || x->s2c_shift_out > CN_MAX_WSCALE)
+		return false;
+	return rec->peer_state <= CN_FP_RELAYED_BLIND &&
+	       !(x->flags & ~(CN_FF_CLOSED * 2 - 1));
+}
+
+int cn_engine_adopt(struct cn_engine *eng, const struct cn_flow_key *key,
+		    const struct cn_fast_flow *rec, uint64_t now)
+{
+	const struct cn_fast_xlate *x = &rec->x;
+	uint32_t hash = cn_ft_hash(&eng->ft, key);
+	bool closed = x->flags & CN_FF_CLOSED;
+	struct cn_flow *f;
+
+	if (!record_ok(key, rec))
+		return -EINVAL;
+	if (cn_ft_lookup(&eng->ft, key, hash))
+		return -EEXIST;
+	if (!(f = cn_ft_alloc(&eng->ft, key, hash)))
+		return -ENOSPC;
+	f->held_tail = &f->held;
+	f->state = closed ? CN_FS_CLOSED : CN_FS_ESTABLISHED;
+	f->delta = x->delta;
+	f->ts_delta = x->ts_delta;
+	f->cut_mss = x->cut_mss;
+	f->c2s_shift_in = x->c2s_shift_in;
+	f->c2s_shift_out = x->c2s_shift_out;
+	f->s2c_shift_in = x->s2c_shift_in;
+	f->s2c_shift_out = x->s2c_shift_out;
+	f->passthrough = x->flags & CN_FF_PASSTHROUGH;
+	f->translate_ts = x->flags & CN_FF_TRANSLATE_TS;
+	f->strip_ts_c2s = x->flags & CN_FF_STRIP_TS_C2S;
+	f->strip_sack_c2s = x->flags & CN_FF_STRIP_SACK_C2S;
+	f->strip_sack_s2c = x->flags & CN_FF_STRIP_SACK_S2C;
+	f->client_isn = rec->client_isn;
+	f->spoof_isn = rec->spoof_isn;
+	f->real_isn = rec->real_isn;
+	f->peer_state = rec->peer_state;
+	f->client_acked = true;
+	f->syn_at = rec->born_ns <= now ? rec->born_ns : now;
+	f->last_seen = rec->last_seen_ns <= now ? rec->last_seen_ns : now;
+	memset(f->peer, 0, sizeof(f->peer));
+	cn_fast_fold(f, rec);
+	for (int s = CN_CLIENT; s <= CN_SERVER; s++)
+		f->peer[s].fin_seq = rec->dir[s].fin_seq;
+	cn_ft_list_move(&eng->ft, f, closed ? CN_LIST_CLOSED : CN_LIST_ACTIVE,
+			now);
+	f->fast_pub = eng->io.fast_put != NULL;
+	f->fast_x = *x;
+	eng->ctr.flows_adopted++;
+	sm_event(eng, CN_EV_ADOPTED, f, now);
+	/* Flags follow the flow's state, which this engine may see
+	 * differently (its role, a FIN the programs recorded). */
+	sm_fast_publish(eng, f);
+	return 0;
+}
