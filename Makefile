@@ -37,7 +37,7 @@ ENGINE_SRC := $(addprefix src/engine/,packet.c checksum.c siphash.c \
 # the role (src/daemon/clientnic.c, servernic.c).
 DAEMON_SRC := $(addprefix src/daemon/,main.c daemon.c worker.c workers.c \
               stats.c event_log.c pktio.c log.c pcap_out.c peer_key.c \
-              privs.c cache_file.c)
+              privs.c cache_file.c fastpath.c)
 LINKEM_SRC := tools/linkem.c src/daemon/pktio.c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_AUX   := tests/unit/frames.c
@@ -64,14 +64,38 @@ $(LIB): $(call obj,$(ENGINE_SRC))
 	$(Q)ar rcs $@ $^
 
 $(DAEMON) $(SNIC): $(B)/%: $(B)/obj/src/daemon/%.o $(call obj,$(DAEMON_SRC)) $(LIB)
-	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ -lpcap
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ -lpcap -lbpf -lelf -lz
 
 $(LINKEM): $(call obj,$(LINKEM_SRC))
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ -lm
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(call obj,$(UNIT_AUX)) $(LIB)
 	$(call say,LD,$@)mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(TEST_LIBS)
+
+# The kernel fast path (src/bpf/): one object, embedded in a libbpf
+# skeleton for the daemon and the unit test that loads it. bpftool's
+# static link drops the DWARF and keeps the BTF.
+BPF_CLANG  ?= clang
+BPFTOOL    ?= bpftool
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 \
+              -I/usr/include/$(shell gcc -dumpmachine) -Isrc -Wall -Werror
+BPF_SKEL   := $(B)/bpf/fastpath.skel.h
+
+$(B)/bpf/fastpath.bpf.o: src/bpf/fastpath.bpf.c $(wildcard src/bpf/*.h) \
+		src/engine/fast_flow.h
+	$(call say,BPF,$@)mkdir -p $(dir $@)
+	$(Q)$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $(@:.o=.dbg.o)
+	$(Q)$(BPFTOOL) gen object $@ $(@:.o=.dbg.o)
+
+$(BPF_SKEL): $(B)/bpf/fastpath.bpf.o
+	$(call say,SKEL,$@)$(BPFTOOL) gen skeleton $< >$@.tmp && mv $@.tmp $@
+
+# A system header to the compiler: bpftool's code casts const away.
+$(B)/obj/src/daemon/fastpath.o $(B)/obj/tests/unit/test_fast_bpf.o: $(BPF_SKEL)
+$(B)/obj/src/daemon/fastpath.o $(B)/obj/tests/unit/test_fast_bpf.o: \
+	CFLAGS += -isystem $(B)/bpf
+$(B)/tests/test_fast_bpf: TEST_LIBS := -lbpf -lelf -lz
 
 $(B)/bench/%: $(B)/obj/bench/%.o $(LIB)
 	$(call say,LD,$@)mkdir -p $(dir $@)

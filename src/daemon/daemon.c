@@ -37,7 +37,12 @@
 enum {
 	TAG_SIGNAL = TAG_CONTROL,
 	TAG_STATS,
+	TAG_BEAT,
 };
+
+/* The kernel path hears from the daemon this often, well within the
+ * shortest --fail-open. */
+#define BEAT_NS (20 * 1000000ull)
 
 struct cn_daemon {
 	const struct cn_daemon_config *cfg;
@@ -45,6 +50,9 @@ struct cn_daemon {
 	struct worker_pool pool;
 	int signal_fd;
 	int stats_fd;
+	int beat_fd;
+	struct fastpath *fast;
+	bool fast_adopted;   /* the maps are a predecessor's */
 };
 
 void cn_daemon_config_defaults(struct cn_daemon_config *cfg)
@@ -55,6 +63,7 @@ void cn_daemon_config_defaults(struct cn_daemon_config *cfg)
 		.promisc = true,
 		.batch = 64,
 		.workers = 1,
+		.fail_open_ns = 500 * 1000000ull,
 	};
 	cn_config_defaults(&cfg->engine);
 }
@@ -111,6 +120,17 @@ static void on_signals(struct cn_daemon *d)
 	}
 }
 
+static void on_beat(struct cn_daemon *d)
+{
+	uint64_t expirations;
+	int ret;
+
+	if (read(d->beat_fd, &expirations, sizeof(expirations)) <= 0)
+		return;
+	if ((ret = fastpath_beat(d->fast, cn_mono_ns())) < 0)
+		cn_warn("kernel path: heartbeat: %s", strerror(-ret));
+}
+
 /* A control event, on whichever thread's epoll holds the fds. */
 static void on_control(void *ctx, uint32_t tag)
 {
@@ -120,6 +140,8 @@ static void on_control(void *ctx, uint32_t tag)
 		on_signals(d);
 	else if (tag == TAG_STATS)
 		on_stats_timer(d);
+	else if (tag == TAG_BEAT)
+		on_beat(d);
 }
 
 /* ---- setup --------------------------------------------------------- */
@@ -256,6 +278,18 @@ static int setup_main_fds(struct cn_daemon *d, const sigset_t *sigs)
 		    timerfd_settime(d->stats_fd, 0, &its, NULL) < 0)
 			return -errno;
 	}
+	if (d->fast) {
+		struct itimerspec its = {
+			.it_value.tv_nsec = BEAT_NS,
+			.it_interval.tv_nsec = BEAT_NS,
+		};
+
+		d->beat_fd = timerfd_create(CLOCK_MONOTONIC,
+					    TFD_NONBLOCK | TFD_CLOEXEC);
+		if (d->beat_fd < 0 ||
+		    timerfd_settime(d->beat_fd, 0, &its, NULL) < 0)
+			return -errno;
+	}
 	if (d->pool.nw == 1)
 		return 0;
 	d->pool.epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -273,6 +307,8 @@ static int add_main_fds(struct cn_daemon *d, int epfd)
 
 	if (!ret && d->stats_fd >= 0)
 		ret = ep_add(epfd, d->stats_fd, TAG_STATS);
+	if (!ret && d->beat_fd >= 0)
+		ret = ep_add(epfd, d->beat_fd, TAG_BEAT);
 	if (!ret && d->pool.done_fd >= 0)
 		ret = ep_add(epfd, d->pool.done_fd, TAG_DONE);
 	return ret;
@@ -420,6 +456,98 @@ static int create_engines(struct cn_daemon *d)
 	return rc;
 }
 
+/* ---- the kernel path ---------------------------------------------- */
+
+static int open_fast(struct cn_daemon *d)
+{
+	const struct cn_daemon_config *cfg = d->cfg;
+	struct fastpath_config fc = {
+		.ifindex = { if_nametoindex(cfg->client_if),
+			     if_nametoindex(cfg->server_if) },
+		.max_flows = cfg->engine.max_flows,
+		.role = (enum cn_role)cfg->engine.role,
+		.timeout_ns = cfg->fail_open_ns,
+	};
+	const char *msg = "?";
+	int ret;
+
+	if (cfg->datapath == CN_DATAPATH_AFPACKET)
+		return CN_EXIT_OK;
+	ret = fastpath_open(&d->fast, &fc, &d->fast_adopted, &msg);
+	if (!ret) {
+		d->env.fast = d->fast;
+		cn_info("kernel path: tc programs on %s and %s%s",
+			cfg->client_if, cfg->server_if,
+			d->fast_adopted ? ", flows of a predecessor taken over" :
+					  "");
+		return CN_EXIT_OK;
+	}
+	d->fast = NULL;
+	if (cfg->datapath == CN_DATAPATH_BPF) {
+		cn_err("--datapath bpf: %s: %s (or run with --datapath "
+		       "afpacket)", msg, strerror(-ret));
+		return ret == -EPERM || ret == -EACCES ? CN_EXIT_NOPERM :
+							 CN_EXIT_FAIL;
+	}
+	cn_warn("kernel path unavailable, every frame goes through the "
+		"daemon: %s: %s (--datapath afpacket says so without this "
+		"warning)", msg, strerror(-ret));
+	return CN_EXIT_OK;
+}
+
+/* The daemon's sockets hear only what the kernel leaves to it. */
+static int filter_ports(struct cn_daemon *d)
+{
+	for (unsigned i = 0; i < d->pool.nw; i++)
+		for (int s = CN_CLIENT; s <= CN_SERVER; s++) {
+			struct port *p = &d->pool.w[i].port[s];
+			int ret = pktio_attach_bpf(
+				p->io, fastpath_sock_filter(d->fast, s));
+
+			if (ret < 0) {
+				cn_err("%s: socket filter for the kernel path: "
+				       "%s", p->ifname, strerror(-ret));
+				return CN_EXIT_FAIL;
+			}
+		}
+	return CN_EXIT_OK;
+}
+
+struct adoption {
+	struct cn_engine *eng;
+	uint64_t now;
+	unsigned adopted, refused;
+};
+
+static int adopt_one(void *ctx, const struct cn_flow_key *key,
+		     const struct cn_fast_flow *rec)
+{
+	struct adoption *a = ctx;
+	int ret = cn_engine_adopt(a->eng, key, rec, a->now);
+
+	if (!ret || ret == -EEXIST) {
+		a->adopted += !ret;
+		return 0;
+	}
+	/* No slot for it (or nothing an engine wrote): the kernel would
+	 * carry it with nobody to close or expire it. */
+	a->refused++;
+	return 1;
+}
+
+/* The flows the kernel carried for a predecessor, now this daemon's. */
+static void adopt_flows(struct cn_daemon *d)
+{
+	struct adoption a = { .eng = d->pool.w[0].eng, .now = cn_mono_ns() };
+	unsigned seen = fastpath_each(d->fast, adopt_one, &a);
+
+	cn_info("kernel path: %u of %u flows of a predecessor adopted",
+		a.adopted, seen);
+	if (a.refused)
+		cn_warn("kernel path: %u flows of a predecessor dropped (no "
+			"free slot: raise --max-flows)", a.refused);
+}
+
 /* Everything that needs a privilege is open: let it go. */
 static int drop_privileges(const char *user)
 {
@@ -497,6 +625,8 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 
 	rc = check_interfaces(cfg);
 	if (!rc)
+		rc = open_fast(d);
+	if (!rc)
 		rc = create_engines(d);
 	if (rc)
 		return rc;
@@ -509,8 +639,12 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 		}
 	}
 	rc = open_ports(d);
+	if (!rc && d->fast)
+		rc = filter_ports(d);
 	if (rc)
 		return rc;
+	if (d->fast_adopted)
+		adopt_flows(d);
 	ret = setup_main_fds(d, sigs);
 	if (!ret)
 		ret = add_main_fds(d, d->pool.nw == 1 ? d->pool.w[0].epfd
@@ -552,11 +686,37 @@ static void teardown(struct cn_daemon *d)
 	close_fd(d->pool.epfd);
 	close_fd(d->signal_fd);
 	close_fd(d->stats_fd);
+	close_fd(d->beat_fd);
 	close_fd(d->pool.done_fd);
+	fastpath_close(d->fast);
 	if (d->env.pcap && pcap_out_close(d->env.pcap) < 0)
 		cn_err("--pcap %s: writing the capture failed",
 		       d->cfg->pcap_path);
 	pthread_mutex_destroy(&d->env.pcap_lock);
+}
+
+/*
+ * The daemon goes: the kernel fails open at once rather than after the
+ * heartbeat times out, and keeps carrying the established flows for the
+ * next daemon, unless told to go with it.
+ */
+static void stop_fast(struct cn_daemon *d)
+{
+	int ret;
+
+	if (d->cfg->detach) {
+		ret = fastpath_detach(d->fast);
+		if (ret < 0)
+			cn_warn("--detach: taking the tc programs off: %s "
+				"(tc filter del dev IF ingress removes them)",
+				strerror(-ret));
+		else
+			cn_info("kernel path taken off %s and %s",
+				d->cfg->client_if, d->cfg->server_if);
+		return;
+	}
+	if ((ret = fastpath_beat(d->fast, 0)) < 0)
+		cn_warn("kernel path: heartbeat: %s", strerror(-ret));
 }
 
 /* Run the workers until a signal stops them; returns an enum cn_exit. */
@@ -590,6 +750,7 @@ int cn_daemon_run(const struct cn_daemon_config *cfg)
 		},
 		.signal_fd = -1,
 		.stats_fd = -1,
+		.beat_fd = -1,
 	};
 	sigset_t sigs;
 	int rc;
@@ -617,8 +778,16 @@ int cn_daemon_run(const struct cn_daemon_config *cfg)
 	if (d.pool.nw > 1)
 		cn_info("%u workers, one PACKET_FANOUT hash group per interface",
 			d.pool.nw);
+	/* The sockets listen: the kernel may leave frames to the daemon. */
+	if (d.fast && (rc = fastpath_beat(d.fast, cn_mono_ns())) < 0) {
+		cn_err("kernel path: heartbeat: %s", strerror(-rc));
+		rc = CN_EXIT_FAIL;
+		goto out;
+	}
 	cn_log_status("ready");
 	rc = run(&d);
+	if (d.fast)
+		stop_fast(&d);
 	if (!rc && cfg->cache_path)
 		save_cache(&d);
 	print_counters(&d, "exit");

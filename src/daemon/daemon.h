@@ -25,6 +25,12 @@ enum cn_exit {
 	CN_EXIT_NOPERM = 4,  /* a capability is missing */
 };
 
+enum cn_datapath {
+	CN_DATAPATH_AUTO,
+	CN_DATAPATH_BPF,
+	CN_DATAPATH_AFPACKET,
+};
+
 struct cn_daemon_config {
 	const char *client_if;
 	const char *server_if;
@@ -38,6 +44,9 @@ struct cn_daemon_config {
 	uint32_t batch;             /* frames per receive burst */
 	uint32_t stats_interval_s;  /* 0: no periodic counters */
 	uint32_t workers;           /* event loops on threads of their own */
+	uint8_t datapath;           /* enum cn_datapath */
+	bool detach;                /* remove the kernel path at a clean stop */
+	uint64_t fail_open_ns;      /* kernel path: heartbeat timeout */
 	struct cn_config engine;
 };
 

@@ -52,6 +52,12 @@ static const struct {
 #define R_SNIC (1u << CN_ROLE_SERVERNIC)
 #define R_BOTH (R_CNIC | R_SNIC)
 
+static const char *const datapath_names[] = {
+	[CN_DATAPATH_AUTO] = "auto",
+	[CN_DATAPATH_BPF] = "bpf",
+	[CN_DATAPATH_AFPACKET] = "afpacket",
+};
+
 static const char *const peer_mode_names[] = {
 	[CN_PEER_OFF] = "off",
 	[CN_PEER_AUTO] = "auto",
@@ -74,6 +80,7 @@ enum opt_kind {
 	OPT_LEVEL,
 	OPT_FORMAT,
 	OPT_PEER,    /* uint8_t enum cn_peer_mode */
+	OPT_DATAPATH, /* uint8_t enum cn_datapath */
 	OPT_KEYFILE, /* const char *; read after the command line */
 	OPT_HELP,
 	OPT_VERSION,
@@ -199,6 +206,19 @@ static const struct opt_def opt_table[] = {
 	OPTV("stats-interval", "SECONDS", OPT_SECS32, D(stats_interval_s), 0,
 	     86400, R_BOTH,
 	     "print all counters to stderr this often (0: never)"),
+	OPTV("datapath", "MODE", OPT_DATAPATH, D(datapath), 0, 0, R_BOTH,
+	     "bpf: established flows translated by tc programs in the "
+	     "kernel, which outlive the daemon; afpacket: every frame "
+	     "through the daemon; auto: bpf where the kernel and the "
+	     "privileges allow it"),
+	OPTV("fail-open", "MS", OPT_MS, D(fail_open_ns), MSEC(100), SEC(60),
+	     R_BOTH, "kernel path: when the daemon has not been heard from "
+	     "this long, pass what it would take (new connections go "
+	     "through as plain TCP; established flows stay translated)"),
+	OPTF("detach", OPT_SET, D(detach), R_BOTH,
+	     "kernel path: take it off the ports on a clean stop (by "
+	     "default it stays, and a restarted daemon takes its flows over)",
+	     "taken off at stop", "left in place at stop"),
 	OPTV("workers", "N", OPT_U32, D(workers), 1, 64, R_BOTH,
 	     "event loops on N threads, each with its own sockets (one "
 	     "PACKET_FANOUT hash group per interface) and engine; "
@@ -284,6 +304,9 @@ static void format_value(char *buf, size_t len, const struct opts *o,
 		break;
 	case OPT_PEER:
 		snprintf(buf, len, "%s", peer_mode_names[*(const uint8_t *)p]);
+		break;
+	case OPT_DATAPATH:
+		snprintf(buf, len, "%s", datapath_names[*(const uint8_t *)p]);
 		break;
 	case OPT_KEYFILE:
 		snprintf(buf, len, "%s", *(const char *const *)p ?
@@ -470,6 +493,15 @@ static int parse_value(struct opts *o, const struct opt_def *def,
 			}
 		}
 		return bad_value(def, arg, "one of auto, off, always");
+	case OPT_DATAPATH:
+		for (size_t i = 0; i < sizeof(datapath_names) /
+					       sizeof(datapath_names[0]); i++) {
+			if (!strcmp(arg, datapath_names[i])) {
+				*(uint8_t *)p = (uint8_t)i;
+				return 0;
+			}
+		}
+		return bad_value(def, arg, "one of auto, bpf, afpacket");
 	case OPT_KEYFILE:
 		if (!*arg)
 			return bad_value(def, arg, "empty file name");

@@ -267,6 +267,12 @@ static int pktio_deaf(struct pktio *io, bool on, const char **errmsg)
 	return 0;
 }
 
+int pktio_attach_bpf(struct pktio *io, int prog_fd)
+{
+	return setsockopt(io->fd, SOL_SOCKET, SO_ATTACH_BPF, &prog_fd,
+			  sizeof(prog_fd)) ? -errno : 0;
+}
+
 /*
  * Join (or start) a hash fanout group; after bind(), as the kernel wants.
  * IGNORE_OUTGOING: the group's hook replaces the socket's own, and without

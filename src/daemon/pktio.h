@@ -72,4 +72,7 @@ int pktio_flush(struct pktio *io);
 
 void pktio_get_stats(const struct pktio *io, struct pktio_stats *st);
 
+/* Replace the socket's filter with an eBPF socket filter program. */
+int pktio_attach_bpf(struct pktio *io, int prog_fd);
+
 #endif

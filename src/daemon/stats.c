@@ -13,6 +13,10 @@ static void stats_add(struct worker_stats *sum, const struct worker_stats *s)
 #undef CN_X
 	for (int i = 0; i < CN_DROP_MAX; i++)
 		sum->dr.by_reason[i] += s->dr.by_reason[i];
+	sum->has_kernel |= s->has_kernel;
+	for (size_t i = 0; i < sizeof(s->kernel) / sizeof(uint64_t); i++)
+		((uint64_t *)&sum->kernel)[i] +=
+			((const uint64_t *)&s->kernel)[i];
 	sum->flows_active += s->flows_active;
 	sum->buffered_bytes += s->buffered_bytes;
 	sum->events += s->events;
@@ -69,6 +73,26 @@ static void stat_port(struct stat_sink *s, const char *role,
 #undef PORT_STAT
 }
 
+static void stat_kernel(struct stat_sink *s, const char *role,
+			const struct cn_fast_side_stats *k)
+{
+	char name[64];
+
+#define KERNEL_STAT(field)                                                  \
+	do {                                                                \
+		snprintf(name, sizeof(name), "kernel.%s.%s", role, #field); \
+		stat_put(s, name, k->field);                                \
+	} while (0)
+	KERNEL_STAT(translated);
+	KERNEL_STAT(translated_bytes);
+	KERNEL_STAT(passed);
+	KERNEL_STAT(passed_bytes);
+	KERNEL_STAT(to_daemon);
+	KERNEL_STAT(failed_open);
+	KERNEL_STAT(redirect_errors);
+#undef KERNEL_STAT
+}
+
 /* With several workers: how the flows and frames spread over them. */
 static void stat_workers(struct stat_sink *s, const struct worker_stats *per,
 			 unsigned nw)
@@ -112,6 +136,10 @@ static void stat_all(struct stat_sink *s, const struct stat_src *src)
 	stat_put(s, "ticks", sum->ticks);
 	stat_port(s, "client", &sum->port[CN_CLIENT]);
 	stat_port(s, "server", &sum->port[CN_SERVER]);
+	if (sum->has_kernel) {
+		stat_kernel(s, "client", &sum->kernel.side[CN_CLIENT]);
+		stat_kernel(s, "server", &sum->kernel.side[CN_SERVER]);
+	}
 	if (src->pcap) {
 		pthread_mutex_lock(src->pcap_lock);
 		stat_put(s, "pcap.frames", pcap_out_frames(src->pcap));

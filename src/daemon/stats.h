@@ -7,6 +7,7 @@
 #define CN_STATS_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "engine/engine.h"
@@ -29,6 +30,8 @@ struct worker_stats {
 	uint64_t events;
 	uint64_t ticks;
 	struct port_stats port[2];
+	bool has_kernel;           /* the kernel path runs */
+	struct cn_fast_stats kernel;
 };
 
 /* Print the sums of per[0..nw-1], and with several workers how flows and

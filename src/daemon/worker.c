@@ -63,6 +63,29 @@ static void on_event(void *ctx, const struct cn_event *ev)
 	event_log_write(ev, (enum cn_role)w->env->cfg->engine.role);
 }
 
+static int on_fast_put(void *ctx, const struct cn_flow_key *key,
+		       const struct cn_fast_flow *rec)
+{
+	struct worker *w = ctx;
+
+	return fastpath_put(w->env->fast, key, rec);
+}
+
+static void on_fast_del(void *ctx, const struct cn_flow_key *key)
+{
+	struct worker *w = ctx;
+
+	fastpath_del(w->env->fast, key);
+}
+
+static bool on_fast_get(void *ctx, const struct cn_flow_key *key,
+			struct cn_fast_flow *rec)
+{
+	struct worker *w = ctx;
+
+	return fastpath_get(w->env->fast, key, rec);
+}
+
 int worker_engine_create(struct worker *w, const struct cn_config *cfg,
 			 const uint8_t secret[32])
 {
@@ -73,6 +96,11 @@ int worker_engine_create(struct worker *w, const struct cn_config *cfg,
 	struct cn_io io = io_template;
 
 	io.ctx = w;
+	if (w->env->fast) {
+		io.fast_put = on_fast_put;
+		io.fast_del = on_fast_del;
+		io.fast_get = on_fast_get;
+	}
 	return cn_engine_create(&w->eng, cfg, secret, &io);
 }
 
@@ -299,6 +327,11 @@ void worker_collect(const struct worker *w, struct worker_stats *s)
 		s->port[i].tx_dropped = p->tx_dropped;
 		s->port[i].rx_errors = p->rx_errors;
 		s->port[i].sock_errors = p->sock_errors;
+	}
+	/* The kernel path's counters are the box's: counted once. */
+	if (w->env->fast && w->id == 0) {
+		fastpath_stats(w->env->fast, &s->kernel);
+		s->has_kernel = true;
 	}
 }
 

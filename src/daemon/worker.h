@@ -18,6 +18,7 @@
 
 #include "daemon.h"
 #include "engine/engine.h"
+#include "fastpath.h"
 #include "pcap_out.h"
 #include "stats.h"
 
@@ -38,6 +39,7 @@ enum ep_tag {
 /* What every worker shares, owned by the daemon. */
 struct worker_env {
 	const struct cn_daemon_config *cfg;
+	struct fastpath *fast;     /* NULL: every frame through the daemon */
 	struct pcap_out *pcap;     /* NULL: no capture */
 	pthread_mutex_t pcap_lock; /* libpcap's dump handle is one FILE */
 	atomic_bool stop;

@@ -185,8 +185,11 @@ int cn_engine_adopt(struct cn_engine *eng, const struct cn_flow_key *key,
 	f->last_seen = rec->last_seen_ns <= now ? rec->last_seen_ns : now;
 	memset(f->peer, 0, sizeof(f->peer));
 	cn_fast_fold(f, rec);
-	for (int s = CN_CLIENT; s <= CN_SERVER; s++)
-		f->peer[s].fin_seq = rec->dir[s].fin_seq;
+	/* Closed while the kernel carried it alone. */
+	if (!closed && sm_both_fins_acked(f)) {
+		closed = true;
+		f->state = CN_FS_CLOSED;
+	}
 	cn_ft_list_move(&eng->ft, f, closed ? CN_LIST_CLOSED : CN_LIST_ACTIVE,
 			now);
 	f->fast_pub = eng->io.fast_put != NULL;

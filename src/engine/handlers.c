@@ -514,7 +514,7 @@ static bool rst_in_window(const struct cn_flow *f, enum cn_side from,
 	return cn_seq_leq(lo, seq) && cn_seq_leq(seq, snd->end);
 }
 
-static bool both_fins_acked(const struct cn_flow *f)
+bool sm_both_fins_acked(const struct cn_flow *f)
 {
 	const struct cn_peer *c = &f->peer[CN_CLIENT], *s = &f->peer[CN_SERVER];
 
@@ -555,7 +555,7 @@ static void track(struct cn_engine *eng, struct cn_flow *f, enum cn_side from,
 		me->fin = true;
 		me->fin_seq = seq + p->payload_len;
 	}
-	if (f->state == CN_FS_ESTABLISHED && both_fins_acked(f))
+	if (f->state == CN_FS_ESTABLISHED && sm_both_fins_acked(f))
 		flow_close(eng, f, now);
 }
 
@@ -1163,9 +1163,15 @@ void cn_engine_destroy(struct cn_engine *eng)
 {
 	if (!eng)
 		return;
-	for (uint32_t i = 0; eng->ft.slots && i < eng->ft.capacity; i++)
-		if (eng->ft.slots[i].state != CN_FS_FREE)
-			sm_flow_free(eng, &eng->ft.slots[i]);
+	for (uint32_t i = 0; eng->ft.slots && i < eng->ft.capacity; i++) {
+		struct cn_flow *f = &eng->ft.slots[i];
+
+		if (f->state == CN_FS_FREE)
+			continue;
+		/* The kernel path carries the flow on for a successor. */
+		f->fast_pub = false;
+		sm_flow_free(eng, f);
+	}
 	cn_ft_fini(&eng->ft);
 	cn_oc_fini(&eng->oc);
 	free(eng);

@@ -25,7 +25,8 @@
 # trap on EXIT, INT and TERM. Exit 77 means skipped.
 #
 # Environment: BUILD (binaries, default build), BOX, WAN, SNIC,
-# CLIENTNIC_BIN / SERVERNIC_BIN (another binary for a daemon), E2E_KEEP=1
+# CLIENTNIC_BIN / SERVERNIC_BIN (another binary for a daemon), DATAPATH
+# (--datapath for both daemons, before their own arguments), E2E_KEEP=1
 # (keep $TOPO_DIR), PYTHON (default /usr/bin/python3 when it exists).
 
 set -o errexit -o nounset -o pipefail
@@ -315,7 +316,8 @@ daemon_start() {
 	fi
 	# shellcheck disable=SC2086 # options, split on purpose
 	_run_daemon "$name" "$ns" "${prefix}_PID" "${!bin:-$BUILD/$name}" \
-		--client-if eth0 --server-if eth1 ${!args}
+		--client-if eth0 --server-if eth1 ${DATAPATH:+--datapath $DATAPATH} \
+		${!args}
 }
 _box_start() { daemon_start clientnic; }
 _snic_start() { daemon_start servernic; }
@@ -400,6 +402,9 @@ topo_snic_to_bridge() {
 		SNIC_PID=
 	fi
 	daemon_assert_clean servernic
+	# Its kernel path would outlive it: the box is gone, so is that.
+	P tc qdisc del dev eth0 clsact 2>/dev/null || true
+	P tc qdisc del dev eth1 clsact 2>/dev/null || true
 	_bridge P br2 eth0 eth1
 	TOPO_SNIC=bridge
 	log "servernic killed, bridge br2 in its place"

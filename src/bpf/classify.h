@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the kernel path does with a frame, decided once for both program
+ * types: the socket filter on the daemon's packet socket (which runs first,
+ * as a packet tap) copies exactly the frames the tc program leaves to the
+ * daemon. Both run cn_classify() on the same skb, reading it only through
+ * bpf_skb_load_bytes() at offsets from skb->data, which is the Ethernet
+ * header in both places (tc ingress pushes it back, a SOCK_RAW packet
+ * socket too), so the two decisions are the same function of the same
+ * bytes, the same map entries and the clock.
+ *
+ * The parser mirrors the engine's cn_parse() (src/engine/packet.c) for
+ * the frames the kernel may touch; everything else goes to the daemon
+ * while it is alive and passes unchanged while it is not.
+ */
+#ifndef CN_BPF_CLASSIFY_H
+#define CN_BPF_CLASSIFY_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <stdbool.h>
+
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/maps.h"
+
+#define CN_CLIENT 0
+#define CN_SERVER 1
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+#define TCPOPT_EOL 0
+#define TCPOPT_NOP 1
+#define TCPOPT_MSS 2
+#define TCPOPT_WSCALE 3
+#define TCPOPT_SACK_PERM 4
+#define TCPOPT_SACK 5
+#define TCPOPT_TS 8
+
+#define CN_ETH_HLEN 14u
+#define CN_IP6_HLEN 40u
+#define CN_TCP_HLEN 20u
+#define CN_OPT_MAX 40u
+
+#ifndef PACKET_OUTGOING
+#define PACKET_OUTGOING 4
+#endif
+
+enum cn_bpf_verdict {
+	CN_V_LOCAL,    /* no state yet: to the stack as without the programs */
+	CN_V_PASS,     /* forward unchanged: not ours to rewrite */
+	CN_V_FAILOPEN, /* forward unchanged, though the daemon would want it */
+	CN_V_TRACK,    /* a flow a peer translates: track, forward unchanged */
+	CN_V_XLATE,    /* translate, track, forward */
+	CN_V_DAEMON,   /* the slow path's (its socket has a copy) */
+	CN_V_DROP,     /* the engine would drop it too */
+};
+
+/* A TCP segment as far as the decision needed it. Option offsets are
+ * from the start of the TCP header (0: none). */
+struct cn_seg {
+	__u32 l4;          /* frame offset of the TCP header */
+	__u32 hlen;
+	__u32 payload;
+	__u32 seq;
+	__u32 ack;
+	__u32 seg_len;     /* payload + SYN + FIN */
+	__u32 out;         /* ifindex frames go out of */
+	__u16 win;
+	__u8 flags;
+	__u8 bad;          /* the option list is broken */
+	__u8 ts_off;
+	__u8 sack_off;
+	__u8 sack_n;
+	__u8 pad;
+	__u64 now;
+	struct cn_fast_flow *rec;
+	struct cn_flow_key key;
+};
+
+static __always_inline bool seq_lt(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) < 0;
+}
+
+static __always_inline bool seq_leq(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) <= 0;
+}
+
+static __always_inline __u32 max32(__u32 a, __u32 b)
+{
+	return a > b ? a : b;
+}
+
+/*
+ * parse_tcp_options() of the engine: EOL ends the list, every other
+ * length is checked against the end of the header, a malformed list is
+ * bad, the last TS and SACK options are the ones that count. One load per
+ * option keeps every stack access at a fixed offset.
+ */
+static __always_inline void cn_walk_options(struct __sk_buff *skb,
+					    struct cn_seg *s)
+{
+	__u32 off = CN_TCP_HLEN, end = s->hlen;
+
+	for (int i = 0; i < (int)CN_OPT_MAX; i++) {
+		__u8 b[2] = { 0, 0 };
+		__u32 olen;
+
+		if (off >= end)
+			break;
+		if (off + 2 <= end) {
+			if (bpf_skb_load_bytes(skb, s->l4 + off, b, 2))
+				goto bad;
+		} else if (bpf_skb_load_bytes(skb, s->l4 + off, b, 1)) {
+			goto bad;
+		}
+		if (b[0] == TCPOPT_EOL)
+			break;
+		if (b[0] == TCPOPT_NOP) {
+			off++;
+			continue;
+		}
+		olen = b[1];
+		if (off + 2 > end || olen < 2 || off + olen > end)
+			goto bad;
+		switch (b[0]) {
+		case TCPOPT_MSS:
+			if (olen != 4)
+				goto bad;
+			break;
+		case TCPOPT_WSCALE:
+			if (olen != 3)
+				goto bad;
+			break;
+		case TCPOPT_SACK_PERM:
+			if (olen != 2)
+				goto bad;
+			break;
+		case TCPOPT_SACK:
+			if ((olen - 2) % 8 || olen == 2)
+				goto bad;
+			s->sack_off = (__u8)off;
+			s->sack_n = (__u8)((olen - 2) / 8);
+			break;
+		case TCPOPT_TS:
+			if (olen != 10)
+				goto bad;
+			s->ts_off = (__u8)off;
+			break;
+		default:
+			break;
+		}
+		off += olen;
+	}
+	return;
+bad:
+	s->bad = 1;
+}
+
+/* From the Ethernet header to the TCP header's fixed part and the key.
+ * Returns CN_V_XLATE to go on, or the verdict for what is not a segment
+ * the kernel path may touch. */
+static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
+				    struct cn_seg *s)
+{
+	int slow = alive ? CN_V_DAEMON : CN_V_FAILOPEN;
+	__u32 len = skb->len, l3 = CN_ETH_HLEN, ip_end, src, dst;
+	__u8 th[CN_TCP_HLEN];
+	__u16 proto;
+	__u8 alen;
+
+	if (skb->vlan_present)
+		return slow;
+	if (bpf_skb_load_bytes(skb, 12, &proto, 2))
+		return slow;
+	proto = bpf_ntohs(proto);
+	if (proto == ETH_P_8021Q || proto == ETH_P_8021AD)
+		return slow;
+	if (proto == ETH_P_IP) {
+		__u8 ip[20];
+		__u32 tot;
+
+		if (bpf_skb_load_bytes(skb, l3, ip, sizeof(ip)) ||
+		    (ip[0] >> 4) != 4 || (ip[0] & 0xf) < 5)
+			return slow;
+		tot = (__u32)ip[2] << 8 | ip[3];
+		if (tot < (ip[0] & 0xfu) * 4 || l3 + tot > len)
+			return slow;
+		if (ip[9] != IPPROTO_TCP)
+			return CN_V_PASS;
+		/* The engine rewrites segments behind IPv4 options too; this
+		 * path leaves those rare ones to it. */
+		if ((ip[0] & 0xf) != 5)
+			return slow;
+		if (((__u32)ip[6] << 8 | ip[7]) & 0x3fff)
+			return CN_V_PASS;
+		s->key.family = 4;
+		s->l4 = l3 + 20;
+		ip_end = l3 + tot;
+		src = l3 + 12;
+		dst = l3 + 16;
+		alen = 4;
+	} else if (proto == ETH_P_IPV6) {
+		__u8 ip[8];
+		__u32 plen;
+
+		if (bpf_skb_load_bytes(skb, l3, ip, sizeof(ip)) ||
+		    (ip[0] >> 4) != 6 || l3 + CN_IP6_HLEN > len)
+			return slow;
+		plen = (__u32)ip[4] << 8 | ip[5];
+		if (l3 + CN_IP6_HLEN + plen > len)
+			return slow;
+		/* Extension headers and other protocols pass unchanged, as
+		 * through the engine. */
+		if (ip[6] != IPPROTO_TCP)
+			return CN_V_PASS;
+		s->key.family = 6;
+		s->l4 = l3 + CN_IP6_HLEN;
+		ip_end = l3 + CN_IP6_HLEN + plen;
+		src = l3 + 8;
+		dst = l3 + 24;
+		alen = 16;
+	} else {
+		return CN_V_PASS;
+	}
+	if (s->l4 + CN_TCP_HLEN > ip_end ||
+	    bpf_skb_load_bytes(skb, s->l4, th, sizeof(th)))
+		return slow;
+	s->hlen = (__u32)(th[12] >> 4) * 4;
+	if (s->hlen < CN_TCP_HLEN || s->l4 + s->hlen > ip_end)
+		return slow;
+	s->payload = ip_end - s->l4 - s->hlen;
+	s->flags = th[13];
+	s->seq = (__u32)th[4] << 24 | (__u32)th[5] << 16 | (__u32)th[6] << 8 | th[7];
+	s->ack = (__u32)th[8] << 24 | (__u32)th[9] << 16 | (__u32)th[10] << 8 | th[11];
+	s->win = (__u16)(th[14] << 8 | th[15]);
+	s->seg_len = s->payload + !!(s->flags & TCP_SYN) + !!(s->flags & TCP_FIN);
+
+	if (alen == 4) {
+		if (bpf_skb_load_bytes(skb, side == CN_CLIENT ? src : dst,
+				       s->key.caddr, 4) ||
+		    bpf_skb_load_bytes(skb, side == CN_CLIENT ? dst : src,
+				       s->key.saddr, 4))
+			return slow;
+	} else {
+		if (bpf_skb_load_bytes(skb, side == CN_CLIENT ? src : dst,
+				       s->key.caddr, 16) ||
+		    bpf_skb_load_bytes(skb, side == CN_CLIENT ? dst : src,
+				       s->key.saddr, 16))
+			return slow;
+	}
+	if (side == CN_CLIENT) {
+		s->key.cport = (__u16)(th[0] << 8 | th[1]);
+		s->key.sport = (__u16)(th[2] << 8 | th[3]);
+	} else {
+		s->key.sport = (__u16)(th[0] << 8 | th[1]);
+		s->key.cport = (__u16)(th[2] << 8 | th[3]);
+	}
+	cn_walk_options(skb, s);
+	return CN_V_XLATE;
+}
+
+/* peer.c's s2c_seq_plausible(): seq fits the client's view of the flow. */
+static __always_inline bool s2c_seq_plausible(const struct cn_fast_flow *r,
+					      __u32 seq)
+{
+	const struct cn_fast_end *c = &r->dir[CN_CLIENT], *sv = &r->dir[CN_SERVER];
+	__u32 lo = c->ack_seen ? c->ack : sv->end;
+	__u32 w = max32(c->max_win, 0xffff);
+
+	return seq_leq(lo - w, seq) && seq_leq(seq, sv->end + w);
+}
+
+/* peer.c's ack_plausible(): ack is in the server's space. */
+static __always_inline bool ack_plausible(const struct cn_fast_flow *r, __u32 ack)
+{
+	const struct cn_fast_end *c = &r->dir[CN_CLIENT], *sv = &r->dir[CN_SERVER];
+	__u32 lo = c->ack_seen ? c->ack : sv->end;
+
+	return seq_leq(lo - max32(sv->max_win, 0xffff), ack) &&
+	       seq_leq(ack, sv->end);
+}
+
+/* Whether the daemon, were it alive, would want this frame of a tracked
+ * flow: whatever the engine does other than translating it. */
+static __always_inline bool cn_wants_daemon(struct __sk_buff *skb, int side,
+					    const struct cn_seg *s,
+					    const struct cn_fast_flow *r)
+{
+	__u16 fl = r->x.flags;
+
+	if ((fl & CN_FF_SLOW) || (s->flags & (TCP_SYN | TCP_FIN | TCP_RST)) ||
+	    s->bad)
+		return true;
+	if (fl & CN_FF_PASSTHROUGH) {
+		if (!(fl & CN_FF_RELAYED))
+			return false;
+		if (side == CN_CLIENT) {
+			const struct cn_fast_end *sv = &r->dir[CN_SERVER];
+
+			/* peer_client_resends() */
+			return s->seg_len &&
+			       seq_lt(s->seq, r->dir[CN_CLIENT].end) &&
+			       !(sv->ack_seen &&
+				 seq_leq(s->seq + s->seg_len, sv->ack));
+		}
+		return !s2c_seq_plausible(r, s->seq);
+	}
+	if (side != CN_CLIENT)
+		return false;
+	if ((fl & CN_FF_PROBES) && s->seg_len && (s->flags & TCP_ACK) &&
+	    !ack_plausible(r, s->ack - r->x.delta))
+		return true;
+	if (r->x.cut_mss) {
+		/* What cn_rewrite_cut() would cut. */
+		__u32 opts = s->hlen - CN_TCP_HLEN, max;
+
+		if (r->x.cut_mss > opts) {
+			max = r->x.cut_mss - opts;
+			if (skb->gso_size ? skb->gso_size > max : s->payload > max)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The one decision both program types take for a frame in on side. */
+static __always_inline int cn_classify(struct __sk_buff *skb, int side,
+				       struct cn_seg *s)
+{
+	const struct cn_fast_state *st;
+	struct cn_fast_flow *r;
+	__u32 zero = 0;
+	bool alive, daemon;
+	int v;
+
+	s->now = bpf_ktime_get_ns();
+	st = bpf_map_lookup_elem(&cn_state, &zero);
+	if (!st || !(s->out = st->ifindex[side ^ 1]))
+		return CN_V_LOCAL;
+	alive = st->beat_ns && s->now - st->beat_ns < st->timeout_ns;
+	v = cn_parse(skb, side, alive, s);
+	if (v != CN_V_XLATE)
+		return v;
+	s->rec = r = bpf_map_lookup_elem(&cn_flows, &s->key);
+	if (!r) {
+		/* A client segment may open a flow; the daemon tracks no
+		 * server segment it has no flow for. */
+		if ((s->flags & (TCP_SYN | TCP_FIN | TCP_RST)) || side == CN_CLIENT)
+			return alive ? CN_V_DAEMON : CN_V_FAILOPEN;
+		return CN_V_PASS;
+	}
+	daemon = cn_wants_daemon(skb, side, s, r);
+	if (alive && daemon)
+		return CN_V_DAEMON;
+	if (r->x.flags & CN_FF_PASSTHROUGH)
+		return CN_V_TRACK;
+	if (alive)
+		return CN_V_XLATE;
+	/* The daemon is away: established flows stay translated, FIN and
+	 * RST included; a new connection on the 4-tuple is not this flow. */
+	if ((s->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
+		return CN_V_FAILOPEN;
+	if (s->bad)
+		return CN_V_DROP;
+	return CN_V_XLATE;
+}
+
+#endif

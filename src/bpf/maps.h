@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The programs' maps, with the types user space shares
+ * (src/engine/fast_flow.h). The loader sizes cn_flows; the rest are fixed.
+ */
+#ifndef CN_BPF_MAPS_H
+#define CN_BPF_MAPS_H
+
+#include <linux/bpf.h>
+
+#include <bpf/bpf_helpers.h>
+
+#include "engine/fast_flow.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct cn_flow_key);
+	__type(value, struct cn_fast_flow);
+} cn_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cn_fast_state);
+} cn_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cn_fast_stats);
+} cn_stats SEC(".maps");
+
+#endif

@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cn_rewrite_c2s() and cn_rewrite_s2c() (src/engine/rewriter.c) for the tc
+ * programs, and the engine's track() on the record.
+ *
+ * Checksum: every replaced 32-bit value and every option turned into NOPs
+ * adds ~old + new to a one's-complement sum kept apart for fields at even
+ * and at odd offsets of the TCP header. A byte pair at an odd offset
+ * straddles two checksum words, and its contribution is the byte-swapped
+ * one of the same pair at an even offset (RFC 1071, 2.(B)), so the odd sum
+ * is swapped and folded into the even one. The total goes to
+ * bpf_l4_csum_replace() as a difference (from 0, flags 0): the kernel
+ * patches the field unless the checksum is CHECKSUM_PARTIAL, which leaves
+ * it to the device, as the engine does. No pseudo-header field changes, so
+ * a CHECKSUM_COMPLETE skb->csum stays right (the patch and the change it
+ * makes up for cancel out).
+ */
+#ifndef CN_BPF_XLATE_H
+#define CN_BPF_XLATE_H
+
+#include "bpf/classify.h"
+
+struct cn_csum {
+	__u32 even;
+	__u32 odd;
+	bool touched;
+	bool err;      /* a load or a store failed */
+};
+
+static __always_inline __u32 cs_fold(__u32 v)
+{
+	v = (v & 0xffff) + (v >> 16);
+	return (v & 0xffff) + (v >> 16);
+}
+
+static __always_inline __u32 swap16(__u32 v)
+{
+	return (v & 0xff) << 8 | (v >> 8 & 0xff);
+}
+
+static __always_inline __u32 cs_words(__u32 v)
+{
+	return (v >> 16) + (v & 0xffff);
+}
+
+static __always_inline void cs_add(struct cn_csum *c, __u32 odd, __u32 sum)
+{
+	if (odd)
+		c->odd += sum;
+	else
+		c->even += sum;
+	c->touched = true;
+}
+
+static __always_inline void cs_replace32(struct cn_csum *c, __u32 odd,
+					 __u32 old, __u32 new)
+{
+	cs_add(c, odd, cs_words(~old) + cs_words(new));
+}
+
+/* Store a 32-bit value at TCP header offset off, with its checksum part. */
+static __always_inline void put32(struct __sk_buff *skb, const struct cn_seg *s,
+				  struct cn_csum *c, __u32 off, __u32 old,
+				  __u32 new)
+{
+	__u32 be = bpf_htonl(new);
+
+	c->err |= bpf_skb_store_bytes(skb, s->l4 + off, &be, 4, 0) != 0;
+	cs_replace32(c, off & 1, old, new);
+}
+
+static __always_inline __u32 load32(struct __sk_buff *skb,
+				    const struct cn_seg *s, struct cn_csum *c,
+				    __u32 off)
+{
+	__u32 be = 0;
+
+	c->err |= bpf_skb_load_bytes(skb, s->l4 + off, &be, 4) != 0;
+	return bpf_ntohl(be);
+}
+
+/* n (even) option bytes at off become NOPs: the old bytes' words leave
+ * the sum (old: their sum as if at an even offset), n / 2 0x0101 enter. */
+static __always_inline void nop_out(struct __sk_buff *skb,
+				    const struct cn_seg *s, struct cn_csum *c,
+				    __u32 off, __u32 n, __u32 old)
+{
+	__u64 nops = 0x0101010101010101ull;
+	__u32 i;
+
+	for (i = 0; i < CN_OPT_MAX; i += 8) {
+		if (i + 8 > n)
+			break;
+		c->err |= bpf_skb_store_bytes(skb, s->l4 + off + i, &nops, 8, 0) != 0;
+	}
+	if (i + 2 <= n)
+		c->err |= bpf_skb_store_bytes(skb, s->l4 + off + i, &nops, 2, 0) != 0;
+	cs_add(c, off & 1, cs_fold(~cs_fold(old) & 0xffff) + n / 2 * 0x0101);
+}
+
+static __always_inline __u16 rescale_window(__u16 win, __u8 in, __u8 out)
+{
+	__u32 w = ((__u32)win << (in & 15)) >> (out & 15);
+
+	return w > 0xffff ? 0xffff : (__u16)w;
+}
+
+static __always_inline void rewrite_window(struct __sk_buff *skb,
+					   const struct cn_seg *s,
+					   struct cn_csum *c, __u8 in, __u8 out)
+{
+	__u16 w, be;
+
+	/* RFC 7323 2.2: the window of a SYN is never scaled. */
+	if (in == out || (s->flags & TCP_SYN))
+		return;
+	w = rescale_window(s->win, in, out);
+	be = bpf_htons(w);
+	c->err |= bpf_skb_store_bytes(skb, s->l4 + 14, &be, 2, 0) != 0;
+	cs_add(c, 0, (~(__u32)s->win & 0xffff) + w);
+}
+
+/* The TS option at off: its kind, length, TSval and TSecr as a sum. */
+static __always_inline __u32 ts_sum(__u32 tsval, __u32 tsecr)
+{
+	return (TCPOPT_TS << 8 | 10) + cs_words(tsval) + cs_words(tsecr);
+}
+
+static __always_inline void rewrite_c2s(struct __sk_buff *skb,
+					const struct cn_seg *s,
+					const struct cn_fast_xlate *x,
+					struct cn_csum *c)
+{
+	__u16 fl = x->flags;
+
+	if (s->flags & TCP_ACK)
+		put32(skb, s, c, 8, s->ack, s->ack - x->delta);
+	rewrite_window(skb, s, c, x->c2s_shift_in, x->c2s_shift_out);
+	if (s->ts_off) {
+		__u32 o = s->ts_off;
+
+		if (fl & CN_FF_STRIP_TS_C2S) {
+			nop_out(skb, s, c, o, 10,
+				ts_sum(load32(skb, s, c, o + 2), load32(skb, s, c, o + 6)));
+		} else if ((fl & CN_FF_TRANSLATE_TS) && (s->flags & TCP_ACK)) {
+			__u32 tsecr = load32(skb, s, c, o + 6);
+
+			put32(skb, s, c, o + 6, tsecr, tsecr - x->ts_delta);
+		}
+	}
+	if (s->sack_n) {
+		__u32 o = s->sack_off, n = s->sack_n, sum = 0;
+
+		for (__u32 i = 0; i < 4; i++) {
+			__u32 e = o + 2 + 8 * i, a, b;
+
+			if (i >= n)
+				break;
+			a = load32(skb, s, c, e);
+			b = load32(skb, s, c, e + 4);
+			if (fl & CN_FF_STRIP_SACK_C2S) {
+				sum += cs_words(a) + cs_words(b);
+			} else {
+				put32(skb, s, c, e, a, a - x->delta);
+				put32(skb, s, c, e + 4, b, b - x->delta);
+			}
+		}
+		if (fl & CN_FF_STRIP_SACK_C2S)
+			nop_out(skb, s, c, o, 2 + 8 * n,
+				sum + (TCPOPT_SACK << 8 | (2 + 8 * n)));
+	}
+}
+
+static __always_inline void rewrite_s2c(struct __sk_buff *skb,
+					const struct cn_seg *s,
+					const struct cn_fast_xlate *x,
+					struct cn_csum *c)
+{
+	__u16 fl = x->flags;
+
+	put32(skb, s, c, 4, s->seq, s->seq + x->delta);
+	rewrite_window(skb, s, c, x->s2c_shift_in, x->s2c_shift_out);
+	if (s->ts_off && (fl & CN_FF_TRANSLATE_TS)) {
+		__u32 tsval = load32(skb, s, c, s->ts_off + 2);
+
+		put32(skb, s, c, s->ts_off + 2, tsval, tsval + x->ts_delta);
+	}
+	if (s->sack_n && (fl & CN_FF_STRIP_SACK_S2C)) {
+		__u32 o = s->sack_off, n = s->sack_n, sum = 0;
+
+		for (__u32 i = 0; i < 4; i++) {
+			__u32 e = o + 2 + 8 * i;
+
+			if (i >= n)
+				break;
+			sum += cs_words(load32(skb, s, c, e)) +
+			       cs_words(load32(skb, s, c, e + 4));
+		}
+		nop_out(skb, s, c, o, 2 + 8 * n,
+			sum + (TCPOPT_SACK << 8 | (2 + 8 * n)));
+	}
+}
+
+/* Rewrite the segment in place; false when the checksum could not be
+ * patched (the frame must not go on). */
+static __always_inline bool cn_translate(struct __sk_buff *skb, int side,
+					 const struct cn_seg *s)
+{
+	const struct cn_fast_xlate *x = &s->rec->x;
+	struct cn_csum c = { 0, 0, false, false };
+	__u32 diff;
+
+	if (side == CN_CLIENT)
+		rewrite_c2s(skb, s, x, &c);
+	else
+		rewrite_s2c(skb, s, x, &c);
+	if (c.err)
+		return false;
+	if (!c.touched)
+		return true;
+	diff = cs_fold(cs_fold(c.even) + swap16(cs_fold(c.odd)));
+	/* The sum is of big-endian words; the kernel's are in memory order. */
+	diff = bpf_htons((__u16)diff);
+	return !bpf_l4_csum_replace(skb, s->l4 + 16, 0, diff, 0);
+}
+
+/* The engine's track(), in the server side's space, on the sender's end
+ * of the record. Like the engine, an RST moves none of the marks. */
+static __always_inline void cn_track(struct __sk_buff *skb, int side,
+				     const struct cn_seg *s)
+{
+	struct cn_fast_flow *r = s->rec;
+	struct cn_fast_end *d = &r->dir[side];
+	__u16 fl = r->x.flags;
+	bool pt = fl & CN_FF_PASSTHROUGH;
+	__u32 ack = side == CN_CLIENT && !pt ? s->ack - r->x.delta : s->ack;
+	__u8 shift = side == CN_CLIENT ? r->x.c2s_shift_in :
+			pt ? r->x.s2c_shift_out : r->x.s2c_shift_in;
+	__u32 end = s->seq + s->seg_len, win;
+
+	if (!(s->flags & TCP_RST)) {
+		if (seq_lt(d->end, end))
+			d->end = end;
+		if (s->flags & TCP_ACK) {
+			if (!d->ack_seen || seq_lt(d->ack, ack))
+				d->ack = ack;
+			d->ack_seen = 1;
+		}
+		win = (__u32)s->win << (shift & 15);
+		if (win > d->max_win)
+			d->max_win = win;
+		if ((s->flags & TCP_FIN) && !d->fin) {
+			d->fin = 1;
+			d->fin_seq = s->seq + s->payload;
+		}
+	}
+	__sync_fetch_and_add(&d->frames, 1);
+	__sync_fetch_and_add(&d->bytes, skb->len);
+	r->last_seen_ns = s->now;
+}
+
+#endif

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kernel fast path: tc ingress programs on both ports that translate
+ * established flows and forward everything the daemon need not see, maps
+ * shared with them, and a socket filter that keeps those frames out of the
+ * daemon's sockets. The programs stay attached when the daemon ends: a
+ * successor finds them through the ports' tc filters (in any mount
+ * namespace) and takes their maps and flows over.
+ */
+#ifndef CN_FASTPATH_H
+#define CN_FASTPATH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+
+struct fastpath;
+
+struct fastpath_config {
+	unsigned ifindex[2];   /* by enum cn_side */
+	uint32_t max_flows;    /* flow map entries */
+	enum cn_role role;
+	uint64_t timeout_ns;   /* heartbeat: fail open after this */
+};
+
+/*
+ * Load the programs and maps (or find those a predecessor left on the
+ * ports and reuse its maps), attach the programs and start the heartbeat.
+ * 0, or -errno with *errmsg naming the step; *adopted tells whether the
+ * maps are a predecessor's.
+ */
+int fastpath_open(struct fastpath **out, const struct fastpath_config *cfg,
+		  bool *adopted, const char **errmsg);
+
+/* Keep a daemon socket of that side deaf to what the kernel forwards. */
+int fastpath_sock_filter(const struct fastpath *fp, enum cn_side side);
+
+/* The daemon is alive; beat_ns 0 says it stopped (fail open at once). */
+int fastpath_beat(struct fastpath *fp, uint64_t now_ns);
+
+int fastpath_put(struct fastpath *fp, const struct cn_flow_key *key,
+		 const struct cn_fast_flow *rec);
+void fastpath_del(struct fastpath *fp, const struct cn_flow_key *key);
+bool fastpath_get(struct fastpath *fp, const struct cn_flow_key *key,
+		  struct cn_fast_flow *rec);
+
+/* Call fn for every flow record; a nonzero return deletes that record.
+ * Returns the number of records seen. */
+unsigned fastpath_each(struct fastpath *fp,
+		       int (*fn)(void *ctx, const struct cn_flow_key *key,
+				 const struct cn_fast_flow *rec),
+		       void *ctx);
+
+/* The programs' counters, summed over CPUs. */
+void fastpath_stats(struct fastpath *fp, struct cn_fast_stats *out);
+
+/* Take the programs off the ports (their maps go with them). */
+int fastpath_detach(struct fastpath *fp);
+
+/* Close the daemon's handles; attached programs keep running. */
+void fastpath_close(struct fastpath *fp);
+
+#endif

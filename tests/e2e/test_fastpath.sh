@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The kernel path outlives its daemon (ClientNIC):
+#
+#   client --- [eth0 tc clientnic tc eth1] --- bridge --- bridge --- server
+#                   \___ flow map ___/
+#
+# An iperf3 upload and paced echoes run while the daemon is killed with
+# SIGKILL: the tc programs keep translating their flows, and once the
+# heartbeat is stale they let new connections through as plain TCP. A new
+# daemon finds the programs on the ports, adopts the flows (they close and
+# are freed as usual) and spoofs again. SIGTERM leaves the path in place
+# for the next start; --detach takes it off.
+. "$(dirname "$0")/lib.sh"
+need_cmd iperf3 tc
+CLIENTNIC_ARGS="--datapath bpf --fail-open 200 --close-grace 0.2 $CLIENTNIC_ARGS"
+topo_setup clientnic bridge bridge
+
+spawn S "$TOPO_DIR/echo.log" $TOOL echo-server 7000
+spawn S "$TOPO_DIR/iperf-s.log" iperf3 -s -p 5201
+wait_listen S 7000
+wait_listen S 5201
+assert_file_has "the daemon runs the kernel path" "$TOPO_DIR/clientnic.err" \
+	'kernel path: tc programs on eth0 and eth1'
+
+# About 6 s each: iperf3's own clock, and 60 chunks 100 ms apart.
+spawn C "$TOPO_DIR/iperf.json" iperf3 -c $S_IP4 -p 5201 -t 6 -J
+iperf_pid=$SPAWNED_PID
+spawn C "$TOPO_DIR/echo4.out" $TOOL echo-clients $S_IP4 7000 --count 4 \
+	--size $((60 << 14)) --pace-ms 100 --timeout 40
+echo4_pid=$SPAWNED_PID
+spawn C "$TOPO_DIR/echo6.out" $TOOL echo-clients $S_IP6 7000 --count 2 \
+	--size $((60 << 14)) --pace-ms 100 --timeout 40 --seed 2
+echo6_pid=$SPAWNED_PID
+
+sleep 1.5
+kill -KILL "$BOX_PID"
+wait "$BOX_PID" 2>/dev/null || true
+BOX_PID=
+log "clientnic killed (SIGKILL) with 9 connections open"
+
+# While it is down: new connections work, as plain TCP.
+sleep 0.4
+out=$(C $TOOL echo-clients $S_IP4 7000 --count 5 --size 20000 --timeout 10 --seed 3) ||
+	fail "connections while the daemon was down: $out"
+log "while down: $out"
+ss_out=$(C ss -tnH state established "( dport = :7000 )" | wc -l)
+assert_num "echo connections still open" "$ss_out" '>=' 6
+
+daemon_start clientnic
+assert_file_has "the new daemon found the kernel path" "$TOPO_DIR/clientnic.err" \
+	'flows of a predecessor taken over'
+adopted=$(sed -n 's/.*kernel path: \([0-9]*\) of [0-9]* flows of a predecessor adopted.*/\1/p' \
+	"$TOPO_DIR/clientnic.err")
+assert_num "flows adopted" "${adopted:-0}" '>=' 8
+
+for pid in $iperf_pid $echo4_pid $echo6_pid; do
+	rc=0
+	wait "$pid" || rc=$?
+	[ $rc -eq 0 ] || {
+		cat "$TOPO_DIR/echo4.out" "$TOPO_DIR/echo6.out" >&2
+		fail "a connection across the daemon's death failed (exit $rc)"
+	}
+done
+assert_file_has "IPv4 echoes across the daemon's death" "$TOPO_DIR/echo4.out" '^ok=4 errors=0'
+assert_file_has "IPv6 echoes across the daemon's death" "$TOPO_DIR/echo6.out" '^ok=2 errors=0'
+# iperf3 checks no content (the echoes do): it must end without an error,
+# its last interval still moving data.
+read -r err received last <<<"$($PYTHON -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+print(j.get("error", "none").replace(" ", "_"), j["end"]["sum_received"]["bytes"],
+      j["intervals"][-1]["sum"]["bytes"])' "$TOPO_DIR/iperf.json")"
+assert_eq "iperf3 error across the daemon's death" none "$err"
+assert_num "iperf3 bytes received across the daemon's death" "$received" '>' $((10 << 20))
+assert_num "iperf3 bytes in its last second" "$last" '>' 0
+
+# The restarted daemon spoofs again, and the adopted flows are gone.
+out=$(C $TOOL echo-clients $S_IP4 7000 --count 5 --size 20000 --timeout 10 --seed 4) ||
+	fail "connections after the restart: $out"
+sleep 0.5
+daemon_snapshot clientnic
+assert_counter flows_adopted '>=' 8
+assert_counter synacks_spoofed '>=' 5
+assert_counter flows_active '==' 0
+assert_counter kernel.client.translated '>' 0
+assert_counter kernel.server.translated '>' 0
+
+# SIGTERM: the path stays for the next start, which carries a paced echo on.
+spawn C "$TOPO_DIR/echo-term.out" $TOOL echo-clients $S_IP4 7000 --count 2 \
+	--size $((30 << 14)) --pace-ms 100 --timeout 30 --seed 5
+term_pid=$SPAWNED_PID
+sleep 1
+box_stop
+filters=$(N tc filter show dev eth0 ingress | grep -c 'cn_tc_client' || true)
+assert_num "tc program left on eth0 after SIGTERM" "$filters" '>=' 1
+sleep 0.3
+CLIENTNIC_ARGS="$CLIENTNIC_ARGS --detach"
+daemon_start clientnic
+wait "$term_pid" || { cat "$TOPO_DIR/echo-term.out" >&2; fail "echo across SIGTERM and start failed"; }
+assert_file_has "echoes across SIGTERM and start" "$TOPO_DIR/echo-term.out" '^ok=2 errors=0'
+
+box_stop
+assert_file_has "--detach took the path off" "$TOPO_DIR/clientnic.err" 'kernel path taken off'
+filters=$(N tc filter show dev eth0 ingress | grep -c 'cn_tc_client' || true)
+assert_eq "tc programs on eth0 after --detach" 0 "$filters"
