@@ -83,6 +83,11 @@ struct cn_seg {
 	struct cn_flow_key key;
 };
 
+/* Both values loaded before one is chosen: without CAP_PERFMON the
+ * verifier refuses a pointer whose offset depends on the path taken,
+ * which is what clang makes of "cond ? r->a : r->b". */
+#define CN_READ(x) (*(volatile __typeof__(x) *)&(x))
+
 static __always_inline bool seq_lt(__u32 a, __u32 b)
 {
 	return (__s32)(a - b) < 0;
@@ -272,20 +277,22 @@ static __always_inline bool s2c_seq_plausible(const struct cn_fast_flow *r,
 					      __u32 seq)
 {
 	const struct cn_fast_end *c = &r->dir[CN_CLIENT], *sv = &r->dir[CN_SERVER];
-	__u32 lo = c->ack_seen ? c->ack : sv->end;
+	__u32 cack = CN_READ(c->ack), send = CN_READ(sv->end);
+	__u32 lo = c->ack_seen ? cack : send;
 	__u32 w = max32(c->max_win, 0xffff);
 
-	return seq_leq(lo - w, seq) && seq_leq(seq, sv->end + w);
+	return seq_leq(lo - w, seq) && seq_leq(seq, send + w);
 }
 
 /* peer.c's ack_plausible(): ack is in the server's space. */
 static __always_inline bool ack_plausible(const struct cn_fast_flow *r, __u32 ack)
 {
 	const struct cn_fast_end *c = &r->dir[CN_CLIENT], *sv = &r->dir[CN_SERVER];
-	__u32 lo = c->ack_seen ? c->ack : sv->end;
+	__u32 cack = CN_READ(c->ack), send = CN_READ(sv->end);
+	__u32 lo = c->ack_seen ? cack : send;
 
 	return seq_leq(lo - max32(sv->max_win, 0xffff), ack) &&
-	       seq_leq(ack, sv->end);
+	       seq_leq(ack, send);
 }
 
 /* Whether the daemon, were it alive, would want this frame of a tracked

@@ -234,8 +234,8 @@ static __always_inline void cn_track(struct __sk_buff *skb, int side,
 	__u16 fl = r->x.flags;
 	bool pt = fl & CN_FF_PASSTHROUGH;
 	__u32 ack = side == CN_CLIENT && !pt ? s->ack - r->x.delta : s->ack;
-	__u8 shift = side == CN_CLIENT ? r->x.c2s_shift_in :
-			pt ? r->x.s2c_shift_out : r->x.s2c_shift_in;
+	__u8 s_in = CN_READ(r->x.s2c_shift_in), s_out = CN_READ(r->x.s2c_shift_out);
+	__u8 shift = side == CN_CLIENT ? r->x.c2s_shift_in : pt ? s_out : s_in;
 	__u32 end = s->seq + s->seg_len, win;
 
 	if (!(s->flags & TCP_RST)) {
