@@ -262,11 +262,13 @@ _run_daemon() {
 # PID lives; on failure show that log and fail.
 wait_ready() {
 	local rc=0
-	wait_line 10 "$TOPO_DIR/$1.err" "^$1: ready" "$2" || rc=$?
+	# The verifier's pass over the kernel path's programs takes seconds
+	# on a loaded machine.
+	wait_line 30 "$TOPO_DIR/$1.err" "^$1: ready" "$2" || rc=$?
 	[ $rc -eq 0 ] && return 0
 	cat "$TOPO_DIR/$1.err" >&2
 	[ $rc -eq 2 ] && fail "$1 exited before it was ready"
-	fail "$1 not ready after 10 s"
+	fail "$1 not ready after 30 s"
 }
 
 _wan_start() {

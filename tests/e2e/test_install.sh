@@ -320,6 +320,8 @@ else
 			"$(status_of "$pid" $cap)"
 	done
 	assert_eq "clientnic@: no new privileges" 1 "$(status_of "$pid" NoNewPrivs)"
+	assert_file_has "clientnic@: the kernel path loads within the bounding set" \
+		"$tmp/cn1.err" 'kernel path: tc programs on eth0 and eth1$'
 	stop_unit "$pid" "clientnic@"
 	assert_file_has "clientnic@: cache written as nobody" "$tmp/cn1.err" \
 		"cache-file .*options written"
@@ -332,6 +334,8 @@ else
 	stop_unit "$RUN_PID" "clientnic@, second start"
 	assert_file_has "clientnic@: cache read back at the next start" "$tmp/cn2.err" \
 		"cache-file .*options loaded"
+	assert_file_has "clientnic@: the next start finds the kernel path" "$tmp/cn2.err" \
+		'kernel path: tc programs on eth0 and eth1, flows of a predecessor taken over'
 
 	sunit=$root/usr/lib/systemd/system/servernic@.service
 	scaps=$(unit_caps "$sunit")
