@@ -464,7 +464,10 @@ static int open_fast(struct cn_daemon *d)
 	struct fastpath_config fc = {
 		.ifindex = { if_nametoindex(cfg->client_if),
 			     if_nametoindex(cfg->server_if) },
-		.max_flows = cfg->engine.max_flows,
+		/* Every flow of every worker's table fits (create_engine()
+		 * rounds the share up). */
+		.max_flows = (uint32_t)((cfg->engine.max_flows + d->pool.nw - 1) /
+					d->pool.nw * d->pool.nw),
 		.role = (enum cn_role)cfg->engine.role,
 		.timeout_ns = cfg->fail_open_ns,
 	};

@@ -70,10 +70,15 @@ void cn_fast_export(const struct cn_engine *eng, const struct cn_flow *f,
 	}
 }
 
-void cn_fast_fold(struct cn_flow *f, const struct cn_fast_flow *rec)
+void cn_fast_fold(struct cn_flow *f, const struct cn_fast_flow *rec,
+		  uint64_t now)
 {
-	if (rec->last_seen_ns > f->last_seen)
-		f->last_seen = rec->last_seen_ns;
+	/* A program may stamp a frame after the caller read its clock: a
+	 * time ahead of now would make the flow's idle time wrap. */
+	uint64_t seen = rec->last_seen_ns < now ? rec->last_seen_ns : now;
+
+	if (seen > f->last_seen)
+		f->last_seen = seen;
 	for (int s = CN_CLIENT; s <= CN_SERVER; s++) {
 		const struct cn_fast_end *e = &rec->dir[s];
 		struct cn_peer *p = &f->peer[s];
@@ -94,13 +99,13 @@ void cn_fast_fold(struct cn_flow *f, const struct cn_fast_flow *rec)
 	}
 }
 
-void sm_fast_refresh(struct cn_engine *eng, struct cn_flow *f)
+void sm_fast_refresh(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 {
 	struct cn_fast_flow rec;
 
 	if (f->fast_pub && eng->io.fast_get &&
 	    eng->io.fast_get(eng->io.ctx, &f->key, &rec))
-		cn_fast_fold(f, &rec);
+		cn_fast_fold(f, &rec, now);
 }
 
 void sm_fast_publish(struct cn_engine *eng, struct cn_flow *f)
@@ -183,8 +188,20 @@ int cn_engine_adopt(struct cn_engine *eng, const struct cn_flow_key *key,
 	f->client_acked = true;
 	f->syn_at = rec->born_ns <= now ? rec->born_ns : now;
 	f->last_seen = rec->last_seen_ns <= now ? rec->last_seen_ns : now;
-	memset(f->peer, 0, sizeof(f->peer));
-	cn_fast_fold(f, rec);
+	/* Taken as they are: folding into zeroed edges would keep every
+	 * edge of the upper half of the sequence space at 0. */
+	for (int s = CN_CLIENT; s <= CN_SERVER; s++) {
+		const struct cn_fast_end *e = &rec->dir[s];
+
+		f->peer[s] = (struct cn_peer){
+			.end = e->end,
+			.ack = e->ack,
+			.max_win = e->max_win,
+			.fin_seq = e->fin_seq,
+			.fin = e->fin,
+			.ack_seen = e->ack_seen,
+		};
+	}
 	/* Closed while the kernel carried it alone. */
 	if (!closed && sm_both_fins_acked(f)) {
 		closed = true;

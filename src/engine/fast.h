@@ -15,12 +15,13 @@ struct cn_engine;
 void cn_fast_export(const struct cn_engine *eng, const struct cn_flow *f,
 		    struct cn_fast_flow *rec);
 /* Fold what the programs saw (time, how far each end got) into f. */
-void cn_fast_fold(struct cn_flow *f, const struct cn_fast_flow *rec);
+void cn_fast_fold(struct cn_flow *f, const struct cn_fast_flow *rec,
+		  uint64_t now);
 
 /* The engine's calls: refresh before acting on a flow the kernel may
  * have carried, publish after a frame may have changed it, forget when
  * it is freed. */
-void sm_fast_refresh(struct cn_engine *eng, struct cn_flow *f);
+void sm_fast_refresh(struct cn_engine *eng, struct cn_flow *f, uint64_t now);
 void sm_fast_publish(struct cn_engine *eng, struct cn_flow *f);
 void sm_fast_forget(struct cn_engine *eng, struct cn_flow *f);
 

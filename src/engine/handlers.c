@@ -235,6 +235,9 @@ static struct cn_flow *half_open(struct cn_engine *eng, uint64_t now)
 {
 	struct cn_flow *f = cn_ft_list_head(&eng->ft, CN_LIST_ACTIVE);
 
+	/* The client may have spoken through the kernel path only. */
+	if (f)
+		sm_fast_refresh(eng, f, now);
 	if (!f || f->client_acked || f->peer[CN_CLIENT].ack_seen ||
 	    now - f->syn_at < eng->cfg.syn_rto_ns)
 		return NULL;
@@ -992,7 +995,7 @@ enum cn_verdict cn_engine_input(struct cn_engine *eng, enum cn_side from,
 	hash = cn_ft_hash(&eng->ft, &key);
 	f = cn_ft_lookup(&eng->ft, &key, hash);
 	if (f)
-		sm_fast_refresh(eng, f);
+		sm_fast_refresh(eng, f, now_ns);
 	why = unreliable(fr, &p, r, from, f);
 	if (why == CN_DROP_NONE && r == CN_PARSE_BAD_OPTIONS)
 		return count_pass(eng, CN_PARSE_MALFORMED);
@@ -1047,7 +1050,7 @@ static void expire_idle(struct cn_engine *eng, uint64_t now)
 
 	while ((f = cn_ft_list_head(&eng->ft, CN_LIST_ACTIVE)) &&
 	       now - f->list_at >= eng->cfg.idle_timeout_ns) {
-		sm_fast_refresh(eng, f);
+		sm_fast_refresh(eng, f, now);
 		if (now - f->last_seen < eng->cfg.idle_timeout_ns) {
 			/* Seen since it was queued: requeue at that time. */
 			cn_ft_list_move(&eng->ft, f, CN_LIST_ACTIVE, now);
@@ -1139,6 +1142,9 @@ int cn_engine_create(struct cn_engine **out, const struct cn_config *cfg,
 
 	*out = NULL;
 	if (!config_ok(cfg) || !io || !io->emit)
+		return -EINVAL;
+	/* The kernel path's callbacks come as a set. */
+	if (!io->fast_put != !io->fast_del || !io->fast_put != !io->fast_get)
 		return -EINVAL;
 	eng = calloc(1, sizeof(*eng));
 	if (!eng)
