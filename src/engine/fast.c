@@ -37,6 +37,25 @@ static uint16_t fast_flags(const struct cn_engine *eng, const struct cn_flow *f)
 	return fl;
 }
 
+static struct cn_fast_opts opts_out(const struct cn_syn_opts *o)
+{
+	return (struct cn_fast_opts){
+		.mss = o->mss,
+		.wscale = o->wscale,
+		.flags = (uint8_t)((o->sack_ok ? 1 : 0) | (o->ts ? 2 : 0)),
+	};
+}
+
+static struct cn_syn_opts opts_in(const struct cn_fast_opts *o)
+{
+	return (struct cn_syn_opts){
+		.mss = o->mss,
+		.wscale = o->wscale,
+		.sack_ok = o->flags & 1,
+		.ts = o->flags & 2,
+	};
+}
+
 void cn_fast_export(const struct cn_engine *eng, const struct cn_flow *f,
 		    struct cn_fast_flow *rec)
 {
@@ -54,6 +73,11 @@ void cn_fast_export(const struct cn_engine *eng, const struct cn_flow *f,
 	rec->client_isn = f->client_isn;
 	rec->spoof_isn = f->spoof_isn;
 	rec->real_isn = f->real_isn;
+	rec->spoof_tsval = f->spoof_tsval;
+	rec->client_tsval = f->client_tsval;
+	rec->client = opts_out(&f->client);
+	rec->spoofed = opts_out(&f->spoofed);
+	rec->real = opts_out(&f->real);
 	rec->peer_state = f->peer_state;
 	rec->born_ns = f->syn_at;
 	rec->last_seen_ns = f->last_seen;
@@ -143,12 +167,18 @@ static bool record_ok(const struct cn_flow_key *key,
 		      const struct cn_fast_flow *rec)
 {
 	const struct cn_fast_xlate *x = &rec->x;
+	const struct cn_fast_opts *opts[] = { &rec->client, &rec->spoofed,
+					      &rec->real };
 
 	if (key->family != 4 && key->family != 6)
 		return false;
 	if (x->c2s_shift_in > CN_MAX_WSCALE || x->c2s_shift_out > CN_MAX_WSCALE ||
 	    x->s2c_shift_in > CN_MAX_WSCALE || x->s2c_shift_out > CN_MAX_WSCALE)
 		return false;
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (opts[i]->wscale < -1 || opts[i]->wscale > CN_MAX_WSCALE ||
+		    opts[i]->flags > 3)
+			return false;
 	return rec->peer_state <= CN_FP_RELAYED_BLIND &&
 	       !(x->flags & ~(CN_FF_CLOSED * 2 - 1));
 }
@@ -184,6 +214,11 @@ int cn_engine_adopt(struct cn_engine *eng, const struct cn_flow_key *key,
 	f->client_isn = rec->client_isn;
 	f->spoof_isn = rec->spoof_isn;
 	f->real_isn = rec->real_isn;
+	f->spoof_tsval = rec->spoof_tsval;
+	f->client_tsval = rec->client_tsval;
+	f->client = opts_in(&rec->client);
+	f->spoofed = opts_in(&rec->spoofed);
+	f->real = opts_in(&rec->real);
 	f->peer_state = rec->peer_state;
 	f->client_acked = true;
 	f->syn_at = rec->born_ns <= now ? rec->born_ns : now;

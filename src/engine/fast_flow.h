@@ -76,15 +76,25 @@ struct cn_fast_xlate {
 	__u8 s2c_shift_in, s2c_shift_out;
 };
 
+/* TCP options as one side announced them in its SYN or SYN-ACK. */
+struct cn_fast_opts {
+	__u16 mss;       /* 0: absent */
+	__s8 wscale;     /* -1: absent */
+	__u8 flags;      /* SACK permitted 1, timestamps 2 */
+};
+
 struct cn_fast_flow {
 	/* ---- the daemon's ---- */
 	struct cn_fast_xlate x;
-	/* for a successor to rebuild the flow */
+	/* for a successor to rebuild the flow (and answer a repeated SYN) */
 	__u32 client_isn;
 	__u32 spoof_isn;
 	__u32 real_isn;
+	__u32 spoof_tsval;
+	__u32 client_tsval;
+	struct cn_fast_opts client, spoofed, real;
 	__u8 peer_state; /* enum cn_flow_peer */
-	__u8 pad[3];
+	__u8 pad[7];
 	__u64 born_ns;   /* the first SYN, CLOCK_MONOTONIC */
 	/* ---- the programs' ---- */
 	__u64 last_seen_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
