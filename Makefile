@@ -125,6 +125,13 @@ fuzz: $(FUZZ)
 deps:
 	$(Q)scripts/install-deps.sh
 
+# The main end-to-end tests, run again with every frame through the daemons
+# (the whole suite runs with the kernel path).
+E2E_BOTH := test_http.sh test_early_data.sh test_concurrent.sh \
+            test_lossy_wan.sh test_stacks.sh test_workers.sh \
+            test_pair_http.sh test_pair_first_byte.sh test_pair_lossy.sh \
+            test_pair_fallback.sh test_pair_peer_killed.sh
+
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
@@ -133,7 +140,11 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory B=build/asan SAN=1 build/asan/clientnic \
 		build/asan/servernic
 	$(Q)CLIENTNIC_BIN=$(CURDIR)/build/asan/clientnic \
-		SERVERNIC_BIN=$(CURDIR)/build/asan/servernic tests/e2e/run.sh
+		SERVERNIC_BIN=$(CURDIR)/build/asan/servernic DATAPATH=bpf \
+		tests/e2e/run.sh
+	$(Q)CLIENTNIC_BIN=$(CURDIR)/build/asan/clientnic \
+		SERVERNIC_BIN=$(CURDIR)/build/asan/servernic DATAPATH=afpacket \
+		tests/e2e/run.sh $(addprefix tests/e2e/,$(E2E_BOTH))
 
 e2e: all
 	$(Q)tests/e2e/run.sh
