@@ -103,70 +103,97 @@ static __always_inline __u32 max32(__u32 a, __u32 b)
 	return a > b ? a : b;
 }
 
+/* What cn_walk_options() returns, packed in one scalar: a BPF-to-BPF
+ * call's result is all the caller's verifier knows of it. */
+#define CN_OPT_TS(v) ((v) & 0x3fu)
+#define CN_OPT_SACK(v) ((v) >> 8 & 0x3fu)
+#define CN_OPT_SACK_N(v) ((v) >> 16 & 0x7u)
+#define CN_OPT_BAD(v) ((v) >> 24 & 0x1u)
+
+/* The length an option of kind 0..8 must have, a nibble each (0: any,
+ * or checked apart as SACK's is). */
+#define CN_OPT_LENS (0xaull << (4 * TCPOPT_TS) | 2ull << (4 * TCPOPT_SACK_PERM) | \
+		     3ull << (4 * TCPOPT_WSCALE) | 4ull << (4 * TCPOPT_MSS))
+
+/* One step of the walk consumes at least 1 byte, and one that consumes 1
+ * (a NOP not followed by another, which it would take too) is followed by
+ * one that ends the walk or consumes at least 2: 27 steps cover 40 bytes,
+ * after which a 28th would find nothing left. */
+#define CN_OPT_STEPS 27
+
 /*
  * parse_tcp_options() of the engine: EOL ends the list, every other
  * length is checked against the end of the header, a malformed list is
  * bad, the last TS and SACK options are the ones that count. One load per
  * option keeps every stack access at a fixed offset.
+ *
+ * A global function, so the verifier checks it once per program, on its
+ * own, and not once for each state its callers reach it in. It takes the
+ * context and scalars only, and returns the offsets (from the TCP header,
+ * 0: none) packed as CN_OPT_*() unpack them. Its loop is written for the
+ * verifier too: nothing it compares is kept from one step to the next
+ * with a range the comparison narrowed, so the states at the loop's head
+ * differ in the step count only and the verifier prunes all but one.
+ * Every load is within the header, which is within the frame (cn_parse()
+ * checked), so none fails; a failure would make the list bad.
  */
-static __always_inline void cn_walk_options(struct __sk_buff *skb,
-					    struct cn_seg *s)
+__attribute__((noinline)) int cn_walk_options(struct __sk_buff *skb, __u32 l4,
+					      __u32 hlen)
 {
-	__u32 off = CN_TCP_HLEN, end = s->hlen;
+	__u32 off = CN_TCP_HLEN, end = hlen & 0x3c, ts = 0, sack = 0, n = 0;
 
-	for (int i = 0; i < (int)CN_OPT_MAX; i++) {
+	for (int i = 0; i < CN_OPT_STEPS; i++) {
 		__u8 b[2] = { 0, 0 };
-		__u32 olen;
+		__u32 kind, olen, want;
+		__s32 rem;
 
-		if (off >= end)
+		/* off <= end <= 60 here: the mask changes nothing but what
+		 * the verifier knows, that off is in 0..63, so that "nothing
+		 * left" is never a foregone conclusion it must tell apart. */
+		off &= 0x3f;
+		rem = (__s32)(end - off);
+		if (rem <= 0)
 			break;
-		if (off + 2 <= end) {
-			if (bpf_skb_load_bytes(skb, s->l4 + off, b, 2))
+		if (rem == 1) {
+			/* One byte left: EOL, NOP or a broken option. */
+			if (bpf_skb_load_bytes(skb, l4 + off, b, 1))
 				goto bad;
-		} else if (bpf_skb_load_bytes(skb, s->l4 + off, b, 1)) {
-			goto bad;
-		}
-		if (b[0] == TCPOPT_EOL)
-			break;
-		if (b[0] == TCPOPT_NOP) {
+			if (b[0] == TCPOPT_EOL)
+				break;
+			if (b[0] != TCPOPT_NOP)
+				goto bad;
 			off++;
 			continue;
 		}
-		olen = b[1];
-		if (off + 2 > end || olen < 2 || off + olen > end)
+		if (bpf_skb_load_bytes(skb, l4 + off, b, 2))
 			goto bad;
-		switch (b[0]) {
-		case TCPOPT_MSS:
-			if (olen != 4)
-				goto bad;
+		kind = b[0];
+		olen = b[1];
+		if (kind == TCPOPT_EOL)
 			break;
-		case TCPOPT_WSCALE:
-			if (olen != 3)
-				goto bad;
-			break;
-		case TCPOPT_SACK_PERM:
-			if (olen != 2)
-				goto bad;
-			break;
-		case TCPOPT_SACK:
+		if (kind == TCPOPT_NOP) {
+			/* Two in a row are common: one step takes both. */
+			off += olen == TCPOPT_NOP ? 2 : 1;
+			continue;
+		}
+		if (olen < 2 || (__s32)olen > rem)
+			goto bad;
+		want = kind <= TCPOPT_TS ? (__u32)(CN_OPT_LENS >> (4 * kind)) & 0xf : 0;
+		if (want && olen != want)
+			goto bad;
+		if (kind == TCPOPT_SACK) {
 			if ((olen - 2) % 8 || olen == 2)
 				goto bad;
-			s->sack_off = (__u8)off;
-			s->sack_n = (__u8)((olen - 2) / 8);
-			break;
-		case TCPOPT_TS:
-			if (olen != 10)
-				goto bad;
-			s->ts_off = (__u8)off;
-			break;
-		default:
-			break;
+			sack = off;
+			n = (olen - 2) / 8;
+		} else if (kind == TCPOPT_TS) {
+			ts = off;
 		}
 		off += olen;
 	}
-	return;
+	return (int)(ts | sack << 8 | n << 16);
 bad:
-	s->bad = 1;
+	return (int)(ts | sack << 8 | n << 16 | 1u << 24);
 }
 
 /* From the Ethernet header to the TCP header's fixed part and the key.
@@ -268,7 +295,14 @@ static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
 		s->key.sport = (__u16)(th[0] << 8 | th[1]);
 		s->key.cport = (__u16)(th[2] << 8 | th[3]);
 	}
-	cn_walk_options(skb, s);
+	{
+		__u32 o = (__u32)cn_walk_options(skb, s->l4, s->hlen);
+
+		s->ts_off = CN_OPT_TS(o);
+		s->sack_off = CN_OPT_SACK(o);
+		s->sack_n = CN_OPT_SACK_N(o);
+		s->bad = CN_OPT_BAD(o);
+	}
 	return CN_V_XLATE;
 }
 

@@ -433,24 +433,29 @@ static struct cn_fast_flow *rec_of(struct net *n, int b, const struct conn *c)
 	return e ? &e->rec : NULL;
 }
 
+static void syn_spec(struct fr_spec *s, const struct conn *c)
+{
+	fr_spec_c2s(s, &c->fl, FR_SYN, c->cisn, 0);
+	s->win = 64240;
+	if (c->cli.mss)
+		fr_opt_mss(s, c->cli.mss);
+	if (c->cli.sack)
+		fr_opt_sack_perm(s);
+	if (c->cli.ts)
+		fr_opt_ts(s, c->ctsval, 0);
+	if (c->cli.ws >= 0) {
+		fr_opt_nop(s);
+		fr_opt_ws(s, (uint8_t)c->cli.ws);
+	}
+}
+
 static void c_syn(struct net *n, struct conn *c)
 {
 	struct fr_spec s;
 	struct fr_view v;
 	size_t before = n->client.n;
 
-	fr_spec_c2s(&s, &c->fl, FR_SYN, c->cisn, 0);
-	s.win = 64240;
-	if (c->cli.mss)
-		fr_opt_mss(&s, c->cli.mss);
-	if (c->cli.sack)
-		fr_opt_sack_perm(&s);
-	if (c->cli.ts)
-		fr_opt_ts(&s, c->ctsval, 0);
-	if (c->cli.ws >= 0) {
-		fr_opt_nop(&s);
-		fr_opt_ws(&s, (uint8_t)c->cli.ws);
-	}
+	syn_spec(&s, c);
 	client_send(n, &s);
 	assert_int_equal(n->client.n, before + 1);
 	view_last(&n->client, &v);
@@ -1047,6 +1052,32 @@ static void test_adopt_translates_like_original(void **state)
 }
 
 /*
+ * A client whose SYN-ACK was lost sends its SYN again after the flow was
+ * established: the adopter answers with the SYN-ACK the client got from
+ * the engine that saw the handshake (ISN, TSval, options).
+ */
+static void test_adopt_repeated_syn(void **state)
+{
+	struct t *t = *state;
+	struct fr_spec s;
+	struct fr_view v;
+	struct conn c;
+
+	conn_init(&c, 4, 13);
+	adopt_from_a(t, &c);
+	t->a.now = t->b.now;
+	syn_spec(&s, &c);
+	client_send(&t->a, &s);
+	client_send(&t->b, &s);
+	assert_int_equal(ctr(&t->b, CNIC)->synacks_resent, 1);
+	assert_same_last(&t->a.client, &t->b.client);
+	view_last(&t->b.client, &v);
+	assert_int_equal(v.flags, FR_SYN | FR_ACK);
+	assert_int_equal(v.seq, c.spoof);
+	assert_int_equal(v.tsval, c.spoof_tsval);
+}
+
+/*
  * An RST at one past what the server sent is out of the window, one at
  * what the client acknowledged is in it, for the adopter as for the box
  * that saw the handshake.
@@ -1399,6 +1430,7 @@ int main(void)
 		T(test_fold_idle_kernel_ahead_of_clock),
 		T(test_fold_before_half_open_eviction),
 		T(test_adopt_translates_like_original),
+		T(test_adopt_repeated_syn),
 		T(test_adopt_rst_window_low_seq),
 		T(test_adopt_rst_window_high_seq),
 		T(test_adopt_rejected),

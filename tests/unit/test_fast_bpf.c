@@ -39,6 +39,7 @@
 
 static struct fastpath_bpf *skel;
 static const char *skip_why;
+static uint64_t load_ns;                /* fastpath_bpf__open_and_load() */
 static struct cn_engine *eng_c, *eng_s; /* ClientNIC, ServerNIC */
 static uint32_t cur_out;                /* the state map's ifindex */
 
@@ -479,7 +480,9 @@ static int setup(void **state)
 		return 0;
 	}
 	libbpf_set_print(NULL);
+	load_ns = mono_ns();
 	skel = fastpath_bpf__open_and_load();
+	load_ns = mono_ns() - load_ns;
 	if (!skel) {
 		skip_why = "the BPF programs do not load here (no BPF?)";
 		return 0;
@@ -1273,6 +1276,7 @@ static void test_sizes(void **state)
 
 	(void)state;
 	NEED_BPF();
+	printf("  fast_bpf: open and load: %.3f s\n", (double)load_ns / 1e9);
 	bpf_object__for_each_program(pr, skel->obj) {
 		struct bpf_prog_info info = { 0 };
 		__u32 ilen = sizeof(info);
