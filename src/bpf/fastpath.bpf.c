@@ -87,6 +87,60 @@ static __always_inline int sock_run(struct __sk_buff *skb, int side)
 	return cn_classify(skb, side, &s) == CN_V_DAEMON ? (int)skb->len : 0;
 }
 
+/*
+ * The packet fanout's choice of the daemon worker: by the flow key, so
+ * that a predecessor's flows are adopted by the worker that gets their
+ * frames. The fanout runs before the socket's own hook pushes the
+ * Ethernet header back: the frame starts at the network header, its
+ * EtherType is skb->protocol. The key is the engine's (IPv4 options and
+ * all); anything without one goes to the first worker.
+ */
+static __always_inline int fanout_key(struct __sk_buff *skb, int side,
+				      struct cn_flow_key *k)
+{
+	__u16 proto = bpf_ntohs((__u16)skb->protocol);
+	__u8 ip[CN_IP6_HLEN], th[4];
+	__u32 l4, alen;
+
+	if (proto == ETH_P_IP) {
+		if (bpf_skb_load_bytes(skb, 0, ip, 20) || (ip[0] >> 4) != 4 ||
+		    ip[9] != IPPROTO_TCP ||
+		    (((__u32)ip[6] << 8 | ip[7]) & 0x3fff))
+			return -1;
+		l4 = (ip[0] & 0xfu) * 4;
+		alen = 4;
+		k->family = 4;
+		__builtin_memcpy(side == CN_CLIENT ? k->caddr : k->saddr, ip + 12, 4);
+		__builtin_memcpy(side == CN_CLIENT ? k->saddr : k->caddr, ip + 16, 4);
+	} else if (proto == ETH_P_IPV6) {
+		if (bpf_skb_load_bytes(skb, 0, ip, CN_IP6_HLEN) ||
+		    (ip[0] >> 4) != 6 || ip[6] != IPPROTO_TCP)
+			return -1;
+		l4 = CN_IP6_HLEN;
+		alen = 16;
+		k->family = 6;
+		__builtin_memcpy(side == CN_CLIENT ? k->caddr : k->saddr, ip + 8, 16);
+		__builtin_memcpy(side == CN_CLIENT ? k->saddr : k->caddr, ip + 24, 16);
+	} else {
+		return -1;
+	}
+	if (l4 < 20 || bpf_skb_load_bytes(skb, l4 & 0x3f, th, sizeof(th)))
+		return -1;
+	k->cport = (__u16)(side == CN_CLIENT ? th[0] << 8 | th[1] : th[2] << 8 | th[3]);
+	k->sport = (__u16)(side == CN_CLIENT ? th[2] << 8 | th[3] : th[0] << 8 | th[1]);
+	return (int)alen;
+}
+
+static __always_inline int fanout_run(struct __sk_buff *skb, int side)
+{
+	struct cn_flow_key k = {};
+
+	if (fanout_key(skb, side, &k) < 0)
+		return 0;
+	/* The kernel takes it modulo the group size, as an unsigned int. */
+	return (int)cn_fast_key_hash(&k);
+}
+
 SEC("tc")
 int cn_tc_client(struct __sk_buff *skb)
 {
@@ -109,4 +163,16 @@ SEC("socket")
 int cn_sock_server(struct __sk_buff *skb)
 {
 	return sock_run(skb, CN_SERVER);
+}
+
+SEC("socket")
+int cn_fanout_client(struct __sk_buff *skb)
+{
+	return fanout_run(skb, CN_CLIENT);
+}
+
+SEC("socket")
+int cn_fanout_server(struct __sk_buff *skb)
+{
+	return fanout_run(skb, CN_SERVER);
 }

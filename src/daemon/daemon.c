@@ -216,6 +216,8 @@ static int open_port(struct worker *w, enum cn_side side, const char *ifname,
 		.promisc = cfg->promisc,
 		.qdisc_bypass = cfg->qdisc_bypass,
 		.fanout_group = *fanout,
+		.bpf_filter = w->env->fast ? fastpath_sock_filter(w->env->fast, side) : -1,
+		.bpf_fanout = w->env->fast ? fastpath_fanout(w->env->fast, side) : -1,
 	};
 	const char *msg = NULL;
 	int ret;
@@ -498,26 +500,8 @@ static int open_fast(struct cn_daemon *d)
 	return CN_EXIT_OK;
 }
 
-/* The daemon's sockets hear only what the kernel leaves to it. */
-static int filter_ports(struct cn_daemon *d)
-{
-	for (unsigned i = 0; i < d->pool.nw; i++)
-		for (int s = CN_CLIENT; s <= CN_SERVER; s++) {
-			struct port *p = &d->pool.w[i].port[s];
-			int ret = pktio_attach_bpf(
-				p->io, fastpath_sock_filter(d->fast, s));
-
-			if (ret < 0) {
-				cn_err("%s: socket filter for the kernel path: "
-				       "%s", p->ifname, strerror(-ret));
-				return CN_EXIT_FAIL;
-			}
-		}
-	return CN_EXIT_OK;
-}
-
 struct adoption {
-	struct cn_engine *eng;
+	struct worker_pool *pool;
 	uint64_t now;
 	unsigned adopted, refused;
 };
@@ -526,7 +510,9 @@ static int adopt_one(void *ctx, const struct cn_flow_key *key,
 		     const struct cn_fast_flow *rec)
 {
 	struct adoption *a = ctx;
-	int ret = cn_engine_adopt(a->eng, key, rec, a->now);
+	/* The worker the fanout program sends the flow's frames to. */
+	struct worker *w = &a->pool->w[cn_fast_key_hash(key) % a->pool->nw];
+	int ret = cn_engine_adopt(w->eng, key, rec, a->now);
 
 	if (!ret || ret == -EEXIST) {
 		a->adopted += !ret;
@@ -541,7 +527,7 @@ static int adopt_one(void *ctx, const struct cn_flow_key *key,
 /* The flows the kernel carried for a predecessor, now this daemon's. */
 static void adopt_flows(struct cn_daemon *d)
 {
-	struct adoption a = { .eng = d->pool.w[0].eng, .now = cn_mono_ns() };
+	struct adoption a = { .pool = &d->pool, .now = cn_mono_ns() };
 	unsigned seen = fastpath_each(d->fast, adopt_one, &a);
 
 	cn_info("kernel path: %u of %u flows of a predecessor adopted",
@@ -642,8 +628,6 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 		}
 	}
 	rc = open_ports(d);
-	if (!rc && d->fast)
-		rc = filter_ports(d);
 	if (rc)
 		return rc;
 	if (d->fast_adopted)
@@ -779,8 +763,8 @@ int cn_daemon_run(const struct cn_daemon_config *cfg)
 		cfg->pcap_path ? ", capture " : "",
 		cfg->pcap_path ? cfg->pcap_path : "");
 	if (d.pool.nw > 1)
-		cn_info("%u workers, one PACKET_FANOUT hash group per interface",
-			d.pool.nw);
+		cn_info("%u workers, one PACKET_FANOUT %s group per interface",
+			d.pool.nw, d.fast ? "eBPF (by flow key)" : "hash");
 	/* The sockets listen: the kernel may leave frames to the daemon. */
 	if (d.fast && (rc = fastpath_beat(d.fast, cn_mono_ns())) < 0) {
 		cn_err("kernel path: heartbeat: %s", strerror(-rc));

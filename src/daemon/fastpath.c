@@ -228,6 +228,12 @@ int fastpath_sock_filter(const struct fastpath *fp, enum cn_side side)
 						   fp->skel->progs.cn_sock_server);
 }
 
+int fastpath_fanout(const struct fastpath *fp, enum cn_side side)
+{
+	return bpf_program__fd(side == CN_CLIENT ? fp->skel->progs.cn_fanout_client :
+						   fp->skel->progs.cn_fanout_server);
+}
+
 int fastpath_beat(struct fastpath *fp, uint64_t now_ns)
 {
 	fp->st.beat_ns = now_ns;

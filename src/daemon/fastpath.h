@@ -33,8 +33,11 @@ struct fastpath_config {
 int fastpath_open(struct fastpath **out, const struct fastpath_config *cfg,
 		  bool *adopted, const char **errmsg);
 
-/* Keep a daemon socket of that side deaf to what the kernel forwards. */
+/* The socket filter that keeps a daemon socket of that side deaf to what
+ * the kernel forwards, and the fanout program that sends a flow's frames
+ * to worker cn_fast_key_hash(key) % workers. */
 int fastpath_sock_filter(const struct fastpath *fp, enum cn_side side);
+int fastpath_fanout(const struct fastpath *fp, enum cn_side side);
 
 /* The daemon is alive; beat_ns 0 says it stopped (fail open at once). */
 int fastpath_beat(struct fastpath *fp, uint64_t now_ns);

@@ -267,10 +267,14 @@ static int pktio_deaf(struct pktio *io, bool on, const char **errmsg)
 	return 0;
 }
 
-int pktio_attach_bpf(struct pktio *io, int prog_fd)
+static int pktio_filter(struct pktio *io, int prog_fd, const char **errmsg)
 {
-	return setsockopt(io->fd, SOL_SOCKET, SO_ATTACH_BPF, &prog_fd,
-			  sizeof(prog_fd)) ? -errno : 0;
+	if (setsockopt(io->fd, SOL_SOCKET, SO_ATTACH_BPF, &prog_fd,
+		       sizeof(prog_fd))) {
+		*errmsg = "the kernel path's socket filter (SO_ATTACH_BPF) failed";
+		return -errno;
+	}
+	return 0;
 }
 
 /*
@@ -278,9 +282,11 @@ int pktio_attach_bpf(struct pktio *io, int prog_fd)
  * IGNORE_OUTGOING: the group's hook replaces the socket's own, and without
  * it every frame any member sends would come back to the group.
  */
-static int pktio_fanout(struct pktio *io, uint32_t group, const char **errmsg)
+static int pktio_fanout(struct pktio *io, uint32_t group, int prog,
+			const char **errmsg)
 {
-	uint32_t type = PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_IGNORE_OUTGOING;
+	uint32_t type = (prog >= 0 ? PACKET_FANOUT_EBPF : PACKET_FANOUT_HASH) |
+			PACKET_FANOUT_FLAG_IGNORE_OUTGOING;
 	uint32_t arg;
 	socklen_t len = sizeof(arg);
 
@@ -293,7 +299,15 @@ static int pktio_fanout(struct pktio *io, uint32_t group, const char **errmsg)
 		return -EINVAL;
 	}
 	if (setsockopt(io->fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg))) {
-		*errmsg = "PACKET_FANOUT (hash, ignore outgoing) failed";
+		*errmsg = prog >= 0 ? "PACKET_FANOUT (eBPF, ignore outgoing) failed" :
+				      "PACKET_FANOUT (hash, ignore outgoing) failed";
+		return -errno;
+	}
+	/* The group's program; each member sets the same one. */
+	if (prog >= 0 &&
+	    setsockopt(io->fd, SOL_PACKET, PACKET_FANOUT_DATA, &prog,
+		       sizeof(prog))) {
+		*errmsg = "PACKET_FANOUT_DATA (the fanout program) failed";
 		return -errno;
 	}
 	if (getsockopt(io->fd, SOL_PACKET, PACKET_FANOUT, &arg, &len)) {
@@ -348,11 +362,18 @@ int pktio_open(struct pktio **out, const struct pktio_config *cfg,
 	    (err = pktio_ring(io, cfg->rx_ring_bytes, errmsg)) ||
 	    (err = pktio_alloc_tx(io, cfg->tx_ring_bytes, errmsg)) ||
 	    (cfg->fanout_group && (err = pktio_deaf(io, true, errmsg))) ||
+	    (!cfg->fanout_group && cfg->bpf_filter >= 0 &&
+	     (err = pktio_filter(io, cfg->bpf_filter, errmsg))) ||
 	    (err = pktio_bind(io, cfg->promisc, errmsg)))
 		goto fail;
+	/* Deaf until it joined; then its own filter replaces that in one
+	 * step, or none. */
 	if (cfg->fanout_group &&
-	    ((err = pktio_fanout(io, cfg->fanout_group, errmsg)) ||
-	     (err = pktio_deaf(io, false, errmsg))))
+	    ((err = pktio_fanout(io, cfg->fanout_group, cfg->bpf_fanout,
+				 errmsg)) ||
+	     (err = cfg->bpf_filter >= 0 ?
+			    pktio_filter(io, cfg->bpf_filter, errmsg) :
+			    pktio_deaf(io, false, errmsg))))
 		goto fail;
 	*out = io;
 	return 0;

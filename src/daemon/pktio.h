@@ -25,6 +25,12 @@ struct pktio_config {
 	 * interface: 0: none; PKTIO_FANOUT_NEW: start one (the kernel picks
 	 * its id); otherwise pktio_fanout_group() of its first member. */
 	uint32_t fanout_group;
+	/* The kernel path's programs, or -1: a socket filter the socket has
+	 * from the start (after its fanout join), and the program that picks
+	 * the group's member for each frame (PACKET_FANOUT_EBPF instead of
+	 * the kernel's hash). */
+	int bpf_filter;
+	int bpf_fanout;
 };
 
 #define PKTIO_FANOUT_NEW (1u << 17)
@@ -71,8 +77,5 @@ int pktio_send_ref(struct pktio *io, const struct cn_frame *f);
 int pktio_flush(struct pktio *io);
 
 void pktio_get_stats(const struct pktio *io, struct pktio_stats *st);
-
-/* Replace the socket's filter with an eBPF socket filter program. */
-int pktio_attach_bpf(struct pktio *io, int prog_fd);
 
 #endif

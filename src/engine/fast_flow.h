@@ -101,6 +101,26 @@ struct cn_fast_flow {
 	struct cn_fast_end dir[2]; /* by enum cn_side of the sender */
 };
 
+/*
+ * Which of the daemon's workers a flow belongs to: cn_fast_key_hash(key) %
+ * workers, in the packet fanout program and in the daemon that adopts a
+ * predecessor's flows alike. FNV-1a over the key's words: the key is
+ * canonical (client, server), so both directions land on one worker.
+ */
+static inline __u32 cn_fast_key_hash(const struct cn_flow_key *k)
+{
+	const __u8 *b = (const __u8 *)k;
+	__u32 h = 2166136261u;
+
+	for (unsigned i = 0; i < sizeof(*k); i += 4) {
+		__u32 w;
+
+		__builtin_memcpy(&w, b + i, 4);
+		h = (h ^ w) * 16777619u;
+	}
+	return h ^ h >> 16;
+}
+
 /* The one entry of the state map. */
 struct cn_fast_state {
 	__u32 abi;          /* CN_FAST_ABI */

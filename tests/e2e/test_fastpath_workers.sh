@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The kernel path with two workers: the packet fanout sends a flow's
+# frames to worker hash(key) % 2 (a BPF program, not the kernel's own
+# hash), so a daemon restarted after SIGKILL gives each adopted flow to
+# the worker that gets its frames: the FINs of every adopted flow reach
+# the engine that knows it, and all are closed and freed.
+#
+#   client --- [eth0 tc clientnic (2 workers) tc eth1] --- bridge --- bridge --- server
+. "$(dirname "$0")/lib.sh"
+CLIENTNIC_ARGS="--datapath bpf --workers 2 --close-grace 0.2 $CLIENTNIC_ARGS"
+topo_setup clientnic bridge bridge
+
+spawn S "$TOPO_DIR/echo.log" $TOOL echo-server 7000
+wait_listen S 7000
+spawn C "$TOPO_DIR/echo.out" $TOOL echo-clients $S_IP4 7000 --count 16 \
+	--size $((40 << 14)) --pace-ms 100 --timeout 40
+echo_pid=$SPAWNED_PID
+sleep 1.5
+daemon_snapshot clientnic
+tracked=$(box_counter flows_active)
+assert_num "flows the daemon tracks before it is killed" "$tracked" '>=' 8
+kill -KILL "$BOX_PID"
+wait "$BOX_PID" 2>/dev/null || true
+BOX_PID=
+sleep 0.3
+daemon_start clientnic
+adopted=$(sed -n 's/.*kernel path: \([0-9]*\) of [0-9]* flows of a predecessor adopted.*/\1/p' \
+	"$TOPO_DIR/clientnic.err")
+assert_eq "flows adopted (those the killed daemon tracked)" "$tracked" "${adopted:-0}"
+wait "$echo_pid" || { cat "$TOPO_DIR/echo.out" >&2; fail "echoes across the restart failed"; }
+assert_file_has "echoes across SIGKILL and restart" "$TOPO_DIR/echo.out" '^ok=16 errors=0'
+sleep 0.5
+box_stop
+assert_counter flows_adopted '==' "$tracked"
+assert_counter flows_active '==' 0
+assert_counter passed_untracked '==' 0
+log "figure: adopted $adopted flows over 2 workers"
+assert_num "worker0 saw frames" "$(box_counter worker0.frames_in)" '>' 0
+assert_num "worker1 saw frames" "$(box_counter worker1.frames_in)" '>' 0
