@@ -759,8 +759,8 @@ static uint32_t table_size(uint32_t nflows)
 static int tb_init(struct tb *t, enum scenario sc, uint32_t nflows)
 {
 	struct cn_config cfg;
-	struct cn_io io_r = { rehearse_emit, rehearse_event, t };
-	struct cn_io io_t = { timed_emit, NULL, t };
+	struct cn_io io_r = { .emit = rehearse_emit, .event = rehearse_event, .ctx = t };
+	struct cn_io io_t = { .emit = timed_emit, .ctx = t };
 	uint8_t secret[32];
 	int err;
 
@@ -925,7 +925,7 @@ static int bench_memory(uint32_t nflows)
 {
 	struct tb *t = malloc(sizeof(*t));
 	struct cn_config cfg;
-	struct cn_io io = { rehearse_emit, NULL, t };
+	struct cn_io io = { .emit = rehearse_emit, .ctx = t };
 	uint8_t secret[32] = { 1 };
 	long rss0, rss1, rss2;
 	int err = -ENOMEM;

@@ -101,6 +101,10 @@ to_clientnic() {
 to_bridge() {
 	[ "$TOPO_BOX" = bridge ] && return 0
 	box_stop
+	# The daemon's kernel path outlives it: off the ports, or its tc
+	# programs would forward in front of the bridge.
+	N tc qdisc del dev eth0 clsact 2>/dev/null || true
+	N tc qdisc del dev eth1 clsact 2>/dev/null || true
 	_bridge N br0 eth0 eth1
 	TOPO_BOX=bridge
 	topo_wait_path

@@ -12,7 +12,13 @@
 #   bench/live.sh bridge     bridges in the box, WAN and ServerNIC places
 #   bench/live.sh clientnic  the daemon in the box place, bridges elsewhere
 #   bench/live.sh pair       build/clientnic and build/servernic in their
-#                            places, a bridge in the WAN place: bulk only
+#                            places, a bridge in the WAN place: bulk,
+#                            connections, latency
+#   bench/live.sh clientnic_afpacket, pair_afpacket
+#                            the same with --datapath afpacket (every frame
+#                            through the daemons); clientnic and pair use
+#                            the daemons' default datapath (auto: the
+#                            kernel fast path, bpf, where it can be had)
 #   bench/live.sh wan        linkem (LIVE_WAN_MS each way) in the WAN place;
 #                            a 1 KiB GET's connect() and first byte through
 #                            bridges in both box places, the ClientNIC alone,
@@ -22,7 +28,8 @@
 #
 # Prints "live NAME VALUE UNIT" (the run.sh caller files it under the box
 # it asked for), or, for `wan`, "live.SETUP NAME VALUE UNIT" with SETUP one
-# of bridge, clientnic, pair, tfo. The bridge, clientnic and pair runs have
+# of bridge, clientnic, pair, tfo. The daemons' setups also print the
+# fast path's share of frames over the bulk runs (fastpath.*). The bridge, clientnic and pair runs have
 # no delay in the WAN place: the boxes' own cost is what is measured.
 #
 # Environment: BUILD (binaries), LIVE_SECONDS (per measurement, default 5),
@@ -32,18 +39,29 @@
 # same for the ServerNIC), LIVE_WAN_MS (one-way delay of the `wan` run,
 # default 20), LIVE_REQUESTS (timed GETs per setup in the `wan` run, after
 # one untimed; the median is printed; default 7), LIVE_ROUND (the round
-# number from run.sh: even rounds take the `wan` setups in reverse order).
+# number from run.sh: even rounds take the `wan` setups in reverse order),
+# LIVE_BPF_STATS=1 (kernel datapath: after the measured runs, one more
+# iperf3 run per offload setting with kernel.bpf_stats_enabled=1, and the
+# ns per run of each of the daemons' BPF programs; off by default, the
+# statistics cost time on every program run of the machine).
 set -o errexit -o nounset -o pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=../tests/e2e/lib.sh
 source "$here/../tests/e2e/lib.sh"
 
-box=${1:?usage: live.sh bridge|clientnic|pair|wan}
+usage="live.sh bridge|clientnic|clientnic_afpacket|pair|pair_afpacket|wan"
+box=${1:?usage: $usage}
 case $box in
 bridge | clientnic | pair | wan) ;;
-*) fail "usage: live.sh bridge|clientnic|pair|wan, not '$box'" ;;
+# The same runs, every frame through the daemons (lib.sh's DATAPATH).
+clientnic_afpacket | pair_afpacket)
+	DATAPATH=afpacket
+	box=${box%_afpacket}
+	;;
+*) fail "usage: $usage, not '$box'" ;;
 esac
+bpf_stats=${LIVE_BPF_STATS:-0}
 CLIENTNIC_ARGS="${LIVE_CLIENTNIC_ARGS:-} $CLIENTNIC_ARGS"
 SERVERNIC_ARGS="${LIVE_SERVERNIC_ARGS:-} $SERVERNIC_ARGS"
 secs=${LIVE_SECONDS:-5}
@@ -67,20 +85,25 @@ proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 HZ=$(getconf CLK_TCK)
 
+# The daemons' CPU together: the ClientNIC's and, in the pair, the
+# ServerNIC's.
+box_ticks() {
+	local t=0 pid
+	for pid in $BOX_PID $SNIC_PID; do t=$((t + $(proc_ticks "$pid"))); done
+	echo $t
+}
 T_WALL=0 T_BOX=0 T_ALL=0
 meter_start() {
 	T_WALL=$(date +%s%N)
 	T_ALL=$(busy_ticks)
-	T_BOX=0
-	[ -n "$BOX_PID" ] && T_BOX=$(proc_ticks "$BOX_PID")
-	return 0
+	T_BOX=$(box_ticks)
 }
 # meter_stop: sets BOX_CORES and ALL_CORES, the cores busy on average.
 meter_stop() {
-	local wall all bx=0
+	local wall all bx
 	wall=$(($(date +%s%N) - T_WALL))
 	all=$(($(busy_ticks) - T_ALL))
-	[ -n "$BOX_PID" ] && bx=$(($(proc_ticks "$BOX_PID") - T_BOX))
+	bx=$(($(box_ticks) - T_BOX))
 	BOX_CORES=$(awk -v t="$bx" -v hz="$HZ" -v w="$wall" 'BEGIN { printf "%.4f", t / hz / (w / 1e9) }')
 	ALL_CORES=$(awk -v t="$all" -v hz="$HZ" -v w="$wall" 'BEGIN { printf "%.4f", t / hz / (w / 1e9) }')
 }
@@ -134,7 +157,7 @@ bulk() { # offloads streams
 	emit "retransmits.offload_$1.streams_$2" "$retr" segments
 	emit "cpu_all.offload_$1.streams_$2" \
 		"$(awk -v c="$ALL_CORES" -v g="$gbps" 'BEGIN { printf "%.2f", 100 * c / g }')" "%core/(Gbit/s)"
-	[ "$box" = clientnic ] && emit "cpu_box.offload_$1.streams_$2" \
+	[ "$box" != bridge ] && emit "cpu_box.offload_$1.streams_$2" \
 		"$(awk -v c="$BOX_CORES" -v g="$gbps" 'BEGIN { printf "%.2f", 100 * c / g }')" "%core/(Gbit/s)"
 	return 0
 }
@@ -158,7 +181,7 @@ conn_rate() { # figure-name prefix
 	emit "$name.errors" "$(kv errors "$out")" errors
 	emit "cpu_all.$name" \
 		"$(awk -v c="$ALL_CORES" -v r="$rate" 'BEGIN { printf "%.2f", 100 * c / (r / 1000) }')" "%core/(1k conn/s)"
-	[ "$box" = clientnic ] && emit "cpu_box.$name" \
+	[ "$box" != bridge ] && emit "cpu_box.$name" \
 		"$(awk -v c="$BOX_CORES" -v r="$rate" 'BEGIN { printf "%.2f", 100 * c / (r / 1000) }')" "%core/(1k conn/s)"
 	return 0
 }
@@ -170,6 +193,118 @@ rr_latency() {
 	emit rr.p50 "$(kv p50_us "$out")" us
 	emit rr.p99 "$(kv p99_us "$out")" us
 	emit rr.rate "$(kv rate "$out")" trans/s
+}
+
+# ---- the kernel fast path: its share of the frames, its programs' cost
+
+# Which datapath a daemon runs: "bpf" when it found or loaded the tc
+# programs, else "afpacket"; a daemon of the default datapath that could
+# not have the kernel path says why in a note.
+datapath_of() { # name
+	if grep -q 'kernel path: tc programs on' "$TOPO_DIR/$1.err" "$TOPO_DIR/$1.log" 2>/dev/null; then
+		echo bpf
+		return 0
+	fi
+	echo afpacket
+	[ "${DATAPATH:-}" = afpacket ] && return 0
+	printf 'note %s run: the %s had no kernel path: %s\n' "$box" "$1" \
+		"$(grep -h -m1 'kernel path' "$TOPO_DIR/$1.err" "$TOPO_DIR/$1.log" 2>/dev/null | head -n 1)" >&2
+}
+
+# fast_frames NAME: "KERNEL DAEMON" as of now (a SIGUSR1 snapshot): the
+# frames the tc programs forwarded (translated or passed as they are) and
+# those the daemon received itself, both ports.
+fast_frames() {
+	local k=0 d=0 c v
+	daemon_snapshot "$1"
+	# The kernel.* lines come after the one daemon_snapshot waits for.
+	sleep 0.2
+	for c in kernel.client.translated kernel.client.passed \
+		kernel.server.translated kernel.server.passed; do
+		v=$(daemon_counter "$1" "$c")
+		k=$((k + ${v:-0}))
+	done
+	for c in frames_in_client frames_in_server; do
+		v=$(daemon_counter "$1" "$c")
+		d=$((d + ${v:-0}))
+	done
+	echo "$k $d"
+}
+FAST0=()
+fast_start() { # daemon names...
+	local n
+	FAST0=()
+	for n in "$@"; do FAST0+=("$n $(fast_frames "$n")"); done
+}
+# fast_stop: fastpath.NAME.share, the kernel's share of the frames since
+# fast_start, in %, and the two counts it comes from.
+fast_stop() {
+	local e n k0 d0 k1 d1 k d
+	for e in "${FAST0[@]}"; do
+		read -r n k0 d0 <<<"$e"
+		read -r k1 d1 <<<"$(fast_frames "$n")"
+		k=$((k1 - k0))
+		d=$((d1 - d0))
+		emit "fastpath.$n.share" \
+			"$(awk -v k=$k -v d=$d 'BEGIN { printf "%.2f", (k + d) ? 100 * k / (k + d) : 0 }')" %
+		emit "fastpath.$n.kernel_frames" $k frames
+		emit "fastpath.$n.daemon_frames" $d frames
+	done
+}
+
+# The BPF programs a daemon holds (its tc programs and socket filters):
+# "id name" a line.
+bpf_progs() { # pid
+	local ids
+	ids=$(sed -n 's/^prog_id:[[:space:]]*//p' /proc/"$1"/fdinfo/* 2>/dev/null | sort -un | tr '\n' ' ')
+	[ -n "$ids" ] || return 0
+	bpftool -j prog show | "$PYTHON" -c '
+import json, sys
+ids = set(int(i) for i in sys.argv[1].split())
+for p in json.load(sys.stdin):
+    if p["id"] in ids:
+        print(p["id"], p.get("name", "?"), p.get("run_time_ns", 0), p.get("run_cnt", 0))' "$ids"
+}
+# bpf_cost: LIVE_BPF_STATS=1 and a kernel path: one more iperf3 run (one
+# stream) per offload setting with the kernel's BPF run-time statistics
+# on; bpf.offload_X.DAEMON.PROG.ns_per_run and .runs for each program.
+bpf_cost() { # daemon names...
+	[ "$bpf_stats" = 1 ] || return 0
+	command -v bpftool >/dev/null || { log "no bpftool: no BPF statistics"; return 0; }
+	local was off n pid r id name t c t0 c0
+	local -A before
+	was=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -qw kernel.bpf_stats_enabled=1
+	for off in on off; do
+		topo_offloads $off
+		for n in "$@"; do
+			pid=$BOX_PID
+			[ "$n" = servernic ] && pid=$SNIC_PID
+			while read -r id name t c; do before[$n.$id]="$t $c"; done < <(bpf_progs "$pid")
+		done
+		r=$(iperf_gbps 1)
+		emit "bpf.offload_$off.throughput" "${r% *}" Gbit/s
+		for n in "$@"; do
+			pid=$BOX_PID
+			[ "$n" = servernic ] && pid=$SNIC_PID
+			while read -r id name t c; do
+				read -r t0 c0 <<<"${before[$n.$id]:-0 0}"
+				[ $((c - c0)) -gt 0 ] || continue
+				emit "bpf.offload_$off.$n.$name.ns_per_run" \
+					"$(awk -v t=$((t - t0)) -v c=$((c - c0)) 'BEGIN { printf "%.1f", t / c }')" ns
+				emit "bpf.offload_$off.$n.$name.runs" $((c - c0)) count
+			done < <(bpf_progs "$pid")
+		done
+	done
+	topo_offloads on
+	sysctl -qw kernel.bpf_stats_enabled="$was"
+}
+
+# A bridge back in a box's place: the tc programs a daemon leaves on its
+# ports (they outlive it) would otherwise forward in front of the bridge.
+ports_clear() { # nsfn
+	"$1" tc qdisc del dev eth0 clsact 2>/dev/null || true
+	"$1" tc qdisc del dev eth1 clsact 2>/dev/null || true
 }
 
 # ---- connect() and first byte over a WAN with delay (the `wan` run)
@@ -284,6 +419,7 @@ box_to_clientnic() { # a fresh daemon (no peer learned) in the ClientNIC's place
 }
 box_to_bridge() {
 	box_stop
+	ports_clear N
 	_bridge N br0 eth0 eth1
 	TOPO_BOX=bridge
 	topo_wait_path
@@ -294,6 +430,7 @@ snic_to_servernic() {
 	topo_wait_path
 }
 snic_to_bridge() { # after snic_stop; the path waits for the box place
+	ports_clear P
 	_bridge P br2 eth0 eth1
 	TOPO_SNIC=bridge
 }
@@ -336,32 +473,56 @@ main_wan() {
 
 # ---- bulk, connections, latency (the bridge, clientnic and pair runs)
 
-main_box() {
-	topo_setup "$box" bridge bridge
-	[ -n "$profile" ] && mkdir -p "$profile"
+servers_start() { # iperf3 and loadgen's servers
 	spawn S "$TOPO_DIR/iperf3.log" iperf3 -s -p $IPERF_PORT
+	wait_listen S $IPERF_PORT
 	spawn S "$TOPO_DIR/lg-conn.log" "$LOADGEN" server --listen "$S_IP4":$CONN_PORT --close-after 100
 	spawn S "$TOPO_DIR/lg-rr.log" "$LOADGEN" server --listen "$S_IP4":$RR_PORT
-	wait_listen S $IPERF_PORT
 	wait_listen S $CONN_PORT
 	wait_listen S $RR_PORT
 	# Many short connections: the whole ephemeral port range. The server
 	# closes first, so TIME-WAIT stays on its side and ports are reused.
 	C sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+}
 
-	rr_latency
-	conn_rate conn
+# The four iperf3 runs, offloads on and off, 1 and 4 streams; with the
+# daemons named, their fast path's share of the frames over them.
+bulk_all() { # daemon names...
+	[ $# -gt 0 ] && fast_start "$@"
 	bulk on 1
 	bulk on 4
 	topo_offloads off
 	bulk off 1
 	bulk off 4
 	topo_offloads on
+	[ $# -gt 0 ] && fast_stop
+	return 0
+}
+
+main_box() {
+	topo_setup "$box" bridge bridge
+	[ -n "$profile" ] && mkdir -p "$profile"
+	servers_start
+	local daemons=
+	if [ "$box" = clientnic ]; then
+		daemons=clientnic
+		log "clientnic datapath: $(datapath_of clientnic)"
+	fi
+
+	rr_latency
+	conn_rate conn
+	# shellcheck disable=SC2086 # none or one name
+	bulk_all $daemons
+	# shellcheck disable=SC2086
+	[ -n "$daemons" ] && [ "$(datapath_of clientnic)" = bpf ] && bpf_cost $daemons
 	# The daemon logs an event line per connection by default; how much of
-	# the connection rate that costs. (The bridge simply runs it again.)
-	# shellcheck disable=SC2086 # options, split on purpose
-	topo_box_restart $CLIENTNIC_ARGS --log-level warn
-	conn_rate conn_nolog
+	# the connection rate that costs (the default datapath only). (The
+	# bridge simply runs it again.)
+	if [ "${DATAPATH:-}" != afpacket ]; then
+		# shellcheck disable=SC2086 # options, split on purpose
+		topo_box_restart $CLIENTNIC_ARGS --log-level warn
+		conn_rate conn_nolog
+	fi
 
 	if [ "$box" = clientnic ]; then
 		box_stop
@@ -371,23 +532,22 @@ main_box() {
 			[ -n "$v" ] && emit "counter.$c" "$v" count
 		done
 	fi
+	return 0
 }
 
-# ClientNIC + ServerNIC, a bridge between them: the bulk figures against
-# the bridge run's (run.sh files them under "pair").
+# ClientNIC + ServerNIC, a bridge between them, against the bridge run's
+# figures (run.sh files them under "pair").
 main_pair() {
 	topo_setup clientnic bridge servernic
 	[ -n "$profile" ] && mkdir -p "$profile"
 	PROFILE_PID=$SNIC_PID
 	PROFILE_PREFIX=pair_servernic_
-	spawn S "$TOPO_DIR/iperf3.log" iperf3 -s -p $IPERF_PORT
-	wait_listen S $IPERF_PORT
-	bulk on 1
-	bulk on 4
-	topo_offloads off
-	bulk off 1
-	bulk off 4
-	topo_offloads on
+	servers_start
+	log "pair datapath: clientnic $(datapath_of clientnic), servernic $(datapath_of servernic)"
+	rr_latency
+	conn_rate conn
+	bulk_all clientnic servernic
+	[ "$(datapath_of servernic)" = bpf ] && bpf_cost clientnic servernic
 	box_stop
 	snic_stop
 	local c v

@@ -6,13 +6,16 @@ Input lines:
   result engine.NAME VALUE UNIT        in-process engine figure
   live.SETUP NAME VALUE UNIT           live figure for SETUP: bridge (the
                                        baseline: kernel bridges), clientnic,
-                                       pair (ClientNIC + ServerNIC) or tfo
+                                       clientnic_afpacket, pair (ClientNIC +
+                                       ServerNIC), pair_afpacket or tfo
                                        (TCP Fast Open, bridges); repeated
                                        rounds: the median is shown
   note TEXT                            printed under the table, kept in JSON
 Each live figure of a setup other than bridge is one row, named NAME for
 the ClientNIC and SETUP.NAME for the others, against the bridge's median
-of the same NAME. The SYN flood (bench/flood.sh) runs once: its rows are
+of the same NAME. clientnic and pair run the daemons' default datapath
+(the kernel fast path, bpf), the *_afpacket setups --datapath afpacket;
+each row's "datapath" says which (null for the bridge's and TFO's). The SYN flood (bench/flood.sh) runs once: its rows are
 flood.VARIANT.NAME, the ClientNIC against a bridge under the same flood.
 Usage: report.py RAW OUT.json
 """
@@ -91,8 +94,10 @@ def parse(path):
 
 
 ORDER = ["throughput", "retransmits", "conn", "conn_nolog", "rr",
-         "cpu_all", "cpu_box", "counter", "wan", "flood"]
-SETUPS = ["clientnic", "pair", "tfo"]
+         "cpu_all", "cpu_box", "fastpath", "bpf", "counter", "wan", "flood"]
+SETUPS = ["clientnic", "clientnic_afpacket", "pair", "pair_afpacket", "tfo"]
+DATAPATH = {"clientnic": "bpf", "pair": "bpf",
+            "clientnic_afpacket": "afpacket", "pair_afpacket": "afpacket"}
 BASELINE = "bridge"
 
 
@@ -114,7 +119,8 @@ def setup_rank(setup):
 
 
 def row(figure, setup, value, baseline, unit, rounds=None):
-    r = {"figure": figure, "setup": setup, "value": value, setup: value,
+    r = {"figure": figure, "setup": setup, "datapath": DATAPATH.get(setup),
+         "value": value, setup: value,
          "baseline": baseline, "ratio": None, "unit": unit}
     if value is not None and baseline:
         r["ratio"] = value / baseline
@@ -167,16 +173,28 @@ def fmt(v):
 
 SETUP_NAMES = {
     "bridge": "kernel bridges in every box place (the baseline)",
-    "clientnic": "build/clientnic in the ClientNIC's place, a bridge in the"
-                 " ServerNIC's",
-    "pair": "build/clientnic and build/servernic in their places",
+    "clientnic": "build/clientnic (default datapath: the kernel fast path)"
+                 " in the ClientNIC's place, a bridge in the ServerNIC's",
+    "clientnic_afpacket": "the same with --datapath afpacket (every frame"
+                          " through the daemon)",
+    "pair": "build/clientnic and build/servernic (default datapath) in"
+            " their places",
+    "pair_afpacket": "the same with --datapath afpacket on both",
     "tfo": "TCP Fast Open between client and server (curl --tcp-fastopen,"
            " cookie fetched first), bridges in both box places",
 }
 LEGEND = [
     "measured: rows without a prefix the ClientNIC alone, pair.* ClientNIC +"
-    " ServerNIC, tfo.* TCP Fast Open between the endpoints (bridges in the"
+    " ServerNIC, both with the default datapath (the kernel fast path, bpf);"
+    " clientnic_afpacket.*, pair_afpacket.* the same with --datapath"
+    " afpacket; tfo.* TCP Fast Open between the endpoints (bridges in the"
     " box places)",
+    "cpu_box: the daemons' own CPU; cpu_all: the whole machine's. With the"
+    " kernel fast path a frame's work is softirq time of whatever core"
+    " carries it, not the daemon's: compare setups by cpu_all",
+    "fastpath.DAEMON.share: frames the tc programs forwarded (translated or"
+    " passed) over those plus the frames the daemon received, over the bulk"
+    " runs",
     "baseline: Linux kernel bridges in the same places of the same namespace"
     " topology; WAN place a bridge, for wanN.* linkem N ms each way;"
     " ratio = measured / baseline",

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: MIT
 # make bench: the engine benchmark, instructions per frame, then the live
 # benchmark in rounds, each one run of every setup on the same topology:
-# kernel bridges, the ClientNIC, ClientNIC + ServerNIC (bulk), and over a
-# WAN with delay the first byte through all of them and TCP Fast Open;
+# kernel bridges, the ClientNIC and ClientNIC + ServerNIC, each with the
+# default datapath (the kernel fast path) and with --datapath afpacket,
+# and over a WAN with delay the first byte through bridges, the daemons
+# (default datapath) and TCP Fast Open;
 # then, once, a SYN flood through a bridge and the ClientNIC (flood.sh).
 # Prints one table and writes it as JSON to bench/results/latest.json
 # (BENCH_OUT overrides). Figures only: nothing here passes or fails on a
@@ -14,6 +16,9 @@
 # LIVE_ROUNDS (rounds of all live setups, alternating; medians; default 3),
 # LIVE_WAN_MS, LIVE_REQUESTS (the WAN run, see live.sh), BENCH_LIVE=0
 # (engine only), LIVE_PROFILE=DIR (perf profiles of the daemon),
+# LIVE_BPF_STATS=1 (ns per run of the kernel path's BPF programs, see
+# live.sh), LIVE_SETUPS (the box setups of a round, default all five:
+# "bridge clientnic clientnic_afpacket pair pair_afpacket"),
 # BENCH_FLOOD=0 (no SYN flood), FLOOD_SECONDS, FLOOD_RATE, FLOOD_VARIANTS
 # (see flood.sh).
 set -o errexit -o nounset -o pipefail
@@ -96,13 +101,17 @@ live() { # box|flood round
 	esac
 }
 # Alternating rounds, so that a slow minute of the machine does not land on
-# one box only; the report takes the median of the rounds.
+# one box only; the report takes the median of the rounds. Even rounds take
+# the box setups in reverse order (drift over the run then spreads over all
+# of them), the WAN run last in every round.
+setups=${LIVE_SETUPS:-bridge clientnic clientnic_afpacket pair pair_afpacket}
 if [ "${BENCH_LIVE:-1}" = 1 ]; then
 	for round in $(seq "${LIVE_ROUNDS:-3}"); do
 		say "live: round $round of ${LIVE_ROUNDS:-3}"
-		live bridge "$round"
-		live clientnic "$round"
-		live pair "$round"
+		order=$setups
+		# shellcheck disable=SC2086 # a list, split on purpose
+		[ $((round % 2)) = 0 ] && order=$(printf '%s\n' $setups | tac | tr '\n' ' ')
+		for s in $order; do live "$s" "$round"; done
 		live wan "$round"
 	done
 	# Once: a flood is not a figure to take the median of, and it is long.
