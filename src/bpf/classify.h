@@ -200,7 +200,7 @@ bad:
  * Returns CN_V_XLATE to go on, or the verdict for what is not a segment
  * the kernel path may touch. */
 static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
-				    struct cn_seg *s)
+				    bool walk, struct cn_seg *s)
 {
 	int slow = alive ? CN_V_DAEMON : CN_V_FAILOPEN;
 	__u32 len = skb->len, l3 = CN_ETH_HLEN, ip_end, src, dst;
@@ -295,7 +295,7 @@ static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
 		s->key.sport = (__u16)(th[0] << 8 | th[1]);
 		s->key.cport = (__u16)(th[2] << 8 | th[3]);
 	}
-	{
+	if (walk) {
 		__u32 o = (__u32)cn_walk_options(skb, s->l4, s->hlen);
 
 		s->ts_off = CN_OPT_TS(o);
@@ -337,8 +337,7 @@ static __always_inline bool cn_wants_daemon(struct __sk_buff *skb, int side,
 {
 	__u16 fl = r->x.flags;
 
-	if ((fl & CN_FF_SLOW) || (s->flags & (TCP_SYN | TCP_FIN | TCP_RST)) ||
-	    s->bad)
+	if ((fl & CN_FF_SLOW) || (s->flags & (TCP_SYN | TCP_FIN | TCP_RST)))
 		return true;
 	if (fl & CN_FF_PASSTHROUGH) {
 		if (!(fl & CN_FF_RELAYED))
@@ -372,9 +371,15 @@ static __always_inline bool cn_wants_daemon(struct __sk_buff *skb, int side,
 	return false;
 }
 
-/* The one decision both program types take for a frame in on side. */
+/*
+ * The one decision both program types take for a frame in on side. walk:
+ * read the TCP options (the tc program's). A tracked flow's segment with
+ * a broken option list is dropped by tc whether the daemon lives or not,
+ * as the engine drops it: whether the daemon gets it does not depend on
+ * the options, so the socket filter never reads them.
+ */
 static __always_inline int cn_classify(struct __sk_buff *skb, int side,
-				       struct cn_seg *s)
+				       bool walk, struct cn_seg *s)
 {
 	const struct cn_fast_state *st;
 	struct cn_fast_flow *r;
@@ -387,7 +392,7 @@ static __always_inline int cn_classify(struct __sk_buff *skb, int side,
 	if (!st || !(s->out = st->ifindex[side ^ 1]))
 		return CN_V_LOCAL;
 	alive = st->beat_ns && s->now - st->beat_ns < st->timeout_ns;
-	v = cn_parse(skb, side, alive, s);
+	v = cn_parse(skb, side, alive, walk, s);
 	if (v != CN_V_XLATE)
 		return v;
 	s->rec = r = bpf_map_lookup_elem(&cn_flows, &s->key);
@@ -398,6 +403,8 @@ static __always_inline int cn_classify(struct __sk_buff *skb, int side,
 			return alive ? CN_V_DAEMON : CN_V_FAILOPEN;
 		return CN_V_PASS;
 	}
+	if (s->bad)
+		return CN_V_DROP;
 	daemon = cn_wants_daemon(skb, side, s, r);
 	if (alive && daemon)
 		return CN_V_DAEMON;
@@ -409,8 +416,6 @@ static __always_inline int cn_classify(struct __sk_buff *skb, int side,
 	 * RST included; a new connection on the 4-tuple is not this flow. */
 	if ((s->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
 		return CN_V_FAILOPEN;
-	if (s->bad)
-		return CN_V_DROP;
 	return CN_V_XLATE;
 }
 

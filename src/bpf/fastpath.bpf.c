@@ -39,7 +39,7 @@ static __always_inline int tc_run(struct __sk_buff *skb, int side)
 {
 	struct cn_fast_side_stats *ss = side_stats(side);
 	struct cn_seg s = {};
-	int v = cn_classify(skb, side, &s);
+	int v = cn_classify(skb, side, true, &s);
 
 	switch (v) {
 	case CN_V_LOCAL:
@@ -49,6 +49,8 @@ static __always_inline int tc_run(struct __sk_buff *skb, int side)
 			ss->to_daemon++;
 		return TC_ACT_SHOT;
 	case CN_V_DROP:
+		if (ss)
+			ss->dropped++;
 		return TC_ACT_SHOT;
 	case CN_V_XLATE:
 		if (!cn_translate(skb, side, &s))
@@ -84,7 +86,7 @@ static __always_inline int sock_run(struct __sk_buff *skb, int side)
 
 	if (skb->pkt_type == PACKET_OUTGOING)
 		return 0;
-	return cn_classify(skb, side, &s) == CN_V_DAEMON ? (int)skb->len : 0;
+	return cn_classify(skb, side, false, &s) == CN_V_DAEMON ? (int)skb->len : 0;
 }
 
 /*

@@ -90,6 +90,7 @@ static void stat_kernel(struct stat_sink *s, const char *role,
 	KERNEL_STAT(to_daemon);
 	KERNEL_STAT(failed_open);
 	KERNEL_STAT(redirect_errors);
+	KERNEL_STAT(dropped);
 #undef KERNEL_STAT
 }
 

@@ -143,7 +143,8 @@ struct cn_fast_side_stats {
 	__u64 failed_open;    /* slow-path frames passed as they were while
 			       * the daemon was away */
 	__u64 redirect_errors;
-	__u64 pad;
+	__u64 dropped;        /* a tracked flow's segment with a broken
+			       * option list, as the engine drops it */
 };
 
 struct cn_fast_stats {
