@@ -478,6 +478,16 @@ static int open_fast(struct cn_daemon *d)
 
 	if (cfg->datapath == CN_DATAPATH_AFPACKET)
 		return CN_EXIT_OK;
+	/* A capture is of every frame, which only the daemon sees. */
+	if (cfg->pcap_path && cfg->datapath == CN_DATAPATH_AUTO) {
+		cn_info("--pcap: every frame through the daemon, so that the "
+			"capture holds them all (--datapath bpf would capture "
+			"only what the kernel path leaves to it)");
+		return CN_EXIT_OK;
+	}
+	if (cfg->pcap_path)
+		cn_warn("--pcap with --datapath bpf: the capture holds only the "
+			"frames the kernel path leaves to the daemon");
 	ret = fastpath_open(&d->fast, &fc, &d->fast_adopted, &msg);
 	if (!ret) {
 		d->env.fast = d->fast;

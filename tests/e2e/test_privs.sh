@@ -39,7 +39,15 @@ box_stop
 snic_stop
 assert_counter flows_taken_over '==' 2
 assert_snic_counter flows_taken_over '==' 2
-assert_num "capture written after the switch, bytes" "$(stat -c %s "$TOPO_DIR/cap.pcap")" '>' 2000000
+# The capture holds every frame; with the kernel path (--datapath bpf) only
+# those it left to the daemon: the handshakes and the closes.
+if grep -q 'kernel path: tc programs' "$TOPO_DIR/clientnic.err"; then
+	assert_num "capture written after the switch, bytes (kernel path)" \
+		"$(stat -c %s "$TOPO_DIR/cap.pcap")" '>' 2000
+else
+	assert_num "capture written after the switch, bytes" \
+		"$(stat -c %s "$TOPO_DIR/cap.pcap")" '>' 2000000
+fi
 
 # What cannot be done is said, and the daemon stops (2: a bad value; 4: a
 # privilege missing).

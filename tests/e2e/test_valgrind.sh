@@ -34,7 +34,7 @@ for name in clientnic servernic; do
 	cat >"$TOPO_DIR/vg-$name" <<EOF
 #!/bin/sh
 exec valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \\
-	--track-fds=no "$BUILD/$name" "\$@"
+	--suppressions=$E2E_DIR/valgrind-libbpf.supp --track-fds=no "$BUILD/$name" "\$@"
 EOF
 	chmod +x "$TOPO_DIR/vg-$name"
 done
