@@ -32,7 +32,7 @@ endif
 # is the I/O around it.
 ENGINE_SRC := $(addprefix src/engine/,packet.c checksum.c siphash.c \
               flow_table.c options_cache.c rewriter.c spoofer.c peer_opt.c peer.c \
-              handlers.c)
+              handlers.c admin.c)
 # Both daemons are these objects with an entry of their own that names
 # the role (src/daemon/clientnic.c, servernic.c).
 DAEMON_SRC := $(addprefix src/daemon/,main.c daemon.c worker.c workers.c \
