@@ -37,7 +37,8 @@ ENGINE_SRC := $(addprefix src/engine/,packet.c checksum.c siphash.c \
 # the role (src/daemon/clientnic.c, servernic.c).
 DAEMON_SRC := $(addprefix src/daemon/,main.c daemon.c worker.c workers.c \
               stats.c event_log.c pktio.c log.c pcap_out.c peer_key.c \
-              privs.c cache_file.c)
+              privs.c cache_file.c outbuf.c report.c worker_query.c \
+              ctl_server.c control.c sd_notify.c config_file.c)
 LINKEM_SRC := tools/linkem.c src/daemon/pktio.c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_AUX   := tests/unit/frames.c

@@ -27,8 +27,10 @@
 #include "log.h"
 #include "pcap_out.h"
 #include "cache_file.h"
+#include "control.h"
 #include "pktio.h"
 #include "privs.h"
+#include "sd_notify.h"
 #include "stats.h"
 #include "worker.h"
 #include "workers.h"
@@ -37,6 +39,7 @@
 enum {
 	TAG_SIGNAL = TAG_CONTROL,
 	TAG_STATS,
+	TAG_CTL_BASE, /* CONTROL_TAGS of them: control.h */
 };
 
 struct cn_daemon {
@@ -45,6 +48,7 @@ struct cn_daemon {
 	struct worker_pool pool;
 	int signal_fd;
 	int stats_fd;
+	struct control control;
 };
 
 void cn_daemon_config_defaults(struct cn_daemon_config *cfg)
@@ -85,6 +89,38 @@ static void on_stats_timer(struct cn_daemon *d)
 		print_counters(d, "interval");
 }
 
+/* Runs on each worker's thread: the worker's share of the new limits, as
+ * create_engine() shares the box's out. */
+static void set_limits(struct worker *w, void *arg)
+{
+	struct cn_config cfg = *(const struct cn_config *)arg;
+	uint64_t n = w->env->cfg->workers ? w->env->cfg->workers : 1;
+
+	cfg.buf_total_bytes = (cfg.buf_total_bytes + n - 1) / n;
+	if (cn_engine_set_limits(w->eng, &cfg) < 0)
+		cn_err("worker %u: the engine refused the new limits (check the "
+		       "timeout and buffer keys): it keeps the old ones", w->id);
+}
+
+static void reload(struct cn_daemon *d)
+{
+	struct cn_config engine;
+	unsigned missed;
+
+	if (!d->cfg->reload) {
+		cn_warn("SIGHUP: no --config file to read again: nothing changes");
+		return;
+	}
+	(void)sd_notify_reloading();
+	if (d->cfg->reload(d->cfg->reload_ctx, &engine) > 0) {
+		missed = workers_each(&d->pool, set_limits, &engine, 1000);
+		if (missed)
+			cn_err("SIGHUP: %u workers did not take the new limits "
+			       "within 1 s: send SIGHUP again", missed);
+	}
+	(void)sd_notify_send("READY=1");
+}
+
 static void on_signals(struct cn_daemon *d)
 {
 	struct signalfd_siginfo si;
@@ -95,6 +131,9 @@ static void on_signals(struct cn_daemon *d)
 		case SIGTERM:
 			cn_info("%s: stopping", strsignal((int)si.ssi_signo));
 			atomic_store(&d->env.stop, true);
+			break;
+		case SIGHUP:
+			reload(d);
 			break;
 		case SIGUSR1:
 			print_counters(d, "SIGUSR1");
@@ -120,6 +159,8 @@ static void on_control(void *ctx, uint32_t tag)
 		on_signals(d);
 	else if (tag == TAG_STATS)
 		on_stats_timer(d);
+	else if (tag >= TAG_CTL_BASE && tag < TAG_CTL_BASE + CONTROL_TAGS)
+		control_event(&d->control, tag);
 }
 
 /* ---- setup --------------------------------------------------------- */
@@ -365,6 +406,7 @@ static int alloc_workers(struct cn_daemon *d)
 		w->done_fd = -1;
 		w->armed_ns = UINT64_MAX;
 		worker_snap_init(w);
+		worker_query_init(&w->query);
 	}
 	return 0;
 }
@@ -519,6 +561,18 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 		cn_err("event loop setup: %s", strerror(-ret));
 		return CN_EXIT_FAIL;
 	}
+	/* As root: the socket's folder may be root's alone (/run). */
+	rc = control_open(&d->control, cfg, &d->pool, &d->env,
+			  cn_log_name());
+	if (rc)
+		return rc;
+	ret = control_attach(&d->control, d->pool.nw == 1 ? d->pool.w[0].epfd
+							   : d->pool.epfd,
+			     TAG_CTL_BASE);
+	if (ret < 0) {
+		cn_err("control socket setup: %s", strerror(-ret));
+		return CN_EXIT_FAIL;
+	}
 	rc = cfg->user ? drop_privileges(cfg->user) : CN_EXIT_OK;
 	/* Read with no privilege left: the file is another program's input,
 	 * and under --user it is that user's (written by it at the stop). */
@@ -535,6 +589,7 @@ static void close_fd(int fd)
 
 static void teardown(struct cn_daemon *d)
 {
+	control_close(&d->control);
 	for (unsigned i = 0; d->pool.w && i < d->pool.nw; i++) {
 		struct worker *w = &d->pool.w[i];
 
@@ -547,6 +602,7 @@ static void teardown(struct cn_daemon *d)
 		if (w->eng)
 			cn_engine_destroy(w->eng);
 		worker_snap_destroy(w);
+		worker_query_destroy(&w->query);
 	}
 	free(d->pool.w);
 	close_fd(d->pool.epfd);
@@ -601,6 +657,7 @@ int cn_daemon_run(const struct cn_daemon_config *cfg)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -618,7 +675,9 @@ int cn_daemon_run(const struct cn_daemon_config *cfg)
 		cn_info("%u workers, one PACKET_FANOUT hash group per interface",
 			d.pool.nw);
 	cn_log_status("ready");
+	(void)sd_notify_send("READY=1");
 	rc = run(&d);
+	(void)sd_notify_send("STOPPING=1");
 	if (!rc && cfg->cache_path)
 		save_cache(&d);
 	print_counters(&d, "exit");

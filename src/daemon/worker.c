@@ -277,6 +277,7 @@ int worker_loop(struct worker *w)
 		 * workers apart). */
 		cn_log_flush(0);
 		worker_publish(w, false);
+		worker_query_serve(w, &w->query);
 	}
 	return 0;
 }

@@ -69,6 +69,23 @@ void workers_gather(struct worker_pool *pool, struct worker_stats *per)
 		worker_snapshot(&pool->w[i], gen, &deadline, &per[i]);
 }
 
+unsigned workers_each(struct worker_pool *pool, worker_query_fn fn, void *arg,
+		      unsigned wait_ms)
+{
+	unsigned missed = 0;
+
+	for (unsigned i = 0; i < pool->nw; i++) {
+		struct worker *w = &pool->w[i];
+
+		if (!pool->threaded)
+			fn(w, arg);
+		else if (worker_query_ask(w, &w->query, w->wake_fd, fn, arg,
+					  wait_ms) < 0)
+			missed++;
+	}
+	return missed;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -77,6 +94,7 @@ static void *worker_main(void *arg)
 	if (w->result < 0 && w->result != -ENODEV)
 		cn_err("worker %u: event loop: %s", w->id, strerror(-w->result));
 	cn_log_flush(0);
+	worker_query_end(&w->query);
 	worker_publish(w, true);
 	if (w->result < 0)
 		poke(w->done_fd);

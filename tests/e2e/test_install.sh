@@ -278,10 +278,11 @@ run_unit() {
 	# shellcheck disable=SC2046 # the command line is split as systemd splits it
 	(umask "$(sed -n 's/^UMask=//p' "$root/usr/lib/systemd/system/$p@.service")"
 	 exec ip netns exec "$NS" setpriv --bounding-set="$caps" --inh-caps=-all \
-		--no-new-privs $(unit_cmd "$p") "$@") >"$out.log" 2>"$out.err" &
+		--no-new-privs $(unit_cmd "$p") --control "$out.sock" "$@") \
+		>"$out.log" 2>"$out.err" &
 	RUN_PID=$!
 	PIDS+=("$RUN_PID")
-	wait_line 10 "$out.err" "^$p: ready\$" "$RUN_PID" || {
+	wait_line 10 "$out.err" "^$LOG_TS$p: ready\$" "$RUN_PID" || {
 		cat "$out.err" >&2
 		fail "$p under its unit's settings did not get ready"
 	}
