@@ -1,6 +1,7 @@
 # clientnic: a 0-RTT TCP middlebox.
-#   make            build both daemons (clientnic, servernic), the link
-#                   emulator and the engine library
+#   make            build both daemons (clientnic, servernic), their
+#                   control tool (clientnicctl), the link emulator and the
+#                   engine library
 #   make check      install test dependencies, run unit tests (plain and
 #                   ASan+UBSan) and the network-namespace end-to-end tests
 #   make demo       show 0-RTT over an emulated WAN (root)
@@ -40,6 +41,7 @@ DAEMON_SRC := $(addprefix src/daemon/,main.c daemon.c worker.c workers.c \
               privs.c cache_file.c outbuf.c report.c worker_query.c \
               ctl_server.c control.c sd_notify.c config_file.c)
 LINKEM_SRC := tools/linkem.c src/daemon/pktio.c
+CTL_SRC    := src/ctl/clientnicctl.c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_AUX   := tests/unit/frames.c
 BENCH_SRC  := $(wildcard bench/*.c)
@@ -50,11 +52,12 @@ LIB     := $(B)/libclientnic.a
 DAEMON  := $(B)/clientnic
 SNIC    := $(B)/servernic
 LINKEM  := $(B)/linkem
+CTL     := $(B)/clientnicctl
 UNITS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 .SECONDARY:
 .PHONY: all check unit unit-asan fuzz e2e demo bench soak deps clean
-all: $(LIB) $(DAEMON) $(SNIC) $(LINKEM)
+all: $(LIB) $(DAEMON) $(SNIC) $(LINKEM) $(CTL)
 
 $(B)/obj/%.o: %.c
 	$(call say,CC,$<)mkdir -p $(dir $@)
@@ -69,6 +72,9 @@ $(DAEMON) $(SNIC): $(B)/%: $(B)/obj/src/daemon/%.o $(call obj,$(DAEMON_SRC)) $(L
 
 $(LINKEM): $(call obj,$(LINKEM_SRC))
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+$(CTL): $(call obj,$(CTL_SRC))
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(call obj,$(UNIT_AUX)) $(LIB)
 	$(call say,LD,$@)mkdir -p $(dir $@)
