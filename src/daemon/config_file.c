@@ -61,7 +61,7 @@ static int parse_line(char *s, const char **key, const char **value,
 		return -EINVAL;
 	}
 	for (const char *c = k; *c; c++) {
-		if (!key_char(*c)) {
+		if (!key_char(*c) || *k == '-') {
 			*why = "a key is a long option's name: lowercase "
 			       "letters, digits and '-' (no leading --)";
 			return -EINVAL;
