@@ -283,7 +283,7 @@ static int exchange(const char *path, const char *request, char **answer,
 	uint64_t deadline = now_ms() + TIMEOUT_MS;
 	size_t cap = 65536, n = 0, off = 0, rlen = strlen(request);
 	char *buf = NULL;
-	int fd, rc = EXIT_FAIL;
+	int fd, send_err = 0, rc = EXIT_FAIL;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, PROG ": %s: longer than %zu bytes, no socket "
@@ -310,10 +310,10 @@ static int exchange(const char *path, const char *request, char **answer,
 		if (w < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (w < 0) {
-			fprintf(stderr, PROG ": %s: sending the request: %s "
-				"(the daemon closed the connection)\n", path,
-				strerror(errno));
-			goto out;
+			/* Closed by the daemon, which may have said why
+			 * first (a client too many): read that. */
+			send_err = errno;
+			break;
 		}
 		off += (size_t)w;
 	}
@@ -347,6 +347,10 @@ static int exchange(const char *path, const char *request, char **answer,
 		r = recv(fd, buf + n, cap - n, 0);
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
+		/* A daemon that turns a client away closes before it reads
+		 * the request: the kernel then resets, after the answer. */
+		if (r < 0 && errno == ECONNRESET && (n || send_err))
+			break;
 		if (r < 0) {
 			fprintf(stderr, PROG ": %s: reading the answer: %s\n",
 				path, strerror(errno));
@@ -355,6 +359,11 @@ static int exchange(const char *path, const char *request, char **answer,
 		if (r == 0)
 			break;
 		n += (size_t)r;
+	}
+	if (!n && send_err) {
+		fprintf(stderr, PROG ": %s: sending the request: %s (the daemon "
+			"closed the connection)\n", path, strerror(send_err));
+		goto out;
 	}
 	buf[n] = '\0';
 	*answer = buf;
