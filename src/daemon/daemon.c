@@ -73,7 +73,7 @@ static void print_counters(struct cn_daemon *d, const char *why)
 	struct worker_stats *per = calloc(d->pool.nw, sizeof(*per));
 
 	if (!per) {
-		cn_err("counters (%s): out of memory", why);
+		cn_err("counters (%s): out of memory (try again later)", why);
 		return;
 	}
 	workers_gather(&d->pool, per);
@@ -251,11 +251,14 @@ static int open_port(struct worker *w, enum cn_side side, const char *ifname,
 		return CN_EXIT_NOPERM;
 	}
 	if (ret == -ENODEV || ret == -ENXIO) {
-		cn_err("%s: %s: no such interface", ifname, msg ? msg : "open");
+		cn_err("%s: %s: no such interface (it went away: check "
+		       "`ip link`)", ifname, msg ? msg : "open");
 		return CN_EXIT_NOIF;
 	}
 	if (ret < 0) {
-		cn_err("%s: %s: %s", ifname, msg ? msg : "open",
+		cn_err("%s: %s: %s (check the interface with `ip link`, and "
+		       "--rx-ring-bytes and --tx-ring-bytes against the "
+		       "memory limits)", ifname, msg ? msg : "open",
 		       strerror(-ret));
 		return CN_EXIT_FAIL;
 	}
@@ -382,7 +385,8 @@ static int create_engine(struct worker *w, unsigned nw,
 		return CN_EXIT_USAGE;
 	}
 	if (ret < 0) {
-		cn_err("engine: %s", strerror(-ret));
+		cn_err("engine: %s (lower --max-flows or --cache-entries)",
+		       strerror(-ret));
 		return CN_EXIT_FAIL;
 	}
 	return CN_EXIT_OK;
@@ -435,7 +439,8 @@ static int open_ports(struct cn_daemon *d)
 			return rc;
 		ret = setup_worker_fds(w, d->pool.nw);
 		if (ret < 0) {
-			cn_err("event loop setup: %s", strerror(-ret));
+			cn_err("event loop setup: %s (out of file "
+			       "descriptors? see ulimit -n)", strerror(-ret));
 			return CN_EXIT_FAIL;
 		}
 	}
@@ -448,12 +453,14 @@ static int create_engines(struct cn_daemon *d)
 	int rc = CN_EXIT_OK, ret;
 
 	if (alloc_workers(d) < 0) {
-		cn_err("out of memory for %u workers", d->pool.nw);
+		cn_err("out of memory for %u workers (lower --workers)",
+		       d->pool.nw);
 		return CN_EXIT_FAIL;
 	}
 	ret = get_secret(secret);
 	if (ret < 0) {
-		cn_err("getrandom: %s", strerror(-ret));
+		cn_err("getrandom: %s (the kernel gives no random bytes: "
+		       "check its entropy source)", strerror(-ret));
 		return CN_EXIT_FAIL;
 	}
 	for (unsigned i = 0; i < d->pool.nw && !rc; i++)
@@ -469,7 +476,8 @@ static int drop_privileges(const char *user)
 	int ret = privs_drop(user, &step);
 
 	if (ret == -ENOENT) {
-		cn_err("--user %s: no such user", user);
+		cn_err("--user %s: no such user (create it, e.g. with the "
+		       "installed sysusers.d file, or name another)", user);
 		return CN_EXIT_USAGE;
 	}
 	if (ret < 0) {
@@ -546,7 +554,8 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 		ret = pcap_out_open(&d->env.pcap, cfg->pcap_path, errbuf,
 				    sizeof(errbuf));
 		if (ret < 0) {
-			cn_err("--pcap %s: %s", cfg->pcap_path, errbuf);
+			cn_err("--pcap %s: %s (the folder must exist and be "
+			       "writable)", cfg->pcap_path, errbuf);
 			return CN_EXIT_FAIL;
 		}
 	}
@@ -558,7 +567,8 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 		ret = add_main_fds(d, d->pool.nw == 1 ? d->pool.w[0].epfd
 						      : d->pool.epfd);
 	if (ret < 0) {
-		cn_err("event loop setup: %s", strerror(-ret));
+		cn_err("event loop setup: %s (out of file descriptors? see "
+		       "ulimit -n)", strerror(-ret));
 		return CN_EXIT_FAIL;
 	}
 	/* As root: the socket's folder may be root's alone (/run). */
@@ -570,7 +580,8 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 							   : d->pool.epfd,
 			     TAG_CTL_BASE);
 	if (ret < 0) {
-		cn_err("control socket setup: %s", strerror(-ret));
+		cn_err("control socket setup: %s (or run with --control "
+		       "none)", strerror(-ret));
 		return CN_EXIT_FAIL;
 	}
 	rc = cfg->user ? drop_privileges(cfg->user) : CN_EXIT_OK;
@@ -610,7 +621,8 @@ static void teardown(struct cn_daemon *d)
 	close_fd(d->stats_fd);
 	close_fd(d->pool.done_fd);
 	if (d->env.pcap && pcap_out_close(d->env.pcap) < 0)
-		cn_err("--pcap %s: writing the capture failed",
+		cn_err("--pcap %s: writing the capture failed (is the disk "
+		       "full?)",
 		       d->cfg->pcap_path);
 	pthread_mutex_destroy(&d->env.pcap_lock);
 }
@@ -624,7 +636,8 @@ static int run(struct cn_daemon *d)
 		/* One worker: the main thread runs it, as it always did. */
 		ret = worker_loop(&d->pool.w[0]);
 		if (ret < 0 && ret != -ENODEV)
-			cn_err("event loop: %s", strerror(-ret));
+			cn_err("event loop: %s (the daemon stops: restart it)",
+			       strerror(-ret));
 		return ret < 0 ? CN_EXIT_FAIL : CN_EXIT_OK;
 	}
 	return workers_run(&d->pool);

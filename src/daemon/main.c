@@ -576,12 +576,13 @@ static int check_opts(const struct opts *o)
 
 	if (!strcmp(o->d.client_if, o->d.server_if)) {
 		cn_err("--client-if and --server-if are both %s: the box "
-		       "needs two interfaces", o->d.client_if);
+		       "needs two interfaces (give each its own)", o->d.client_if);
 		return -EINVAL;
 	}
 	if (e->buf_flow_bytes > e->buf_total_bytes) {
 		cn_err("--buf-flow-bytes %" PRIu32 " is above "
-		       "--buf-total-bytes %" PRIu64,
+		       "--buf-total-bytes %" PRIu64 " (lower the first or "
+		       "raise the second)",
 		       e->buf_flow_bytes, e->buf_total_bytes);
 		return -EINVAL;
 	}
@@ -589,12 +590,14 @@ static int check_opts(const struct opts *o)
 	if (e->role != CN_ROLE_CLIENTNIC)
 		return 0;
 	if (e->default_mss4 > e->max_mss) {
-		cn_err("--default-mss %u is above --max-mss %u",
+		cn_err("--default-mss %u is above --max-mss %u (lower the "
+		       "first or raise the second)",
 		       e->default_mss4, e->max_mss);
 		return -EINVAL;
 	}
 	if (e->syn_rto_ns > e->syn_timeout_ns) {
-		cn_err("--syn-rto %g ms is longer than --syn-timeout %g s",
+		cn_err("--syn-rto %g ms is longer than --syn-timeout %g s "
+		       "(shorten the first or lengthen the second)",
 		       (double)e->syn_rto_ns / NS_PER_MS,
 		       (double)e->syn_timeout_ns / NS_PER_SEC);
 		return -EINVAL;
@@ -894,7 +897,9 @@ static int load_peer_key(struct opts *o)
 		return 0;
 	ret = cn_peer_key_load(path, e->peer_key, &exposed, why, sizeof(why));
 	if (ret < 0) {
-		cn_err("--peer-key %s: %s", path, why);
+		cn_err("--peer-key %s: %s (the file holds 32 or more hex "
+		       "digits, the same on both boxes: openssl rand -hex 16)",
+		       path, why);
 		return ret;
 	}
 	e->peer_keyed = true;

@@ -92,7 +92,8 @@ static void *worker_main(void *arg)
 
 	w->result = worker_loop(w);
 	if (w->result < 0 && w->result != -ENODEV)
-		cn_err("worker %u: event loop: %s", w->id, strerror(-w->result));
+		cn_err("worker %u: event loop: %s (the daemon stops: "
+		       "restart it)", w->id, strerror(-w->result));
 	cn_log_flush(0);
 	worker_query_end(&w->query);
 	worker_publish(w, true);
@@ -119,7 +120,8 @@ static void control_loop(struct worker_pool *pool)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			cn_err("event loop: %s", strerror(errno));
+			cn_err("event loop: %s (the daemon stops: restart "
+			       "it)", strerror(errno));
 			stop_all(pool);
 			break;
 		}
@@ -148,7 +150,8 @@ static int start_workers(struct worker_pool *pool)
 		w->done_fd = pool->done_fd;
 		ret = pthread_create(&w->thread, NULL, worker_main, w);
 		if (ret) {
-			cn_err("worker %u: thread: %s", i, strerror(ret));
+			cn_err("worker %u: thread: %s (lower --workers)", i,
+			       strerror(ret));
 			return -ret;
 		}
 		w->started = true;
