@@ -7,7 +7,8 @@
 #   make demo       show 0-RTT over an emulated WAN (root)
 #   make bench      print benchmark figures (root)
 #   make soak       1000 echo connections over a lossy WAN, bridges vs boxes (root)
-#   make install    daemons, man pages, systemd units (PREFIX, DESTDIR); make uninstall
+#   make install    daemons, clientnicctl, man pages, systemd units (PREFIX,
+#                   DESTDIR); make uninstall
 # V=1 shows the commands.
 
 CC      ?= gcc
@@ -132,7 +133,8 @@ bench: deps all $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 soak: deps all
 	$(Q)BUILD=$(B) bench/soak.sh
 
-# Install: PREFIX (/usr/local) and DESTDIR as usual. The daemons go to
+# Install: PREFIX (/usr/local) and DESTDIR as usual. The daemons and
+# clientnicctl (which needs root, or the daemon's --control-group) go to
 # $(SBINDIR), their man pages to $(MANDIR)/man8, the template units
 # clientnic@.service and servernic@.service (instance NAME reads
 # /etc/clientnic/NAME.env or /etc/servernic/NAME.env) to $(UNITDIR) with
@@ -148,19 +150,21 @@ UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 INSTALL     ?= install
-INSTALLED   := $(SBINDIR)/clientnic $(SBINDIR)/servernic \
+INSTALLED   := $(SBINDIR)/clientnic $(SBINDIR)/servernic $(SBINDIR)/clientnicctl \
                $(MANDIR)/man8/clientnic.8 $(MANDIR)/man8/servernic.8 \
+               $(MANDIR)/man8/clientnicctl.8 \
                $(UNITDIR)/clientnic@.service $(UNITDIR)/servernic@.service \
                $(SYSUSERSDIR)/clientnic.conf $(TMPFILESDIR)/clientnic.conf \
                $(DOCDIR)/clientnic.env.example $(DOCDIR)/servernic.env.example
 
 .PHONY: install uninstall
-install: $(DAEMON) $(SNIC)
+install: $(DAEMON) $(SNIC) $(CTL)
 	$(call say,INSTALL,$(DESTDIR)$(PREFIX))$(INSTALL) -d -m 0755 \
 		$(addprefix $(DESTDIR),$(SBINDIR) $(MANDIR)/man8 $(UNITDIR) \
 		$(SYSUSERSDIR) $(TMPFILESDIR) $(DOCDIR))
-	$(Q)$(INSTALL) -m 0755 $(DAEMON) $(SNIC) $(DESTDIR)$(SBINDIR)/
-	$(Q)$(INSTALL) -m 0644 man/clientnic.8 man/servernic.8 $(DESTDIR)$(MANDIR)/man8/
+	$(Q)$(INSTALL) -m 0755 $(DAEMON) $(SNIC) $(CTL) $(DESTDIR)$(SBINDIR)/
+	$(Q)$(INSTALL) -m 0644 man/clientnic.8 man/servernic.8 man/clientnicctl.8 \
+		$(DESTDIR)$(MANDIR)/man8/
 	$(Q)mkdir -p $(B)/systemd && for u in clientnic servernic; do \
 		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
 			systemd/$$u@.service.in >$(B)/systemd/$$u@.service || exit 1; \
