@@ -98,7 +98,12 @@ static void client_write(struct ctl_client *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
+			/* 2 s more for each part taken, but never past the
+			 * lifetime: a reader taking a byte at a time cannot
+			 * hold a slot for long. */
 			c->deadline = mono_ns() + CTL_TIMEOUT_MS * NS_PER_MS;
+			if (c->deadline > c->end)
+				c->deadline = c->end;
 			return;
 		}
 		if (n <= 0)
@@ -113,6 +118,8 @@ static void start_answer(struct ctl_server *s, struct ctl_client *c)
 	c->answering = true;
 	c->sent = 0;
 	c->deadline = mono_ns() + CTL_TIMEOUT_MS * NS_PER_MS;
+	if (c->deadline > c->end)
+		c->deadline = c->end;
 	if (ep(s, EPOLL_CTL_MOD, c->fd, EPOLLOUT, CTL_TAG_CLIENT0 +
 	       (uint32_t)(c - s->c)) < 0) {
 		client_close(c);
@@ -219,6 +226,7 @@ static void on_listen(struct ctl_server *s)
 		int fd = accept4(s->listen_fd, NULL, NULL,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct ctl_client *c = NULL;
+		uint64_t now;
 
 		if (fd < 0)
 			return;
@@ -246,7 +254,9 @@ static void on_listen(struct ctl_server *s)
 		c->fd = fd;
 		c->in_len = 0;
 		c->answering = false;
-		c->deadline = mono_ns() + CTL_TIMEOUT_MS * NS_PER_MS;
+		now = mono_ns();
+		c->deadline = now + CTL_TIMEOUT_MS * NS_PER_MS;
+		c->end = now + CTL_LIFETIME_MS * NS_PER_MS;
 		ob_init(&c->out, CTL_ANSWER_MAX);
 		if (ep(s, EPOLL_CTL_ADD, fd, EPOLLIN,
 		       CTL_TAG_CLIENT0 + (uint32_t)(c - s->c)) < 0)

@@ -20,6 +20,8 @@
 /* A client must send its request, and then take each part of the answer,
  * within this long of the last progress, or it is closed. */
 #define CTL_TIMEOUT_MS 2000
+/* And a client is closed this long after it came, however it behaves. */
+#define CTL_LIFETIME_MS 30000
 #define CTL_LINE_MAX 256      /* a control request: one line */
 #define CTL_HTTP_MAX 2048     /* an HTTP request, headers and all */
 #define CTL_ANSWER_MAX (4u << 20)
@@ -45,6 +47,7 @@ typedef void (*ctl_answer_fn)(void *ctx, const char *request,
 struct ctl_client {
 	int fd;              /* -1: a free slot */
 	uint64_t deadline;   /* CLOCK_MONOTONIC ns */
+	uint64_t end;        /* the deadline's bound: CTL_LIFETIME_MS after accept */
 	bool answering;      /* the request is in; writing the answer */
 	size_t in_len;
 	char in[CTL_HTTP_MAX + 1];
