@@ -1,12 +1,14 @@
 # clientnic: a 0-RTT TCP middlebox.
-#   make            build both daemons (clientnic, servernic), the link
-#                   emulator and the engine library
+#   make            build both daemons (clientnic, servernic), their
+#                   control tool (clientnicctl), the link emulator and the
+#                   engine library
 #   make check      install test dependencies, run unit tests (plain and
 #                   ASan+UBSan) and the network-namespace end-to-end tests
 #   make demo       show 0-RTT over an emulated WAN (root)
 #   make bench      print benchmark figures (root)
 #   make soak       1000 echo connections over a lossy WAN, bridges vs boxes (root)
-#   make install    daemons, man pages, systemd units (PREFIX, DESTDIR); make uninstall
+#   make install    daemons, clientnicctl, man pages, systemd units (PREFIX,
+#                   DESTDIR); make uninstall
 # V=1 shows the commands.
 
 CC      ?= gcc
@@ -32,13 +34,15 @@ endif
 # is the I/O around it.
 ENGINE_SRC := $(addprefix src/engine/,packet.c checksum.c siphash.c \
               flow_table.c options_cache.c rewriter.c spoofer.c peer_opt.c peer.c fast.c \
-              handlers.c)
+              handlers.c admin.c)
 # Both daemons are these objects with an entry of their own that names
 # the role (src/daemon/clientnic.c, servernic.c).
 DAEMON_SRC := $(addprefix src/daemon/,main.c daemon.c worker.c workers.c \
               stats.c event_log.c pktio.c log.c pcap_out.c peer_key.c \
-              privs.c cache_file.c fastpath.c)
+              privs.c cache_file.c outbuf.c report.c worker_query.c \
+              ctl_server.c control.c sd_notify.c config_file.c fastpath.c)
 LINKEM_SRC := tools/linkem.c src/daemon/pktio.c
+CTL_SRC    := src/ctl/clientnicctl.c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_AUX   := tests/unit/frames.c
 BENCH_SRC  := $(wildcard bench/*.c)
@@ -49,11 +53,12 @@ LIB     := $(B)/libclientnic.a
 DAEMON  := $(B)/clientnic
 SNIC    := $(B)/servernic
 LINKEM  := $(B)/linkem
+CTL     := $(B)/clientnicctl
 UNITS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 .SECONDARY:
 .PHONY: all check unit unit-asan fuzz e2e demo bench soak deps clean
-all: $(LIB) $(DAEMON) $(SNIC) $(LINKEM)
+all: $(LIB) $(DAEMON) $(SNIC) $(LINKEM) $(CTL)
 
 $(B)/obj/%.o: %.c
 	$(call say,CC,$<)mkdir -p $(dir $@)
@@ -68,6 +73,9 @@ $(DAEMON) $(SNIC): $(B)/%: $(B)/obj/src/daemon/%.o $(call obj,$(DAEMON_SRC)) $(L
 
 $(LINKEM): $(call obj,$(LINKEM_SRC))
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+$(CTL): $(call obj,$(CTL_SRC))
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(call obj,$(UNIT_AUX)) $(LIB)
 	$(call say,LD,$@)mkdir -p $(dir $@)
@@ -160,7 +168,8 @@ bench: deps all $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 soak: deps all
 	$(Q)BUILD=$(B) bench/soak.sh
 
-# Install: PREFIX (/usr/local) and DESTDIR as usual. The daemons go to
+# Install: PREFIX (/usr/local) and DESTDIR as usual. The daemons and
+# clientnicctl (which needs root, or the daemon's --control-group) go to
 # $(SBINDIR), their man pages to $(MANDIR)/man8, the template units
 # clientnic@.service and servernic@.service (instance NAME reads
 # /etc/clientnic/NAME.env or /etc/servernic/NAME.env) to $(UNITDIR) with
@@ -176,19 +185,21 @@ UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 INSTALL     ?= install
-INSTALLED   := $(SBINDIR)/clientnic $(SBINDIR)/servernic \
+INSTALLED   := $(SBINDIR)/clientnic $(SBINDIR)/servernic $(SBINDIR)/clientnicctl \
                $(MANDIR)/man8/clientnic.8 $(MANDIR)/man8/servernic.8 \
+               $(MANDIR)/man8/clientnicctl.8 \
                $(UNITDIR)/clientnic@.service $(UNITDIR)/servernic@.service \
                $(SYSUSERSDIR)/clientnic.conf $(TMPFILESDIR)/clientnic.conf \
                $(DOCDIR)/clientnic.env.example $(DOCDIR)/servernic.env.example
 
 .PHONY: install uninstall
-install: $(DAEMON) $(SNIC)
+install: $(DAEMON) $(SNIC) $(CTL)
 	$(call say,INSTALL,$(DESTDIR)$(PREFIX))$(INSTALL) -d -m 0755 \
 		$(addprefix $(DESTDIR),$(SBINDIR) $(MANDIR)/man8 $(UNITDIR) \
 		$(SYSUSERSDIR) $(TMPFILESDIR) $(DOCDIR))
-	$(Q)$(INSTALL) -m 0755 $(DAEMON) $(SNIC) $(DESTDIR)$(SBINDIR)/
-	$(Q)$(INSTALL) -m 0644 man/clientnic.8 man/servernic.8 $(DESTDIR)$(MANDIR)/man8/
+	$(Q)$(INSTALL) -m 0755 $(DAEMON) $(SNIC) $(CTL) $(DESTDIR)$(SBINDIR)/
+	$(Q)$(INSTALL) -m 0644 man/clientnic.8 man/servernic.8 man/clientnicctl.8 \
+		$(DESTDIR)$(MANDIR)/man8/
 	$(Q)mkdir -p $(B)/systemd && for u in clientnic servernic; do \
 		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
 			systemd/$$u@.service.in >$(B)/systemd/$$u@.service || exit 1; \

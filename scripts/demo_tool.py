@@ -9,6 +9,7 @@ line; nothing here knows what the numbers should be.
 """
 
 import argparse
+import calendar
 import collections
 import json
 import math
@@ -312,6 +313,15 @@ def named_files(specs):
     return out
 
 
+def log_ts(v):
+    """Seconds since the epoch from a text record's RFC 3339 ts (UTC, with
+    microseconds: 2026-12-01T11:22:33.123456Z)."""
+    day, _t, clock = v.rstrip('Z').partition('T')
+    hms, _dot, frac = clock.partition('.')
+    stamp = time.strptime(day + 'T' + hms, '%Y-%m-%dT%H:%M:%S')
+    return calendar.timegm(stamp) + int(frac.ljust(6, '0')) / 1e6
+
+
 def cmd_events(a):
     """The events of one connection in one or more logs, on one time line
     (all daemons stamp wall-clock time on the same machine)."""
@@ -326,7 +336,7 @@ def cmd_events(a):
                     continue
                 e = parse_kv(line)
                 if 'ts' in e and 'event' in e:
-                    evs.append((float(e['ts']), name, role, e, line.rstrip('\n')))
+                    evs.append((log_ts(e['ts']), name, role, e, line.rstrip('\n')))
         if not any(ev[1] == name for ev in evs):
             sys.exit('events: no event for %s in %s' % (a.client, path))
     evs.sort(key=lambda ev: ev[0])

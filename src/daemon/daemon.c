@@ -27,8 +27,10 @@
 #include "log.h"
 #include "pcap_out.h"
 #include "cache_file.h"
+#include "control.h"
 #include "pktio.h"
 #include "privs.h"
+#include "sd_notify.h"
 #include "stats.h"
 #include "worker.h"
 #include "workers.h"
@@ -38,6 +40,7 @@ enum {
 	TAG_SIGNAL = TAG_CONTROL,
 	TAG_STATS,
 	TAG_BEAT,
+	TAG_CTL_BASE, /* CONTROL_TAGS of them: control.h */
 };
 
 /* The kernel path hears from the daemon this often, well within the
@@ -53,6 +56,7 @@ struct cn_daemon {
 	int beat_fd;
 	struct fastpath *fast;
 	bool fast_adopted;   /* the maps are a predecessor's */
+	struct control control;
 };
 
 void cn_daemon_config_defaults(struct cn_daemon_config *cfg)
@@ -78,7 +82,7 @@ static void print_counters(struct cn_daemon *d, const char *why)
 	struct worker_stats *per = calloc(d->pool.nw, sizeof(*per));
 
 	if (!per) {
-		cn_err("counters (%s): out of memory", why);
+		cn_err("counters (%s): out of memory (try again later)", why);
 		return;
 	}
 	workers_gather(&d->pool, per);
@@ -94,6 +98,38 @@ static void on_stats_timer(struct cn_daemon *d)
 		print_counters(d, "interval");
 }
 
+/* Runs on each worker's thread: the worker's share of the new limits, as
+ * create_engine() shares the box's out. */
+static void set_limits(struct worker *w, void *arg)
+{
+	struct cn_config cfg = *(const struct cn_config *)arg;
+	uint64_t n = w->env->cfg->workers ? w->env->cfg->workers : 1;
+
+	cfg.buf_total_bytes = (cfg.buf_total_bytes + n - 1) / n;
+	if (cn_engine_set_limits(w->eng, &cfg) < 0)
+		cn_err("worker %u: the engine refused the new limits (check the "
+		       "timeout and buffer keys): it keeps the old ones", w->id);
+}
+
+static void reload(struct cn_daemon *d)
+{
+	struct cn_config engine;
+	unsigned missed;
+
+	if (!d->cfg->reload) {
+		cn_warn("SIGHUP: no --config file to read again: nothing changes");
+		return;
+	}
+	(void)sd_notify_reloading();
+	if (d->cfg->reload(d->cfg->reload_ctx, &engine) > 0) {
+		missed = workers_each(&d->pool, set_limits, &engine, 1000);
+		if (missed)
+			cn_err("SIGHUP: %u workers did not take the new limits "
+			       "within 1 s: send SIGHUP again", missed);
+	}
+	(void)sd_notify_send("READY=1");
+}
+
 static void on_signals(struct cn_daemon *d)
 {
 	struct signalfd_siginfo si;
@@ -104,6 +140,9 @@ static void on_signals(struct cn_daemon *d)
 		case SIGTERM:
 			cn_info("%s: stopping", strsignal((int)si.ssi_signo));
 			atomic_store(&d->env.stop, true);
+			break;
+		case SIGHUP:
+			reload(d);
 			break;
 		case SIGUSR1:
 			print_counters(d, "SIGUSR1");
@@ -142,6 +181,8 @@ static void on_control(void *ctx, uint32_t tag)
 		on_stats_timer(d);
 	else if (tag == TAG_BEAT)
 		on_beat(d);
+	else if (tag >= TAG_CTL_BASE && tag < TAG_CTL_BASE + CONTROL_TAGS)
+		control_event(&d->control, tag);
 }
 
 /* ---- setup --------------------------------------------------------- */
@@ -234,11 +275,14 @@ static int open_port(struct worker *w, enum cn_side side, const char *ifname,
 		return CN_EXIT_NOPERM;
 	}
 	if (ret == -ENODEV || ret == -ENXIO) {
-		cn_err("%s: %s: no such interface", ifname, msg ? msg : "open");
+		cn_err("%s: %s: no such interface (it went away: check "
+		       "`ip link`)", ifname, msg ? msg : "open");
 		return CN_EXIT_NOIF;
 	}
 	if (ret < 0) {
-		cn_err("%s: %s: %s", ifname, msg ? msg : "open",
+		cn_err("%s: %s: %s (check the interface with `ip link`, and "
+		       "--rx-ring-bytes and --tx-ring-bytes against the "
+		       "memory limits)", ifname, msg ? msg : "open",
 		       strerror(-ret));
 		return CN_EXIT_FAIL;
 	}
@@ -379,7 +423,8 @@ static int create_engine(struct worker *w, unsigned nw,
 		return CN_EXIT_USAGE;
 	}
 	if (ret < 0) {
-		cn_err("engine: %s", strerror(-ret));
+		cn_err("engine: %s (lower --max-flows or --cache-entries)",
+		       strerror(-ret));
 		return CN_EXIT_FAIL;
 	}
 	return CN_EXIT_OK;
@@ -403,6 +448,7 @@ static int alloc_workers(struct cn_daemon *d)
 		w->done_fd = -1;
 		w->armed_ns = UINT64_MAX;
 		worker_snap_init(w);
+		worker_query_init(&w->query);
 	}
 	return 0;
 }
@@ -431,7 +477,8 @@ static int open_ports(struct cn_daemon *d)
 			return rc;
 		ret = setup_worker_fds(w, d->pool.nw);
 		if (ret < 0) {
-			cn_err("event loop setup: %s", strerror(-ret));
+			cn_err("event loop setup: %s (out of file "
+			       "descriptors? see ulimit -n)", strerror(-ret));
 			return CN_EXIT_FAIL;
 		}
 	}
@@ -444,12 +491,14 @@ static int create_engines(struct cn_daemon *d)
 	int rc = CN_EXIT_OK, ret;
 
 	if (alloc_workers(d) < 0) {
-		cn_err("out of memory for %u workers", d->pool.nw);
+		cn_err("out of memory for %u workers (lower --workers)",
+		       d->pool.nw);
 		return CN_EXIT_FAIL;
 	}
 	ret = get_secret(secret);
 	if (ret < 0) {
-		cn_err("getrandom: %s", strerror(-ret));
+		cn_err("getrandom: %s (the kernel gives no random bytes: "
+		       "check its entropy source)", strerror(-ret));
 		return CN_EXIT_FAIL;
 	}
 	for (unsigned i = 0; i < d->pool.nw && !rc; i++)
@@ -554,7 +603,8 @@ static int drop_privileges(const char *user)
 	int ret = privs_drop(user, &step);
 
 	if (ret == -ENOENT) {
-		cn_err("--user %s: no such user", user);
+		cn_err("--user %s: no such user (create it, e.g. with the "
+		       "installed sysusers.d file, or name another)", user);
 		return CN_EXIT_USAGE;
 	}
 	if (ret < 0) {
@@ -633,7 +683,8 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 		ret = pcap_out_open(&d->env.pcap, cfg->pcap_path, errbuf,
 				    sizeof(errbuf));
 		if (ret < 0) {
-			cn_err("--pcap %s: %s", cfg->pcap_path, errbuf);
+			cn_err("--pcap %s: %s (the folder must exist and be "
+			       "writable)", cfg->pcap_path, errbuf);
 			return CN_EXIT_FAIL;
 		}
 	}
@@ -647,7 +698,21 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 		ret = add_main_fds(d, d->pool.nw == 1 ? d->pool.w[0].epfd
 						      : d->pool.epfd);
 	if (ret < 0) {
-		cn_err("event loop setup: %s", strerror(-ret));
+		cn_err("event loop setup: %s (out of file descriptors? see "
+		       "ulimit -n)", strerror(-ret));
+		return CN_EXIT_FAIL;
+	}
+	/* As root: the socket's folder may be root's alone (/run). */
+	rc = control_open(&d->control, cfg, &d->pool, &d->env,
+			  cn_log_name());
+	if (rc)
+		return rc;
+	ret = control_attach(&d->control, d->pool.nw == 1 ? d->pool.w[0].epfd
+							   : d->pool.epfd,
+			     TAG_CTL_BASE);
+	if (ret < 0) {
+		cn_err("control socket setup: %s (or run with --control "
+		       "none)", strerror(-ret));
 		return CN_EXIT_FAIL;
 	}
 	rc = cfg->user ? drop_privileges(cfg->user) : CN_EXIT_OK;
@@ -666,6 +731,7 @@ static void close_fd(int fd)
 
 static void teardown(struct cn_daemon *d)
 {
+	control_close(&d->control);
 	for (unsigned i = 0; d->pool.w && i < d->pool.nw; i++) {
 		struct worker *w = &d->pool.w[i];
 
@@ -678,6 +744,7 @@ static void teardown(struct cn_daemon *d)
 		if (w->eng)
 			cn_engine_destroy(w->eng);
 		worker_snap_destroy(w);
+		worker_query_destroy(&w->query);
 	}
 	free(d->pool.w);
 	close_fd(d->pool.epfd);
@@ -687,7 +754,8 @@ static void teardown(struct cn_daemon *d)
 	close_fd(d->pool.done_fd);
 	fastpath_close(d->fast);
 	if (d->env.pcap && pcap_out_close(d->env.pcap) < 0)
-		cn_err("--pcap %s: writing the capture failed",
+		cn_err("--pcap %s: writing the capture failed (is the disk "
+		       "full?)",
 		       d->cfg->pcap_path);
 	pthread_mutex_destroy(&d->env.pcap_lock);
 }
@@ -725,7 +793,8 @@ static int run(struct cn_daemon *d)
 		/* One worker: the main thread runs it, as it always did. */
 		ret = worker_loop(&d->pool.w[0]);
 		if (ret < 0 && ret != -ENODEV)
-			cn_err("event loop: %s", strerror(-ret));
+			cn_err("event loop: %s (the daemon stops: restart it)",
+			       strerror(-ret));
 		return ret < 0 ? CN_EXIT_FAIL : CN_EXIT_OK;
 	}
 	return workers_run(&d->pool);
@@ -759,6 +828,7 @@ int cn_daemon_run(const struct cn_daemon_config *cfg)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -782,9 +852,11 @@ int cn_daemon_run(const struct cn_daemon_config *cfg)
 		goto out;
 	}
 	cn_log_status("ready");
+	(void)sd_notify_send("READY=1");
 	rc = run(&d);
 	if (d.fast)
 		stop_fast(&d);
+	(void)sd_notify_send("STOPPING=1");
 	if (!rc && cfg->cache_path)
 		save_cache(&d);
 	print_counters(&d, "exit");

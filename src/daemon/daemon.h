@@ -47,7 +47,20 @@ struct cn_daemon_config {
 	uint8_t datapath;           /* enum cn_datapath */
 	bool detach;                /* remove the kernel path at a clean stop */
 	uint64_t fail_open_ns;      /* kernel path: heartbeat timeout */
+	const char *name;           /* of the socket; NULL: the program's */
+	const char *control_path;   /* NULL: the default; "none": no socket */
+	const char *control_group;  /* NULL: the socket is root's (0600) */
+	const char *metrics_listen; /* NULL: no metrics server */
 	struct cn_config engine;
+	/*
+	 * SIGHUP: read the configuration again (NULL: there is no file).
+	 * Applies what may change at run time to the process (the log) and
+	 * to *engine, which is this struct's engine, reports the rest;
+	 * returns 1 when engine limits changed, 0 when not, -errno when the
+	 * file was refused (nothing changed).
+	 */
+	int (*reload)(void *ctx, struct cn_config *engine);
+	void *reload_ctx;
 };
 
 void cn_daemon_config_defaults(struct cn_daemon_config *cfg);

@@ -60,8 +60,8 @@ static enum cn_log_level event_level(enum cn_event_type t)
 	return t == CN_EV_BUFFERED ? CN_LOG_DEBUG : CN_LOG_INFO;
 }
 
-static void format_endpoint(char *buf, size_t len, uint8_t family,
-			    const uint8_t *addr, uint16_t port)
+void event_log_endpoint(char *buf, size_t len, uint8_t family,
+			const uint8_t *addr, uint16_t port)
 {
 	char ip[INET6_ADDRSTRLEN];
 
@@ -84,11 +84,11 @@ void event_log_write(const struct cn_event *ev, enum cn_role role)
 	cn_log_rec_begin(&r, cn_log_format_get(), cn_log_realtime_ns(),
 			 cn_event_name(ev->type));
 	if (ev->key) {
-		format_endpoint(ep, sizeof(ep), ev->key->family,
-				ev->key->caddr, ev->key->cport);
+		event_log_endpoint(ep, sizeof(ep), ev->key->family,
+				   ev->key->caddr, ev->key->cport);
 		cn_log_rec_str(&r, "client", ep);
-		format_endpoint(ep, sizeof(ep), ev->key->family,
-				ev->key->saddr, ev->key->sport);
+		event_log_endpoint(ep, sizeof(ep), ev->key->family,
+				   ev->key->saddr, ev->key->sport);
 		cn_log_rec_str(&r, "server", ep);
 	}
 	if (fl & EVF_ISN) {

@@ -12,4 +12,9 @@
  * flushes. role: the engine's, which decides what some events know. */
 void event_log_write(const struct cn_event *ev, enum cn_role role);
 
+/* An address and port as the log's client and server fields show them:
+ * 192.0.2.1:80, [2001:db8::1]:80. family 4 or 6. */
+void event_log_endpoint(char *buf, size_t len, uint8_t family,
+			const uint8_t *addr, uint16_t port);
+
 #endif

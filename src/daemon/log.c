@@ -7,7 +7,10 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,8 +36,11 @@ static struct {
 #define REC_RESERVE 24
 
 static const char *log_name = "clientnic";
-static enum cn_log_level log_level = CN_LOG_INFO;
-static enum cn_log_format log_format = CN_LOG_TEXT;
+/* Atomic: SIGHUP changes them on the main thread while workers log. */
+static _Atomic int log_level = CN_LOG_INFO;
+static _Atomic int log_format = CN_LOG_TEXT;
+/* -1: not known yet; 0: stderr is the journal, which stamps lines itself. */
+static int log_stamp = -1;
 
 static const char *const level_names[] = {
 	[CN_LOG_ERROR] = "error",
@@ -50,13 +56,31 @@ static const char *const format_names[] = {
 
 void cn_log_setup(enum cn_log_level level, enum cn_log_format format)
 {
-	log_level = level;
-	log_format = format;
+	atomic_store_explicit(&log_level, level, memory_order_relaxed);
+	atomic_store_explicit(&log_format, format, memory_order_relaxed);
+}
+
+/* systemd sets JOURNAL_STREAM to the device and inode of the stream it
+ * connects to the journal (systemd.exec(5)); stderr is the journal when
+ * they are its own. */
+static bool stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
 }
 
 void cn_log_set_name(const char *name)
 {
 	log_name = name;
+	/* Here, before any thread: the stream does not change. */
+	log_stamp = !stderr_is_journal();
 }
 
 const char *cn_log_name(void)
@@ -66,12 +90,42 @@ const char *cn_log_name(void)
 
 bool cn_log_enabled(enum cn_log_level level)
 {
-	return level <= log_level;
+	return (int)level <= atomic_load_explicit(&log_level,
+						  memory_order_relaxed);
 }
 
 enum cn_log_format cn_log_format_get(void)
 {
-	return log_format;
+	return (enum cn_log_format)atomic_load_explicit(&log_format,
+							memory_order_relaxed);
+}
+
+void cn_log_rfc3339(char *buf, size_t len, uint64_t ts_ns)
+{
+	time_t secs = (time_t)(ts_ns / 1000000000u);
+	struct tm tm;
+
+	if (!gmtime_r(&secs, &tm)) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (unsigned)(ts_ns % 1000000000u / 1000u));
+}
+
+void cn_log_line_start(char *buf, size_t len)
+{
+	if (log_stamp < 0)
+		log_stamp = !stderr_is_journal();
+	if (log_stamp) {
+		char ts[40];
+
+		cn_log_rfc3339(ts, sizeof(ts), cn_log_realtime_ns());
+		snprintf(buf, len, "%s %s: ", ts, log_name);
+	} else {
+		snprintf(buf, len, "%s: ", log_name);
+	}
 }
 
 int cn_log_level_parse(const char *s, enum cn_log_level *out)
@@ -116,7 +170,7 @@ void cn_log_msg(enum cn_log_level level, const char *fmt, ...)
 		[CN_LOG_INFO] = "",
 		[CN_LOG_DEBUG] = "debug: ",
 	};
-	char line[1024];
+	char line[1024], start[96];
 	va_list ap;
 	int n;
 
@@ -127,22 +181,24 @@ void cn_log_msg(enum cn_log_level level, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
+	cn_log_line_start(start, sizeof(start));
 	/* One fprintf per line: stderr is unbuffered, and a line written in
 	 * pieces could interleave with another process's output. */
-	fprintf(stderr, "%s: %s%s\n", log_name, prefix[level], line);
+	fprintf(stderr, "%s%s%s\n", start, prefix[level], line);
 }
 
 void cn_log_status(const char *fmt, ...)
 {
-	char line[1024];
+	char line[1024], start[96];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	cn_log_line_start(start, sizeof(start));
 	if (n >= 0)
-		fprintf(stderr, "%s: %s\n", log_name, line);
+		fprintf(stderr, "%s%s\n", start, line);
 }
 
 uint64_t cn_log_realtime_ns(void)
@@ -231,12 +287,15 @@ void cn_log_rec_begin(struct cn_log_rec *r, enum cn_log_format format,
 	r->truncated = false;
 	r->len = 0;
 	r->buf[0] = '\0';
-	if (format == CN_LOG_JSON)
+	if (format == CN_LOG_JSON) {
 		rec_append(r, "{\"ts\":%" PRIu64 ".%06" PRIu64,
 			   ts_ns / 1000000000u, ts_ns % 1000000000u / 1000u);
-	else
-		rec_append(r, "ts=%" PRIu64 ".%06" PRIu64,
-			   ts_ns / 1000000000u, ts_ns % 1000000000u / 1000u);
+	} else {
+		char ts[40];
+
+		cn_log_rfc3339(ts, sizeof(ts), ts_ns);
+		rec_append(r, "ts=%s", ts);
+	}
 	cn_log_rec_str(r, "event", event);
 }
 

@@ -42,7 +42,8 @@ int cn_log_format_parse(const char *s, enum cn_log_format *out);
 const char *cn_log_level_name(enum cn_log_level level);
 const char *cn_log_format_name(enum cn_log_format format);
 
-/* A daemon message on stderr: "clientnic: [error: |warning: ]text". */
+/* A daemon message on stderr: "[TIME ]clientnic: [error: |warning: ]text"
+ * (cn_log_line_start()). */
 void cn_log_msg(enum cn_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -69,7 +70,8 @@ struct cn_log_rec {
 	char buf[4096]; /* the counters dump is the longest record */
 };
 
-/* ts_ns: CLOCK_REALTIME nanoseconds, printed as seconds with microseconds. */
+/* ts_ns: CLOCK_REALTIME nanoseconds: in text an RFC 3339 time in UTC with
+ * microseconds, in JSON seconds with microseconds (a number). */
 void cn_log_rec_begin(struct cn_log_rec *r, enum cn_log_format format,
 		      uint64_t ts_ns, const char *event);
 void cn_log_rec_str(struct cn_log_rec *r, const char *key, const char *val);
@@ -89,5 +91,12 @@ uint64_t cn_log_dropped(void);
 
 /* CLOCK_REALTIME in nanoseconds. */
 uint64_t cn_log_realtime_ns(void);
+
+/* ts_ns as RFC 3339 in UTC with microseconds: 2026-12-01T11:22:33.123456Z. */
+void cn_log_rfc3339(char *buf, size_t len, uint64_t ts_ns);
+
+/* What a line on stderr starts with: "TIME clientnic: ", the time left
+ * out when stderr is the journal (it stamps lines itself). */
+void cn_log_line_start(char *buf, size_t len);
 
 #endif

@@ -20,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_file.h"
+#include "control.h"
+#include "control_proto.h"
 #include "daemon.h"
 #include "log.h"
 #include "peer_key.h"
@@ -35,6 +38,7 @@ struct opts {
 	enum cn_log_level level;
 	enum cn_log_format format;
 	const char *peer_key_path;  /* NULL: the peer option is not tagged */
+	const char *config_path;    /* NULL: no configuration file */
 };
 
 /* What each role is called: its program (log prefix, thread names,
@@ -82,6 +86,9 @@ enum opt_kind {
 	OPT_PEER,    /* uint8_t enum cn_peer_mode */
 	OPT_DATAPATH, /* uint8_t enum cn_datapath */
 	OPT_KEYFILE, /* const char *; read after the command line */
+	OPT_NAME,    /* const char *: CN_NAME_CHARS; NULL: the program's */
+	OPT_CONTROL, /* const char *; NULL: the default path for the name */
+	OPT_CONFIG,  /* const char *: the configuration file */
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -223,6 +230,23 @@ static const struct opt_def opt_table[] = {
 	     "event loops on N threads, each with its own sockets (one "
 	     "PACKET_FANOUT hash group per interface) and engine; "
 	     "--max-flows and --buf-total-bytes are shared out among them"),
+	OPTV("config", "FILE", OPT_CONFIG, offsetof(struct opts, config_path),
+	     0, 0, R_BOTH,
+	     "read options from FILE first: 'key = value' lines, the keys "
+	     "these options' long names; the command line wins; SIGHUP reads "
+	     "it again"),
+	OPTV("name", "NAME", OPT_NAME, D(name), 0, 0, R_BOTH,
+	     "what this daemon is called: it names the control socket "
+	     "(" CN_CONTROL_DIR "/NAME" CN_CONTROL_SUFFIX ")"),
+	OPTV("control", "PATH", OPT_CONTROL, D(control_path), 0, 0, R_BOTH,
+	     "the control socket clientnicctl reads flows and counters from "
+	     "(none: no socket)"),
+	OPTV("control-group", "GROUP", OPT_PATH, D(control_group), 0, 0,
+	     R_BOTH, "let GROUP use the control socket too (mode 0660; "
+	     "else root only, 0600)"),
+	OPTV("metrics-listen", "ADDR:PORT", OPT_PATH, D(metrics_listen), 0, 0,
+	     R_BOTH, "serve Prometheus metrics at GET /metrics over HTTP on "
+	     "ADDR:PORT (a PORT alone: on 127.0.0.1)"),
 	OPTF("help", OPT_HELP, 0, R_BOTH, "show this help and exit", NULL,
 	     NULL),
 	OPTF("version", OPT_VERSION, 0, R_BOTH, "show the version and exit",
@@ -312,6 +336,22 @@ static void format_value(char *buf, size_t len, const struct opts *o,
 		snprintf(buf, len, "%s", *(const char *const *)p ?
 			 *(const char *const *)p : "none, untagged");
 		break;
+	case OPT_CONFIG:
+		snprintf(buf, len, "%s", *(const char *const *)p ?
+			 *(const char *const *)p : "none");
+		break;
+	case OPT_NAME:
+		snprintf(buf, len, "%s", *(const char *const *)p ?
+			 *(const char *const *)p :
+			 role_names[o->d.engine.role].prog);
+		break;
+	case OPT_CONTROL:
+		if (*(const char *const *)p)
+			snprintf(buf, len, "%s", *(const char *const *)p);
+		else
+			control_default_path(buf, len, o->d.name ? o->d.name :
+					     role_names[o->d.engine.role].prog);
+		break;
 	default:
 		buf[0] = '\0';
 	}
@@ -395,17 +435,28 @@ static void usage(FILE *f, enum cn_role role)
 		"Needs CAP_NET_RAW (packet sockets, promiscuous mode);\n"
 		"CAP_NET_ADMIN lets socket buffers grow past the sysctl limits.\n"
 		"Signals: SIGINT/SIGTERM stop and print the counters; SIGUSR1\n"
-		"prints the counters and flushes the capture.\n"
+		"prints the counters and flushes the capture; SIGHUP reads the\n"
+		"--config file again (log, timeouts and buffer bounds change at\n"
+		"once, the rest at the next start).\n"
+		"clientnicctl(8) reads flows, counters, metrics and the cache from\n"
+		"the control socket.\n"
 		"Exit status: %d stopped by a signal, %d runtime error, %d bad\n"
 		"usage, %d interface missing, %d capability missing.\n",
 		CN_EXIT_OK, CN_EXIT_FAIL, CN_EXIT_USAGE, CN_EXIT_NOIF,
 		CN_EXIT_NOPERM);
 }
 
+/* "FILE:LINE" while a configuration file is read; NULL: the command
+ * line. Messages then name the line instead of the option. */
+static const char *cfg_where;
+
 static int bad_value(const struct opt_def *def, const char *arg,
 		     const char *why)
 {
-	cn_err("--%s %s: %s", def->name, arg, why);
+	if (cfg_where)
+		cn_err("%s: %s = %s: %s", cfg_where, def->name, arg, why);
+	else
+		cn_err("--%s %s: %s", def->name, arg, why);
 	return -EINVAL;
 }
 
@@ -503,8 +554,17 @@ static int parse_value(struct opts *o, const struct opt_def *def,
 		}
 		return bad_value(def, arg, "one of auto, bpf, afpacket");
 	case OPT_KEYFILE:
+	case OPT_CONFIG:
+	case OPT_CONTROL:
 		if (!*arg)
 			return bad_value(def, arg, "empty file name");
+		*(const char **)p = arg;
+		return 0;
+	case OPT_NAME:
+		if (!*arg || strlen(arg) > CN_NAME_MAX ||
+		    arg[strspn(arg, CN_NAME_CHARS)] || arg[0] == '.')
+			return bad_value(def, arg, "1 to 64 letters, digits and "
+					 "@ . _ - (not starting with .)");
 		*(const char **)p = arg;
 		return 0;
 	case OPT_SECONDS:
@@ -548,12 +608,13 @@ static int check_opts(const struct opts *o)
 
 	if (!strcmp(o->d.client_if, o->d.server_if)) {
 		cn_err("--client-if and --server-if are both %s: the box "
-		       "needs two interfaces", o->d.client_if);
+		       "needs two interfaces (give each its own)", o->d.client_if);
 		return -EINVAL;
 	}
 	if (e->buf_flow_bytes > e->buf_total_bytes) {
 		cn_err("--buf-flow-bytes %" PRIu32 " is above "
-		       "--buf-total-bytes %" PRIu64,
+		       "--buf-total-bytes %" PRIu64 " (lower the first or "
+		       "raise the second)",
 		       e->buf_flow_bytes, e->buf_total_bytes);
 		return -EINVAL;
 	}
@@ -561,12 +622,14 @@ static int check_opts(const struct opts *o)
 	if (e->role != CN_ROLE_CLIENTNIC)
 		return 0;
 	if (e->default_mss4 > e->max_mss) {
-		cn_err("--default-mss %u is above --max-mss %u",
+		cn_err("--default-mss %u is above --max-mss %u (lower the "
+		       "first or raise the second)",
 		       e->default_mss4, e->max_mss);
 		return -EINVAL;
 	}
 	if (e->syn_rto_ns > e->syn_timeout_ns) {
-		cn_err("--syn-rto %g ms is longer than --syn-timeout %g s",
+		cn_err("--syn-rto %g ms is longer than --syn-timeout %g s "
+		       "(shorten the first or lengthen the second)",
 		       (double)e->syn_rto_ns / NS_PER_MS,
 		       (double)e->syn_timeout_ns / NS_PER_SEC);
 		return -EINVAL;
@@ -582,8 +645,14 @@ static int refuse_role(const struct opts *o, const struct opt_def *def)
 	enum cn_role other = role == CN_ROLE_CLIENTNIC ? CN_ROLE_SERVERNIC :
 							 CN_ROLE_CLIENTNIC;
 
-	cn_err("--%s is a %s option: the %s has no use for it (see --help)",
-	       def->name, role_names[other].prog, role_names[role].box);
+	if (cfg_where)
+		cn_err("%s: %s is a %s option: the %s has no use for it (see "
+		       "--help)", cfg_where, def->name, role_names[other].prog,
+		       role_names[role].box);
+	else
+		cn_err("--%s is a %s option: the %s has no use for it (see "
+		       "--help)", def->name, role_names[other].prog,
+		       role_names[role].box);
 	return CN_EXIT_USAGE;
 }
 
@@ -603,6 +672,9 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		};
 	longopts[N_OPTS] = (struct option){ 0 };
 
+	/* 0, not 1: getopt starts afresh, for a second pass after the
+	 * configuration file. */
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		const struct opt_def *def;
@@ -643,7 +715,201 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		cn_err("unexpected argument '%s' (see --help)", argv[optind]);
 		return CN_EXIT_USAGE;
 	}
-	return check_opts(o) < 0 ? CN_EXIT_USAGE : -1;
+	return -1;
+}
+
+/* ---- the configuration file ----------------------------------------- */
+
+static const struct opt_def *opt_named(const char *name)
+{
+	for (size_t i = 0; i < N_OPTS; i++)
+		if (!strcmp(opt_table[i].name, name))
+			return &opt_table[i];
+	return NULL;
+}
+
+static int parse_flag(const struct opt_def *def, const char *v, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	bool on;
+
+	for (size_t i = 0; i < 4; i++) {
+		if (!strcmp(v, yes[i]) || !strcmp(v, no[i])) {
+			on = !strcmp(v, yes[i]);
+			/* no-sack = yes clears what the flag's bool holds. */
+			*out = def->kind == OPT_SET ? on : !on;
+			return 0;
+		}
+	}
+	return bad_value(def, v, "one of yes, no (true, false, on, off, 1, 0)");
+}
+
+static int apply_entry(struct opts *o, const struct cfg_entry *e)
+{
+	const struct opt_def *def = opt_named(e->key);
+
+	if (!def) {
+		cn_err("%s: unknown key '%s' (the keys are the long options' "
+		       "names: see --help)", cfg_where, e->key);
+		return -EINVAL;
+	}
+	if (!opt_for(def, o->d.engine.role)) {
+		refuse_role(o, def);
+		return -EINVAL;
+	}
+	switch (def->kind) {
+	case OPT_HELP:
+	case OPT_VERSION:
+	case OPT_CONFIG:
+		cn_err("%s: %s: not a key of the file (a command-line option "
+		       "only)", cfg_where, e->key);
+		return -EINVAL;
+	case OPT_CLEAR:
+	case OPT_SET:
+		return parse_flag(def, e->value, field(o, def));
+	default:
+		return parse_value(o, def, e->value);
+	}
+}
+
+/* The file's options into o; cf keeps the strings o points to. Returns 0
+ * or -errno, the message printed with the file and line. */
+static int apply_file(struct opts *o, const char *path, struct cfg_file *cf)
+{
+	char where[320];
+	const char *why = NULL;
+	unsigned line;
+	int ret;
+
+	ret = cfg_read(cf, path, &line, &why);
+	if (ret < 0) {
+		if (line)
+			cn_err("%s:%u: %s", path, line, why);
+		else
+			cn_err("--config %s: %s", path, why);
+		return ret;
+	}
+	for (size_t i = 0; i < cf->n && !ret; i++) {
+		snprintf(where, sizeof(where), "%s:%u", path, cf->e[i].line);
+		cfg_where = where;
+		ret = apply_entry(o, &cf->e[i]);
+	}
+	cfg_where = NULL;
+	return ret;
+}
+
+/* Defaults, then the file, then the command line over it: the options as
+ * they stand. Returns -1 to go on, or the exit status. */
+static int parse_all(struct opts *o, enum cn_role role, int argc,
+		     char **argv, struct cfg_file *cf)
+{
+	const char *path;
+	int rc;
+
+	opts_defaults(o, role);
+	rc = parse_args(o, argc, argv);
+	if (rc >= 0 || !o->config_path)
+		return rc;
+	path = o->config_path;
+	opts_defaults(o, role);
+	if (apply_file(o, path, cf) < 0)
+		return CN_EXIT_USAGE;
+	rc = parse_args(o, argc, argv);
+	o->config_path = path;
+	return rc;
+}
+
+/* ---- SIGHUP --------------------------------------------------------- */
+
+/* What may change while the daemon runs; the rest waits for a restart. */
+static const char *const live_opts[] = {
+	"log-level", "log-format", "idle-timeout", "close-grace", "syn-rto",
+	"syn-timeout", "buf-flow-bytes", "buf-flow-frames", "buf-total-bytes",
+};
+
+static bool opt_live(const struct opt_def *def)
+{
+	for (size_t i = 0; i < sizeof(live_opts) / sizeof(live_opts[0]); i++)
+		if (!strcmp(def->name, live_opts[i]))
+			return true;
+	return false;
+}
+
+static size_t value_size(enum opt_kind k)
+{
+	switch (k) {
+	case OPT_SECONDS:
+	case OPT_MS:
+	case OPT_U64:
+		return sizeof(uint64_t);
+	case OPT_U32:
+		return sizeof(uint32_t);
+	case OPT_LEVEL:
+		return sizeof(enum cn_log_level);
+	case OPT_FORMAT:
+		return sizeof(enum cn_log_format);
+	default:
+		return 0;
+	}
+}
+
+struct reloader {
+	struct opts *live;
+	int argc;
+	char **argv;
+};
+
+static int reload(void *ctx, struct cn_config *engine)
+{
+	struct reloader *r = ctx;
+	struct opts *live = r->live, n;
+	enum cn_role role = live->d.engine.role;
+	struct cfg_file cf = { 0 };
+	char restart[512] = "", was[64], now[64];
+	bool limits = false;
+	int rc;
+
+	rc = parse_all(&n, role, r->argc, r->argv, &cf);
+	if (rc < 0 && check_opts(&n) < 0)
+		rc = CN_EXIT_USAGE;
+	if (rc >= 0) {
+		cn_err("SIGHUP: --config %s refused: the running configuration "
+		       "stays (fix the file and send SIGHUP again)",
+		       live->config_path);
+		cfg_free(&cf);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < N_OPTS; i++) {
+		const struct opt_def *def = &opt_table[i];
+
+		if (!opt_for(def, role) || def->kind == OPT_HELP ||
+		    def->kind == OPT_VERSION)
+			continue;
+		format_value(was, sizeof(was), live, def);
+		format_value(now, sizeof(now), &n, def);
+		if (!strcmp(was, now))
+			continue;
+		if (!opt_live(def) || !value_size(def->kind)) {
+			size_t l = strlen(restart);
+
+			snprintf(restart + l, sizeof(restart) - l, "%s%s",
+				 l ? ", " : "", def->name);
+			continue;
+		}
+		cn_log_status("SIGHUP: %s: %s -> %s", def->name, was, now);
+		memcpy(field(live, def), cfield(&n, def), value_size(def->kind));
+		limits |= def->off >= offsetof(struct opts, d.engine) &&
+			  def->off < offsetof(struct opts, d.engine) +
+					     sizeof(struct cn_config);
+	}
+	cn_log_setup(live->level, live->format);
+	if (restart[0])
+		cn_log_status("SIGHUP: changed, but kept until a restart: %s",
+			      restart);
+	cfg_free(&cf);
+	*engine = live->d.engine;
+	return limits ? 1 : 0;
 }
 
 /*
@@ -663,7 +929,9 @@ static int load_peer_key(struct opts *o)
 		return 0;
 	ret = cn_peer_key_load(path, e->peer_key, &exposed, why, sizeof(why));
 	if (ret < 0) {
-		cn_err("--peer-key %s: %s", path, why);
+		cn_err("--peer-key %s: %s (the file holds 32 or more hex "
+		       "digits, the same on both boxes: openssl rand -hex 16)",
+		       path, why);
 		return ret;
 	}
 	e->peer_keyed = true;
@@ -678,23 +946,33 @@ static int load_peer_key(struct opts *o)
 
 int cn_main(int argc, char **argv, enum cn_role role)
 {
+	struct cfg_file cf = { 0 };
 	struct opts o;
+	struct reloader r = { .live = &o, .argc = argc, .argv = argv };
 	int rc;
 
 	cn_log_set_name(role_names[role].prog);
 	/* The main thread runs a worker too: it goes by the program's name
 	 * whatever the binary is called, like the worker threads do. */
 	(void)pthread_setname_np(pthread_self(), role_names[role].prog);
-	opts_defaults(&o, role);
-	rc = parse_args(&o, argc, argv);
+	rc = parse_all(&o, role, argc, argv, &cf);
+	if (rc < 0 && check_opts(&o) < 0)
+		rc = CN_EXIT_USAGE;
 	if (rc >= 0)
-		return rc;
+		goto out;
 	cn_log_setup(o.level, o.format);
+	rc = CN_EXIT_USAGE;
 	if (load_peer_key(&o) < 0)
-		return CN_EXIT_USAGE;
+		goto out;
+	if (o.config_path) {
+		o.d.reload = reload;
+		o.d.reload_ctx = &r;
+	}
 	rc = cn_daemon_run(&o.d);
 	/* Each engine had a copy of its own, gone with it: this one is the
 	 * last. */
 	explicit_bzero(o.d.engine.peer_key, sizeof(o.d.engine.peer_key));
+out:
+	cfg_free(&cf);
 	return rc;
 }

@@ -38,20 +38,25 @@ static void stats_add(struct worker_stats *sum, const struct worker_stats *s)
 	}
 }
 
-struct stat_sink {
-	FILE *f;
-	struct cn_log_rec *rec; /* JSON: one object; NULL: text lines */
-};
-
-static void stat_put(struct stat_sink *s, const char *name, uint64_t v)
+void stats_sum(const struct worker_stats *per, unsigned nw,
+	       struct worker_stats *sum)
 {
-	if (s->rec)
-		cn_log_rec_u64(s->rec, name, v);
-	else
-		fprintf(s->f, "  %-28s %" PRIu64 "\n", name, v);
+	*sum = (struct worker_stats){ 0 };
+	for (unsigned i = 0; i < nw; i++)
+		stats_add(sum, &per[i]);
 }
 
-static void stat_port(struct stat_sink *s, const char *role,
+struct stat_walk {
+	void (*put)(void *ctx, const char *name, uint64_t value);
+	void *ctx;
+};
+
+static void stat_put(struct stat_walk *s, const char *name, uint64_t v)
+{
+	s->put(s->ctx, name, v);
+}
+
+static void stat_port(struct stat_walk *s, const char *role,
 		      const struct port_stats *p)
 {
 	char name[64];
@@ -73,7 +78,7 @@ static void stat_port(struct stat_sink *s, const char *role,
 #undef PORT_STAT
 }
 
-static void stat_kernel(struct stat_sink *s, const char *role,
+static void stat_kernel(struct stat_walk *s, const char *role,
 			const struct cn_fast_side_stats *k)
 {
 	char name[64];
@@ -95,7 +100,7 @@ static void stat_kernel(struct stat_sink *s, const char *role,
 }
 
 /* With several workers: how the flows and frames spread over them. */
-static void stat_workers(struct stat_sink *s, const struct worker_stats *per,
+static void stat_workers(struct stat_walk *s, const struct worker_stats *per,
 			 unsigned nw)
 {
 	char name[64];
@@ -109,17 +114,13 @@ static void stat_workers(struct stat_sink *s, const struct worker_stats *per,
 	}
 }
 
-struct stat_src {
-	const struct worker_stats *sum;
-	const struct worker_stats *per;
-	unsigned nw;
-	struct pcap_out *pcap;
-	pthread_mutex_t *pcap_lock;
-};
-
-static void stat_all(struct stat_sink *s, const struct stat_src *src)
+void stats_walk(const struct stats_view *v,
+		void (*put)(void *ctx, const char *name, uint64_t value),
+		void *ctx)
 {
-	const struct worker_stats *sum = src->sum;
+	struct stat_walk w = { .put = put, .ctx = ctx };
+	struct stat_walk *s = &w;
+	const struct worker_stats *sum = v->sum;
 	char name[64];
 
 #define CN_X(field, help) stat_put(s, #field, sum->c.field);
@@ -133,7 +134,7 @@ static void stat_all(struct stat_sink *s, const struct stat_src *src)
 	stat_put(s, "flows_active", sum->flows_active);
 	stat_put(s, "buffered_bytes", sum->buffered_bytes);
 	stat_put(s, "events", sum->events);
-	stat_put(s, "events_dropped", cn_log_dropped());
+	stat_put(s, "events_dropped", v->events_dropped);
 	stat_put(s, "ticks", sum->ticks);
 	stat_port(s, "client", &sum->port[CN_CLIENT]);
 	stat_port(s, "server", &sum->port[CN_SERVER]);
@@ -141,14 +142,22 @@ static void stat_all(struct stat_sink *s, const struct stat_src *src)
 		stat_kernel(s, "client", &sum->kernel.side[CN_CLIENT]);
 		stat_kernel(s, "server", &sum->kernel.side[CN_SERVER]);
 	}
-	if (src->pcap) {
-		pthread_mutex_lock(src->pcap_lock);
-		stat_put(s, "pcap.frames", pcap_out_frames(src->pcap));
-		stat_put(s, "pcap.truncated", pcap_out_truncated(src->pcap));
-		pthread_mutex_unlock(src->pcap_lock);
+	if (v->pcap) {
+		stat_put(s, "pcap.frames", v->pcap_frames);
+		stat_put(s, "pcap.truncated", v->pcap_truncated);
 	}
-	if (src->nw > 1)
-		stat_workers(s, src->per, src->nw);
+	if (v->nw > 1)
+		stat_workers(s, v->per, v->nw);
+}
+
+static void put_text(void *ctx, const char *name, uint64_t v)
+{
+	fprintf(ctx, "  %-28s %" PRIu64 "\n", name, v);
+}
+
+static void put_rec(void *ctx, const char *name, uint64_t v)
+{
+	cn_log_rec_u64(ctx, name, v);
 }
 
 /*
@@ -163,28 +172,33 @@ void stats_print(const char *why, const struct worker_stats *per,
 		 unsigned nw, struct pcap_out *pcap,
 		 pthread_mutex_t *pcap_lock)
 {
-	struct stat_sink s = { .f = stderr };
-	struct worker_stats sum = { 0 };
-	struct stat_src src = {
+	struct worker_stats sum;
+	struct stats_view v = {
 		.sum = &sum,
 		.per = per,
 		.nw = nw,
-		.pcap = pcap,
-		.pcap_lock = pcap_lock,
+		.pcap = pcap != NULL,
+		.events_dropped = cn_log_dropped(),
 	};
 	struct cn_log_rec rec;
+	char start[96];
 
-	for (unsigned i = 0; i < nw; i++)
-		stats_add(&sum, &per[i]);
-	fprintf(stderr, "%s: counters (%s)\n", cn_log_name(), why);
-	stat_all(&s, &src);
+	stats_sum(per, nw, &sum);
+	if (pcap) {
+		pthread_mutex_lock(pcap_lock);
+		v.pcap_frames = pcap_out_frames(pcap);
+		v.pcap_truncated = pcap_out_truncated(pcap);
+		pthread_mutex_unlock(pcap_lock);
+	}
+	cn_log_line_start(start, sizeof(start));
+	fprintf(stderr, "%scounters (%s)\n", start, why);
+	stats_walk(&v, put_text, stderr);
 	fflush(stderr);
 	if (cn_log_format_get() == CN_LOG_JSON) {
-		s.rec = &rec;
 		cn_log_rec_begin(&rec, CN_LOG_JSON, cn_log_realtime_ns(),
 				 "counters");
 		cn_log_rec_str(&rec, "why", why);
-		stat_all(&s, &src);
+		stats_walk(&v, put_rec, &rec);
 		cn_log_rec_write(&rec, stdout);
 	}
 }

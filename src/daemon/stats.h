@@ -34,6 +34,29 @@ struct worker_stats {
 	struct cn_fast_stats kernel;
 };
 
+/* The sums of per[0..nw-1] into sum. */
+void stats_sum(const struct worker_stats *per, unsigned nw,
+	       struct worker_stats *sum);
+
+/* Everything the counters show, as one value: the workers' sums and, with
+ * several, each one's, the capture's and the log's figures. */
+struct stats_view {
+	const struct worker_stats *sum;
+	const struct worker_stats *per; /* nw of them */
+	unsigned nw;
+	bool pcap;               /* a capture runs: its figures count */
+	uint64_t pcap_frames;
+	uint64_t pcap_truncated;
+	uint64_t events_dropped;
+};
+
+/* Every counter by name, in the order the text dump prints them: the
+ * engine's, "drop.REASON", the daemon's, "client.X" and "server.X",
+ * "pcap.X", "workerN.X". */
+void stats_walk(const struct stats_view *v,
+		void (*put)(void *ctx, const char *name, uint64_t value),
+		void *ctx);
+
 /* Print the sums of per[0..nw-1], and with several workers how flows and
  * frames spread over them; why says what asked. pcap (NULL: no capture)
  * is read under pcap_lock. */

@@ -236,7 +236,9 @@ static int on_port_error(struct port *p)
 		return 0;
 	p->sock_errors++;
 	if (!if_nametoindex(p->ifname)) {
-		cn_err("%s: interface is gone (%s)", p->ifname, strerror(err));
+		cn_err("%s: interface is gone (%s): the daemon stops; start "
+		       "it again once the interface is back", p->ifname,
+		       strerror(err));
 		return -ENODEV;
 	}
 	cn_warn("%s: %s", p->ifname, strerror(err));
@@ -305,6 +307,7 @@ int worker_loop(struct worker *w)
 		 * workers apart). */
 		cn_log_flush(0);
 		worker_publish(w, false);
+		worker_query_serve(w, &w->query);
 	}
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include "fastpath.h"
 #include "pcap_out.h"
 #include "stats.h"
+#include "worker_query.h"
 
 #define NSEC_PER_SEC 1000000000ull
 
@@ -95,6 +96,9 @@ struct worker {
 	unsigned snap_gen;   /* under snap_lock: generation of snap */
 	bool snap_final;     /* under snap_lock: the loop has ended */
 	struct worker_stats snap;
+	/* Flow lists, cache dumps and new limits, asked by the main thread
+	 * and run here at the end of a loop turn (worker_query.h). */
+	struct worker_query query;
 };
 
 /* The worker's engine, with its callbacks; returns 0 or -errno. */

@@ -69,14 +69,33 @@ void workers_gather(struct worker_pool *pool, struct worker_stats *per)
 		worker_snapshot(&pool->w[i], gen, &deadline, &per[i]);
 }
 
+unsigned workers_each(struct worker_pool *pool, worker_query_fn fn, void *arg,
+		      unsigned wait_ms)
+{
+	unsigned missed = 0;
+
+	for (unsigned i = 0; i < pool->nw; i++) {
+		struct worker *w = &pool->w[i];
+
+		if (!pool->threaded)
+			fn(w, arg);
+		else if (worker_query_ask(w, &w->query, w->wake_fd, fn, arg,
+					  wait_ms) < 0)
+			missed++;
+	}
+	return missed;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 
 	w->result = worker_loop(w);
 	if (w->result < 0 && w->result != -ENODEV)
-		cn_err("worker %u: event loop: %s", w->id, strerror(-w->result));
+		cn_err("worker %u: event loop: %s (the daemon stops: "
+		       "restart it)", w->id, strerror(-w->result));
 	cn_log_flush(0);
+	worker_query_end(&w->query);
 	worker_publish(w, true);
 	if (w->result < 0)
 		poke(w->done_fd);
@@ -101,7 +120,8 @@ static void control_loop(struct worker_pool *pool)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			cn_err("event loop: %s", strerror(errno));
+			cn_err("event loop: %s (the daemon stops: restart "
+			       "it)", strerror(errno));
 			stop_all(pool);
 			break;
 		}
@@ -130,7 +150,8 @@ static int start_workers(struct worker_pool *pool)
 		w->done_fd = pool->done_fd;
 		ret = pthread_create(&w->thread, NULL, worker_main, w);
 		if (ret) {
-			cn_err("worker %u: thread: %s", i, strerror(ret));
+			cn_err("worker %u: thread: %s (lower --workers)", i,
+			       strerror(ret));
 			return -ret;
 		}
 		w->started = true;

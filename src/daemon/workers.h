@@ -11,6 +11,7 @@
 
 #include "stats.h"
 #include "worker.h"
+#include "worker_query.h"
 
 /* The workers and, while they run on threads, the main thread's loop. */
 struct worker_pool {
@@ -25,6 +26,12 @@ struct worker_pool {
 
 /* Every worker's figures into per[], now. */
 void workers_gather(struct worker_pool *pool, struct worker_stats *per);
+
+/* fn(w, arg) for every worker, each on its own thread while threads run
+ * (a worker question, waiting at most wait_ms for each), else here.
+ * Returns how many workers did not answer in time. */
+unsigned workers_each(struct worker_pool *pool, worker_query_fn fn, void *arg,
+		      unsigned wait_ms);
 
 /* Start the threads, run the main thread's loop until a signal or a
  * failed worker stops them, join them; returns an enum cn_exit value. */

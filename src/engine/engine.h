@@ -169,6 +169,46 @@ const char *cn_event_name(enum cn_event_type type);
  * -EINVAL (a record no engine writes). */
 int cn_engine_adopt(struct cn_engine *eng, const struct cn_flow_key *key,
 		    const struct cn_fast_flow *rec, uint64_t now_ns);
+/* One flow as the operator sees it (cn_engine_flow_walk). */
+struct cn_flow_record {
+	struct cn_flow_key key;
+	const char *state;    /* syn_sent, established or closed */
+	const char *peer;     /* who translates: see cn_engine_flow_walk */
+	uint64_t age_ns;      /* since the client's first SYN */
+	uint64_t idle_ns;     /* since the flow last moved */
+	uint32_t delta;       /* spoofed ISN - real ISN; 0 until known */
+	uint32_t held_frames; /* early client frames held */
+	uint32_t held_bytes;
+	uint32_t frames[2];   /* received from each side (enum cn_side), */
+	uint64_t bytes[2];    /* frames modulo 2^32, bytes up to the IP end */
+	char datapath[8];     /* the caller's to fill ("daemon") */
+};
+
+/* Called for each flow; returns false to stop the walk. */
+typedef bool (*cn_flow_visit)(void *ctx, const struct cn_flow_record *r);
+
+/* Every flow, handshakes waiting first (oldest SYN first), then the
+ * established ones (least recently seen first), then the closed ones;
+ * returns how many were visited. peer is "none" (the box translates, no
+ * peer asked), "asked", "early", "fallback", "relayed" or "relayed_blind"
+ * on a ClientNIC (enum cn_flow_peer), "taken_over" on a ServerNIC. */
+size_t cn_engine_flow_walk(const struct cn_engine *eng, uint64_t now_ns,
+			   cn_flow_visit fn, void *ctx);
+/* The first max flows of the walk into out; returns how many. */
+size_t cn_engine_flow_dump(const struct cn_engine *eng,
+			   struct cn_flow_record *out, size_t max,
+			   uint64_t now_ns);
+
+/*
+ * Change the limits a running engine may take on the fly: syn_rto_ns,
+ * syn_timeout_ns, idle_timeout_ns, close_grace_ns, buf_flow_bytes,
+ * buf_flow_frames and buf_total_bytes of cfg; every other field is
+ * ignored. Flows already waiting keep the SYN timer they have; idle and
+ * close timers and the buffer bounds apply from the next frame or tick.
+ * Returns 0, or -EINVAL (nothing changed) for a zero timeout or frame
+ * bound, or an RTO above the SYN timeout.
+ */
+int cn_engine_set_limits(struct cn_engine *eng, const struct cn_config *cfg);
 
 /* One server the options cache knows, as a file keeps it across restarts.
  * Peers are not kept: whether one answers is for the next SYN to find. */

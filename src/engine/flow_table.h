@@ -129,6 +129,11 @@ struct cn_flow {
 	/* ClientNIC: the SYN as forwarded, for retransmission. ServerNIC: the
 	 * SYN-ACK as translated, for a client SYN repeated after it. */
 	struct cn_held *syn;
+	/* What the box received of the flow from each side (enum cn_side),
+	 * for the operator's flow list: the slot's last 24 bytes, which the
+	 * 64-byte alignment left unused. Frames count modulo 2^32. */
+	uint32_t frames[2];
+	uint64_t bytes[2];
 } __attribute__((aligned(64)));
 
 struct cn_flow_table {

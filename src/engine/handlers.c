@@ -21,9 +21,6 @@
 
 #define NS_PER_SEC 1000000000ULL
 #define SYNACK_WINDOW 65535
-/* Established flows move to the tail of the age list at most this often
- * (bounded by idle_timeout / 64), which keeps the hot path off the list. */
-#define TOUCH_MAX_NS NS_PER_SEC
 
 static const char *const drop_names[CN_DROP_MAX] = {
 	[CN_DROP_NONE] = "none",
@@ -334,6 +331,8 @@ struct cn_flow *sm_flow_start(struct cn_engine *eng, const struct cn_pkt *p,
 	f->held_tail = &f->held;
 	f->state = CN_FS_SYN_SENT;
 	f->syn_at = f->last_seen = now;
+	f->frames[CN_CLIENT] = 1;
+	f->bytes[CN_CLIENT] = p->ip_end;
 	f->client_isn = p->seq;
 	f->client_tsval = p->opt.tsval;
 	f->client = (struct cn_syn_opts){ p->opt.mss, p->opt.wscale,
@@ -996,6 +995,10 @@ enum cn_verdict cn_engine_input(struct cn_engine *eng, enum cn_side from,
 	f = cn_ft_lookup(&eng->ft, &key, hash);
 	if (f)
 		sm_fast_refresh(eng, f, now_ns);
+	if (f) {
+		f->frames[from]++;
+		f->bytes[from] += p.ip_end;
+	}
 	why = unreliable(fr, &p, r, from, f);
 	if (why == CN_DROP_NONE && r == CN_PARSE_BAD_OPTIONS)
 		return count_pass(eng, CN_PARSE_MALFORMED);
@@ -1152,7 +1155,7 @@ int cn_engine_create(struct cn_engine **out, const struct cn_config *cfg,
 	eng->cfg = *cfg;
 	eng->io = *io;
 	memcpy(eng->isn_key, secret + 16, sizeof(eng->isn_key));
-	eng->touch_ns = min64(TOUCH_MAX_NS, cfg->idle_timeout_ns / 64);
+	eng->touch_ns = sm_touch_ns(cfg->idle_timeout_ns);
 	derive_key(secret, "option cache", oc_key);
 	err = cn_ft_init(&eng->ft, cfg->max_flows, secret);
 	if (!err)

@@ -30,6 +30,16 @@ struct cn_engine {
 	uint8_t scratch[CN_CRAFT_MAX + 40];
 };
 
+/* Established flows move to the tail of the age list at most this often
+ * (a second, or idle_timeout / 64 if shorter), which keeps the hot path
+ * off the list. */
+static inline uint64_t sm_touch_ns(uint64_t idle_timeout_ns)
+{
+	uint64_t t = idle_timeout_ns / 64;
+
+	return t < 1000000000ull ? t : 1000000000ull;
+}
+
 static inline bool sm_servernic(const struct cn_engine *eng)
 {
 	return eng->cfg.role == CN_ROLE_SERVERNIC;

@@ -44,6 +44,10 @@ LINKEM_ARGS=${LINKEM_ARGS:-}
 SERVERNIC_ARGS=${SERVERNIC_ARGS:-}
 
 E2E_SKIP=77
+# What a daemon's line on stderr starts with, before "clientnic: ": its
+# RFC 3339 time (absent when stderr is the journal). For grep -E after ^.
+LOG_TS='([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z )?'
+
 NS_PREFIX="cne2e$$"
 NS_C=$NS_PREFIX-client
 NS_N=$NS_PREFIX-clientnic
@@ -258,13 +262,13 @@ _run_daemon() {
 	wait_ready "$name" "${!pidvar}"
 }
 
-# wait_ready NAME PID: wait for "NAME: ready" in $TOPO_DIR/NAME.err while
+# wait_ready NAME PID: wait for "[TIME ]NAME: ready" in $TOPO_DIR/NAME.err while
 # PID lives; on failure show that log and fail.
 wait_ready() {
 	local rc=0
 	# The verifier's pass over the kernel path's programs takes seconds
 	# on a loaded machine.
-	wait_line 30 "$TOPO_DIR/$1.err" "^$1: ready" "$2" || rc=$?
+	wait_line 30 "$TOPO_DIR/$1.err" "^$LOG_TS$1: ready" "$2" || rc=$?
 	[ $rc -eq 0 ] && return 0
 	cat "$TOPO_DIR/$1.err" >&2
 	[ $rc -eq 2 ] && fail "$1 exited before it was ready"
@@ -283,7 +287,8 @@ _wan_start() {
 # place (the daemon's name or bridge), <prefix>_PID is its pid (empty once
 # stopped), <prefix>_RUNS how often it was started. The binary is
 # $<NAME>_BIN (default $BUILD/NAME), its options $<NAME>_ARGS, its logs
-# $TOPO_DIR/NAME.log (stdout: events) and NAME.err (stderr: counters).
+# $TOPO_DIR/NAME.log (stdout: events) and NAME.err (stderr: counters), its
+# control socket $TOPO_DIR/NAME.sock.
 _dmn_ns() {
 	case $1 in
 	clientnic) echo "$NS_N" ;; servernic) echo "$NS_P" ;;
@@ -316,10 +321,12 @@ daemon_start() {
 		mv "$TOPO_DIR/$name.err" "$TOPO_DIR/$name.err.${!runs}"
 		mv "$TOPO_DIR/$name.log" "$TOPO_DIR/$name.log.${!runs}"
 	fi
+	# A control socket of the test's own, not the host's /run/clientnic
+	# (a test may give another: the last --control wins).
 	# shellcheck disable=SC2086 # options, split on purpose
 	_run_daemon "$name" "$ns" "${prefix}_PID" "${!bin:-$BUILD/$name}" \
-		--client-if eth0 --server-if eth1 ${DATAPATH:+--datapath $DATAPATH} \
-		${!args}
+		--client-if eth0 --server-if eth1 --control "$TOPO_DIR/$name.sock" \
+		${DATAPATH:+--datapath $DATAPATH} ${!args}
 }
 _box_start() { daemon_start clientnic; }
 _snic_start() { daemon_start servernic; }

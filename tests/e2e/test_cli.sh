@@ -137,7 +137,7 @@ for a in "${cnic_only[@]}"; do
 	# shellcheck disable=SC2086 # option and value, split on purpose
 	run 2 "servernic refuses $o" --client-if lo --server-if lo2 $a
 	assert_file_has "message names $o as a clientnic option" "$out/stderr" \
-		-- "^servernic: error: $o is a clientnic option"
+		-- "^${LOG_TS}servernic: error: $o is a clientnic option"
 done
 run 0 "servernic --version" --version
 assert_file_has "servernic version" "$out/stdout" '^servernic [0-9]'
@@ -146,13 +146,13 @@ bad --max-flows 0
 bad --log-level loud
 run 2 "servernic unknown option" --frobnicate
 assert_file_has "servernic names the unknown option" "$out/stderr" \
-	'^servernic: error: --frobnicate'
+	"^${LOG_TS}servernic: error: --frobnicate"
 run 2 "servernic, the same interface twice" --client-if lo --server-if lo
 # The ClientNIC's check of --syn-rto against --syn-timeout does not apply.
 run 3 "servernic --syn-timeout below the ClientNIC's SYN RTO" \
 	--client-if nosuch0 --server-if nosuch1 --syn-timeout 0.05
 assert_file_has "servernic names the missing interface" "$out/stderr" \
-	'^servernic: error: .*nosuch0'
+	"^${LOG_TS}servernic: error: .*nosuch0"
 BIN=${CLIENTNIC_BIN:-$BUILD/clientnic}
 
 # Start-up failures, in a namespace of our own with two ports (a veth pair).
@@ -181,7 +181,8 @@ assert_file_has "message names the capability" "$out/stderr" CAP_NET_RAW
 
 # With the capability it starts, says it is ready, and stops on SIGTERM
 # with exit 0 and its counters.
-ip netns exec "$ns" "$BIN" --client-if cna --server-if cnb >"$out/stdout" 2>"$out/stderr" &
+ip netns exec "$ns" "$BIN" --client-if cna --server-if cnb --control "$out/cn.sock" \
+	>"$out/stdout" 2>"$out/stderr" &
 pid=$!
 wait_until 5 grep -q 'clientnic: ready' "$out/stderr" || fail "daemon never ready"
 kill -TERM "$pid"
@@ -202,9 +203,9 @@ run_ns 4 "servernic without CAP_NET_RAW" setpriv --bounding-set -net_raw,-net_ad
 	--inh-caps -net_raw,-net_admin "$SNIC_BIN" --client-if cna --server-if cnb
 assert_file_has "servernic names the capability" "$out/stderr" CAP_NET_RAW
 ip netns exec "$ns" "$SNIC_BIN" --client-if cna --server-if cnb --workers 2 \
-	--peer-key "$out/key" --log-format json >"$out/stdout" 2>"$out/stderr" &
+	--control "$out/sn.sock" --peer-key "$out/key" --log-format json >"$out/stdout" 2>"$out/stderr" &
 pid=$!
-wait_until 5 grep -q '^servernic: ready' "$out/stderr" || fail "servernic never ready"
+wait_until 5 grep -Eq "^${LOG_TS}servernic: ready" "$out/stderr" || fail "servernic never ready"
 names=$(cat /proc/"$pid"/task/*/comm | sort | tr '\n' ' ')
 assert_eq "servernic thread names" "servernic servernic-w0 servernic-w1 " "$names"
 kill -TERM "$pid"
@@ -212,12 +213,12 @@ rc=0
 wait "$pid" || rc=$?
 assert_eq "servernic exit status after SIGTERM" 0 "$rc"
 assert_file_has "servernic counters headed by its name" "$out/stderr" \
-	'^servernic: counters \(exit\)'
+	"^${LOG_TS}servernic: counters \\(exit\\)"
 for c in syns_peer flows_taken_over peer_opts_bad peer_tags_bad peer_opts_stripped; do
 	assert_file_has "servernic counter $c printed" "$out/stderr" "^  $c +[0-9]+$"
 	assert_file_has "servernic counter $c in the JSON record" "$out/stdout" \
 		"\"event\":\"counters\".*\"$c\":[0-9]+"
 done
-assert_file_lacks "no clientnic prefix from servernic" "$out/stderr" '^clientnic:'
+assert_file_lacks "no clientnic prefix from servernic" "$out/stderr" "^${LOG_TS}clientnic:"
 assert_file_lacks "no sanitizer report" "$out/stderr" 'Sanitizer|runtime error'
 echo "cli: all checks passed"

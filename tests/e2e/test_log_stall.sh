@@ -15,7 +15,8 @@ sleep 300 <"$fifo" &
 reader=$!
 TOPO_PIDS+=("$reader")
 ip netns exec "$NS_N" "${CLIENTNIC_BIN:-$BUILD/clientnic}" --client-if eth0 \
-	--server-if eth1 --log-level debug >"$fifo" 2>"$TOPO_DIR/clientnic.err" &
+	--server-if eth1 --control "$TOPO_DIR/clientnic.sock" --log-level debug \
+	>"$fifo" 2>"$TOPO_DIR/clientnic.err" &
 BOX_PID=$!
 TOPO_PIDS+=("$BOX_PID")
 wait_ready clientnic "$BOX_PID"

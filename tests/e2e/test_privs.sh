@@ -52,12 +52,12 @@ fi
 # What cannot be done is said, and the daemon stops (2: a bad value; 4: a
 # privilege missing).
 bin=${CLIENTNIC_BIN:-$BUILD/clientnic}
-rc=0; out=$(N "$bin" --client-if eth0 --server-if eth1 --user no-such-user-cn 2>&1) || rc=$?
+rc=0; out=$(N "$bin" --client-if eth0 --server-if eth1 --control none --user no-such-user-cn 2>&1) || rc=$?
 assert_eq "exit status for an unknown user" 2 "$rc"
 grep -q "no-such-user-cn: no such user" <<<"$out" || fail "no word about the user: $out"
 rc=0
 out=$(N setpriv --bounding-set -setuid,-setgid --inh-caps=-all "$bin" --client-if eth0 \
-	--server-if eth1 --user nobody 2>&1) || rc=$?
+	--server-if eth1 --control none --user nobody 2>&1) || rc=$?
 assert_eq "exit status without CAP_SETUID and CAP_SETGID" 4 "$rc"
 grep -q "could not set the groups" <<<"$out" || fail "no word about the step: $out"
 log "without CAP_SETGID: $(grep -m1 'error:' <<<"$out")"

@@ -13,7 +13,7 @@ size=65536
 CLIENTNIC_ARGS="--workers $workers $CLIENTNIC_ARGS"
 topo_setup
 assert_file_has "daemon runs $workers workers" "$TOPO_DIR/clientnic.err" \
-	"^clientnic: $workers workers"
+	"^${LOG_TS}clientnic: $workers workers"
 
 spawn S "$TOPO_DIR/echo.log" $TOOL echo-server 7000
 head -c $((8 << 20)) /dev/urandom >"$TOPO_DIR/blob"
@@ -35,7 +35,7 @@ assert_eq "connection errors" 0 "$(val errors)"
 C curl -sS --fail -m 30 --limit-rate 16M -o "$TOPO_DIR/got" "http://$S_IP4:8080/blob" &
 curl_pid=$!
 kill -USR1 "$BOX_PID"
-wait_line 10 "$TOPO_DIR/clientnic.err" '^clientnic: counters \(SIGUSR1\)' "$BOX_PID" ||
+wait_line 10 "$TOPO_DIR/clientnic.err" "^${LOG_TS}clientnic: counters \\(SIGUSR1\\)" "$BOX_PID" ||
 	fail "no counters after SIGUSR1"
 wait "$curl_pid" || fail "HTTP GET failed"
 assert_same_file "8 MB HTTP GET" "$TOPO_DIR/blob" "$TOPO_DIR/got"

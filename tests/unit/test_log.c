@@ -14,7 +14,8 @@
 
 #include "daemon/log.c"
 
-/* 1.5 s past the epoch plus 250 us: "1.500250" in both formats. */
+/* 1.5 s past the epoch plus 250 us: 1970-01-01T00:00:01.500250Z in text
+ * (RFC 3339, UTC), "1.500250" in JSON. */
 #define TS_NS 1500250000ull
 
 /* Write r through a memory stream; the caller frees the text. */
@@ -48,7 +49,7 @@ static void test_text_record(void **state)
 	(void)state;
 	fill(&r, CN_LOG_TEXT);
 	s = written(&r);
-	assert_string_equal(s, "ts=1.500250 event=syn_spoofed "
+	assert_string_equal(s, "ts=1970-01-01T00:00:01.500250Z event=syn_spoofed "
 			       "client=10.77.0.1:40000 client_isn=4294967295 "
 			       "wscale=-1 sack=true age_ms=1.234\n");
 	free(s);
@@ -88,7 +89,7 @@ static void test_escaping(void **state)
 	cn_log_rec_str(&r, "w", "k=v");
 	cn_log_rec_str(&r, "x", "[fd77::1]:80");
 	s = written(&r);
-	assert_string_equal(s, "ts=0.000000 event=e v=\"two words\" "
+	assert_string_equal(s, "ts=1970-01-01T00:00:00.000000Z event=e v=\"two words\" "
 			       "w=\"k=v\" x=[fd77::1]:80\n");
 	free(s);
 }
@@ -148,6 +149,43 @@ static void test_names(void **state)
 	cn_log_setup(CN_LOG_INFO, CN_LOG_TEXT);
 }
 
+/* The text timestamps: UTC, microseconds, a leap day, the last second of
+ * a day. */
+static void test_rfc3339(void **state)
+{
+	char buf[40];
+
+	(void)state;
+	cn_log_rfc3339(buf, sizeof(buf), 1796124153123456789ull);
+	assert_string_equal(buf, "2026-12-01T11:22:33.123456Z");
+	cn_log_rfc3339(buf, sizeof(buf), 1709251199999999000ull);
+	assert_string_equal(buf, "2024-02-29T23:59:59.999999Z");
+}
+
+/* A line on stderr starts with the time unless stderr is the journal. */
+static void test_line_start(void **state)
+{
+	char buf[96], js[64];
+	struct stat st;
+
+	(void)state;
+	cn_log_set_name("servernic");
+	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+	unsetenv("JOURNAL_STREAM");
+	cn_log_set_name("servernic");
+	cn_log_line_start(buf, sizeof(buf));
+	assert_int_equal(strlen(buf), strlen("2026-12-01T11:22:33.123456Z servernic: "));
+	assert_string_equal(buf + 27, " servernic: ");
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", js, 1);
+	cn_log_set_name("servernic");
+	cn_log_line_start(buf, sizeof(buf));
+	assert_string_equal(buf, "servernic: ");
+	unsetenv("JOURNAL_STREAM");
+	cn_log_set_name("clientnic");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +194,8 @@ int main(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_rfc3339),
+		cmocka_unit_test(test_line_start),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
