@@ -117,6 +117,9 @@ bool report_flow(void *ctx, const struct cn_flow_record *r)
 	struct outbuf *o = rf->out;
 	char c[64], s[64], age[32], idle[32];
 	const char *fam = r->key.family == 6 ? "ipv6" : "ipv4";
+	/* The record's own, where the walk knows (a flow another datapath
+	 * forwards), else the answer's. */
+	const char *dp = r->datapath[0] ? r->datapath : rf->datapath;
 
 	if (!flow_matches(&rf->filter, r))
 		return true;
@@ -145,8 +148,7 @@ bool report_flow(void *ctx, const struct cn_flow_record *r)
 			  rf->listed ? "," : "", fam, c, s, r->state, r->peer,
 			  age, idle, r->delta, r->held_frames, r->held_bytes,
 			  r->frames[CN_CLIENT], r->bytes[CN_CLIENT],
-			  r->frames[CN_SERVER], r->bytes[CN_SERVER],
-			  rf->datapath);
+			  r->frames[CN_SERVER], r->bytes[CN_SERVER], dp);
 	else
 		ob_printf(o, "%s client=%s server=%s state=%s peer=%s "
 			  "age_ms=%s idle_ms=%s delta=%" PRIu32
@@ -156,7 +158,7 @@ bool report_flow(void *ctx, const struct cn_flow_record *r)
 			  fam, c, s, r->state, r->peer, age, idle, r->delta,
 			  r->held_frames, r->held_bytes, r->frames[CN_CLIENT],
 			  r->bytes[CN_CLIENT], r->frames[CN_SERVER],
-			  r->bytes[CN_SERVER], rf->datapath);
+			  r->bytes[CN_SERVER], dp);
 	rf->listed++;
 	return true;
 }

@@ -34,7 +34,7 @@ struct report_flows {
 	struct outbuf *out;
 	bool json;
 	struct flow_filter filter;
-	const char *datapath;  /* "daemon" */
+	const char *datapath;  /* for records whose own is empty: "daemon" */
 	size_t listed;         /* written into out */
 	size_t left_out;       /* matched, but over REPORT_FLOWS_MAX */
 };

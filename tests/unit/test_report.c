@@ -270,6 +270,13 @@ static void test_flows(void **state)
 	assert_non_null(strstr(o.p, "\"age_ms\":1234.567,"));
 	assert_non_null(strstr(o.p, "},\n{\"family\":\"ipv6\",\"client\":\"[fd77::1]:40000\""));
 	assert_non_null(strstr(o.p, "\"datapath\":\"daemon\"}\n]\n"));
+	/* A record that names its datapath keeps it. */
+	ob_reset(&o);
+	snprintf(r.datapath, sizeof(r.datapath), "kernel");
+	report_flows_begin(&rf);
+	report_flow(&rf, &r);
+	report_flows_end(&rf);
+	assert_non_null(strstr(o.p, "\"datapath\":\"kernel\"}\n]\n"));
 	ob_reset(&o);
 	report_flows_begin(&rf);
 	report_flows_end(&rf);
