@@ -113,10 +113,38 @@ static void answer_stats(struct control *c, const struct request *rq,
 	free(per);
 }
 
+struct flows_q {
+	struct report_flows *rf;
+	struct fastpath *fast;
+	uint64_t now;
+};
+
+/* What the kernel path carried of the flow, added to what the daemon saw:
+ * the frames, and the time it last moved. */
+static bool flow_with_kernel(void *ctx, const struct cn_flow_record *r)
+{
+	struct flows_q *q = ctx;
+	struct cn_flow_record k = *r;
+	struct cn_fast_flow rec;
+
+	if (q->fast && fastpath_get(q->fast, &r->key, &rec)) {
+		for (int s = CN_CLIENT; s <= CN_SERVER; s++) {
+			k.frames[s] += (uint32_t)rec.dir[s].frames;
+			k.bytes[s] += rec.dir[s].bytes;
+		}
+		if (rec.last_seen_ns <= q->now &&
+		    q->now - rec.last_seen_ns < k.idle_ns)
+			k.idle_ns = q->now - rec.last_seen_ns;
+	}
+	return report_flow(q->rf, &k);
+}
+
 /* Runs on the worker's thread (or with one worker, on the only one). */
 static void flows_of(struct worker *w, void *arg)
 {
-	cn_engine_flow_walk(w->eng, cn_mono_ns(), report_flow, arg);
+	struct flows_q q = { .rf = arg, .fast = w->env->fast, .now = cn_mono_ns() };
+
+	cn_engine_flow_walk(w->eng, q.now, flow_with_kernel, &q);
 }
 
 struct cache_q {

@@ -243,7 +243,15 @@ int fastpath_beat(struct fastpath *fp, uint64_t now_ns)
 int fastpath_put(struct fastpath *fp, const struct cn_flow_key *key,
 		 const struct cn_fast_flow *rec)
 {
-	return bpf_map_update_elem(fp->map_fd[MAP_FLOWS], key, rec, BPF_ANY) ?
+	struct cn_fast_flow now, out = *rec;
+
+	/* The programs' frame and byte counts survive a new record. */
+	if (!bpf_map_lookup_elem(fp->map_fd[MAP_FLOWS], key, &now))
+		for (int s = CN_CLIENT; s <= CN_SERVER; s++) {
+			out.dir[s].frames = now.dir[s].frames;
+			out.dir[s].bytes = now.dir[s].bytes;
+		}
+	return bpf_map_update_elem(fp->map_fd[MAP_FLOWS], key, &out, BPF_ANY) ?
 		       -errno : 0;
 }
 
