@@ -509,6 +509,35 @@ static int create_engines(struct cn_daemon *d)
 
 /* ---- the kernel path ---------------------------------------------- */
 
+/* The interface's link (a veth's peer, when it is in this namespace),
+ * 0 when unknown. */
+static unsigned if_link(const char *ifname)
+{
+	char path[64];
+	unsigned v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/iflink", ifname);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	if (fscanf(f, "%u", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
+
+/* The two ends of one veth pair: whatever one port forwards comes back
+ * in on the other, and the kernel path, which outlives the daemon, would
+ * keep such a loop going for ever. */
+static bool ports_one_pair(const struct cn_daemon_config *cfg)
+{
+	unsigned c = if_nametoindex(cfg->client_if);
+	unsigned s = if_nametoindex(cfg->server_if);
+
+	return c && s && c != s && if_link(cfg->client_if) == s &&
+	       if_link(cfg->server_if) == c;
+}
+
 static int open_fast(struct cn_daemon *d)
 {
 	const struct cn_daemon_config *cfg = d->cfg;
@@ -527,6 +556,19 @@ static int open_fast(struct cn_daemon *d)
 
 	if (cfg->datapath == CN_DATAPATH_AFPACKET)
 		return CN_EXIT_OK;
+	if (ports_one_pair(cfg)) {
+		if (cfg->datapath == CN_DATAPATH_BPF) {
+			cn_err("--datapath bpf: %s and %s are the two ends of one "
+			       "veth pair: frames would loop between them for "
+			       "ever (give the box two links)", cfg->client_if,
+			       cfg->server_if);
+			return CN_EXIT_USAGE;
+		}
+		cn_warn("%s and %s are the two ends of one veth pair: no kernel "
+			"path, whose loop would outlive the daemon", cfg->client_if,
+			cfg->server_if);
+		return CN_EXIT_OK;
+	}
 	/* A capture is of every frame, which only the daemon sees. */
 	if (cfg->pcap_path && cfg->datapath == CN_DATAPATH_AUTO) {
 		cn_info("--pcap: every frame through the daemon, so that the "

@@ -155,13 +155,16 @@ assert_file_has "servernic names the missing interface" "$out/stderr" \
 	"^${LOG_TS}servernic: error: .*nosuch0"
 BIN=${CLIENTNIC_BIN:-$BUILD/clientnic}
 
-# Start-up failures, in a namespace of our own with two ports (a veth pair).
+# Start-up failures, in a namespace of our own with two ports, cna and cnb,
+# each a veth whose peer (cnx, cny) is in the namespace too; and lpa-lpb,
+# one veth pair whose ends would forward into each other.
 ns=cncli$$
 ip netns add "$ns"
 trap 'ip netns del "$ns" 2>/dev/null; rm -rf "$out"' EXIT
-ip -n "$ns" link add name cna type veth peer name cnb
-ip -n "$ns" link set cna up
-ip -n "$ns" link set cnb up
+ip -n "$ns" link add name cna type veth peer name cnx
+ip -n "$ns" link add name cnb type veth peer name cny
+ip -n "$ns" link add name lpa type veth peer name lpb
+for i in cna cnb cnx cny lpa lpb; do ip -n "$ns" link set "$i" up; done
 run_ns() { # expected-status what args...
 	local want=$1 what=$2 rc=0
 	shift 2
@@ -178,6 +181,21 @@ assert_file_has "message names the interface" "$out/stderr" nosuch0
 run_ns 4 "without CAP_NET_RAW" setpriv --bounding-set -net_raw,-net_admin \
 	--inh-caps -net_raw,-net_admin "$BIN" --client-if cna --server-if cnb
 assert_file_has "message names the capability" "$out/stderr" CAP_NET_RAW
+
+# The two ends of one veth pair: the kernel path would keep a loop going
+# after the daemon; --datapath bpf refuses them, auto goes without it.
+run_ns 2 "--datapath bpf on the two ends of one veth pair" "$BIN" \
+	--client-if lpa --server-if lpb --datapath bpf
+assert_file_has "message says why" "$out/stderr" 'two ends of one veth pair'
+ip netns exec "$ns" "$BIN" --client-if lpa --server-if lpb --control "$out/lp.sock" \
+	>"$out/stdout" 2>"$out/stderr" &
+pid=$!
+wait_until 5 grep -q 'clientnic: ready' "$out/stderr" || fail "daemon on one veth pair never ready"
+kill -TERM "$pid"
+wait "$pid" || fail "daemon on one veth pair: exit status after SIGTERM"
+assert_file_has "auto goes without the kernel path there" "$out/stderr" \
+	'two ends of one veth pair: no kernel path'
+assert_eq "tc programs left on lpa" "" "$(ip -n "$ns" -j tc filter show dev lpa ingress 2>/dev/null | grep -o cn_tc || true)"
 
 # With the capability it starts, says it is ready, and stops on SIGTERM
 # with exit 0 and its counters.
