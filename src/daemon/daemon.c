@@ -538,6 +538,24 @@ static bool ports_one_pair(const struct cn_daemon_config *cfg)
 	       if_link(cfg->server_if) == c;
 }
 
+/*
+ * Every frame through the daemon: a predecessor's programs still on the
+ * ports would forward each frame the daemon forwards too, so they go
+ * (their flows with them).
+ */
+static void without_fast(const unsigned ifindex[2])
+{
+	int n = fastpath_remove(ifindex);
+
+	if (n > 0)
+		cn_warn("kernel path of a predecessor taken off the ports: every "
+			"frame goes through this daemon, the flows it carried "
+			"are not taken over");
+	else if (n < 0 && n != -EPERM)
+		cn_warn("looking for a predecessor's kernel path: %s",
+			strerror(-n));
+}
+
 static int open_fast(struct cn_daemon *d)
 {
 	const struct cn_daemon_config *cfg = d->cfg;
@@ -554,8 +572,10 @@ static int open_fast(struct cn_daemon *d)
 	const char *msg = "?";
 	int ret;
 
-	if (cfg->datapath == CN_DATAPATH_AFPACKET)
+	if (cfg->datapath == CN_DATAPATH_AFPACKET) {
+		without_fast(fc.ifindex);
 		return CN_EXIT_OK;
+	}
 	if (ports_one_pair(cfg)) {
 		if (cfg->datapath == CN_DATAPATH_BPF) {
 			cn_err("--datapath bpf: %s and %s are the two ends of one "
@@ -567,6 +587,7 @@ static int open_fast(struct cn_daemon *d)
 		cn_warn("%s and %s are the two ends of one veth pair: no kernel "
 			"path, whose loop would outlive the daemon", cfg->client_if,
 			cfg->server_if);
+		without_fast(fc.ifindex);
 		return CN_EXIT_OK;
 	}
 	/* A capture is of every frame, which only the daemon sees. */
@@ -574,6 +595,7 @@ static int open_fast(struct cn_daemon *d)
 		cn_info("--pcap: every frame through the daemon, so that the "
 			"capture holds them all (--datapath bpf would capture "
 			"only what the kernel path leaves to it)");
+		without_fast(fc.ifindex);
 		return CN_EXIT_OK;
 	}
 	if (cfg->pcap_path)
@@ -586,6 +608,11 @@ static int open_fast(struct cn_daemon *d)
 			cfg->client_if, cfg->server_if,
 			d->fast_adopted ? ", flows of a predecessor taken over" :
 					  "");
+		if (fastpath_orphaned(d->fast))
+			cn_warn("kernel path: a predecessor's programs were on "
+				"the ports, but opening them needs CAP_SYS_ADMIN: "
+				"they were replaced and the flows they carried "
+				"are lost");
 		return CN_EXIT_OK;
 	}
 	d->fast = NULL;
@@ -598,6 +625,7 @@ static int open_fast(struct cn_daemon *d)
 	cn_warn("kernel path unavailable, every frame goes through the "
 		"daemon: %s: %s (--datapath afpacket says so without this "
 		"warning)", msg, strerror(-ret));
+	without_fast(fc.ifindex);
 	return CN_EXIT_OK;
 }
 

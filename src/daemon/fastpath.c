@@ -29,6 +29,7 @@ struct fastpath {
 	int ncpu;
 	struct cn_fast_stats *percpu;
 	struct cn_fast_state st;
+	bool orphaned; /* a predecessor's programs, which could not be opened */
 };
 
 static void close_fds(int *fd, int n)
@@ -74,8 +75,10 @@ static int find_maps(const struct fastpath *fp, int fd[MAP_N])
 
 	if (bpf_tc_query(&hook, &opts))
 		return -ENOENT;
+	/* There are programs: -EPERM here means they are there and cannot
+	 * be opened (no CAP_SYS_ADMIN). */
 	if ((prog = bpf_prog_get_fd_by_id(opts.prog_id)) < 0)
-		return -errno;
+		return errno == EPERM || errno == EACCES ? -EPERM : -ENOENT;
 	pinfo.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
 	pinfo.map_ids = (__u64)(uintptr_t)ids;
 	if (bpf_obj_get_info_by_fd(prog, &pinfo, &len)) {
@@ -169,7 +172,9 @@ int fastpath_open(struct fastpath **out, const struct fastpath_config *cfg,
 		*errmsg = "sizing the flow map failed";
 		goto fail;
 	}
-	if (!find_maps(fp, fp->map_fd)) {
+	if ((err = find_maps(fp, fp->map_fd)) == -EPERM)
+		fp->orphaned = true;
+	if (!err) {
 		for (int k = 0; k < MAP_N; k++)
 			if ((err = bpf_map__reuse_fd(maps[k], fp->map_fd[k]))) {
 				*errmsg = "reusing the maps on the ports failed";
@@ -220,6 +225,39 @@ int fastpath_open(struct fastpath **out, const struct fastpath_config *cfg,
 fail:
 	fastpath_close(fp);
 	return err < 0 ? err : -EINVAL;
+}
+
+bool fastpath_orphaned(const struct fastpath *fp)
+{
+	return fp->orphaned;
+}
+
+static int detach_one(unsigned ifindex)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+			    .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE,
+			    .priority = TC_PRIO);
+	int err;
+
+	if (bpf_tc_query(&hook, &opts))
+		return 0;
+	opts.prog_fd = opts.prog_id = opts.flags = 0;
+	err = bpf_tc_detach(&hook, &opts);
+	return err ? err : 1;
+}
+
+int fastpath_remove(const unsigned ifindex[2])
+{
+	int n = 0, err;
+
+	libbpf_set_print(NULL);
+	for (int s = CN_CLIENT; s <= CN_SERVER; s++) {
+		if ((err = detach_one(ifindex[s])) < 0)
+			return err;
+		n += err;
+	}
+	return n;
 }
 
 int fastpath_sock_filter(const struct fastpath *fp, enum cn_side side)
@@ -310,20 +348,9 @@ void fastpath_stats(struct fastpath *fp, struct cn_fast_stats *out)
 
 int fastpath_detach(struct fastpath *fp)
 {
-	int err = 0;
+	int n = fastpath_remove(fp->cfg.ifindex);
 
-	for (int s = CN_CLIENT; s <= CN_SERVER; s++) {
-		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook,
-				    .ifindex = (int)fp->cfg.ifindex[s],
-				    .attach_point = BPF_TC_INGRESS);
-		DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE,
-				    .priority = TC_PRIO);
-		int e = bpf_tc_detach(&hook, &opts);
-
-		if (e && e != -ENOENT && !err)
-			err = e;
-	}
-	return err;
+	return n < 0 ? n : 0;
 }
 
 void fastpath_close(struct fastpath *fp)

@@ -61,6 +61,15 @@ void fastpath_stats(struct fastpath *fp, struct cn_fast_stats *out);
 /* Take the programs off the ports (their maps go with them). */
 int fastpath_detach(struct fastpath *fp);
 
+/* Take off programs a predecessor left on these ports, for a daemon that
+ * runs without the kernel path: they would forward every frame it
+ * forwards too. Returns how many were there, or -errno. */
+int fastpath_remove(const unsigned ifindex[2]);
+
+/* A predecessor's programs were on the ports but could not be opened
+ * (no CAP_SYS_ADMIN): they were replaced and its flows are lost. */
+bool fastpath_orphaned(const struct fastpath *fp);
+
 /* Close the daemon's handles; attached programs keep running. */
 void fastpath_close(struct fastpath *fp);
 

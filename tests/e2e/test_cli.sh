@@ -195,7 +195,49 @@ kill -TERM "$pid"
 wait "$pid" || fail "daemon on one veth pair: exit status after SIGTERM"
 assert_file_has "auto goes without the kernel path there" "$out/stderr" \
 	'two ends of one veth pair: no kernel path'
-assert_eq "tc programs left on lpa" "" "$(ip -n "$ns" -j tc filter show dev lpa ingress 2>/dev/null | grep -o cn_tc || true)"
+assert_eq "tc programs left on lpa" "" "$(ip netns exec "$ns" tc filter show dev lpa ingress | grep -o cn_tc || true)"
+
+# The kernel path's privileges: without CAP_BPF (and CAP_SYS_ADMIN,
+# CAP_PERFMON) --datapath bpf stops with exit 4 naming the step; auto
+# carries on without it, saying so.
+nobpf="setpriv --bounding-set -bpf,-sys_admin,-perfmon --inh-caps -bpf,-sys_admin,-perfmon"
+# shellcheck disable=SC2086 # the setpriv command line, split on purpose
+run_ns 4 "--datapath bpf without CAP_BPF" $nobpf "$BIN" --client-if cna --server-if cnb \
+	--datapath bpf --control none
+assert_file_has "message names the step and the capability" "$out/stderr" \
+	'--datapath bpf: loading the BPF programs failed \(needs CAP_BPF'
+# shellcheck disable=SC2086
+ip netns exec "$ns" $nobpf "$BIN" --client-if cna --server-if cnb --control none \
+	>"$out/stdout" 2>"$out/stderr" &
+pid=$!
+wait_until 5 grep -q 'clientnic: ready' "$out/stderr" || fail "daemon without CAP_BPF never ready"
+kill -TERM "$pid"
+wait "$pid" || fail "daemon without CAP_BPF: exit status after SIGTERM"
+assert_file_has "auto without CAP_BPF says it goes without the kernel path" "$out/stderr" \
+	'kernel path unavailable, every frame goes through the daemon'
+
+# The kernel path stays after SIGTERM; a daemon started with --datapath
+# afpacket takes it off (it would forward every frame a second time).
+ip netns exec "$ns" "$BIN" --client-if cna --server-if cnb --control none \
+	>"$out/stdout" 2>"$out/stderr" &
+pid=$!
+wait_until 10 grep -q 'clientnic: ready' "$out/stderr" || fail "daemon never ready"
+kill -TERM "$pid"
+wait "$pid" || fail "exit status after SIGTERM"
+if grep -q 'kernel path: tc programs' "$out/stderr"; then
+	assert_ne "tc program on cna after SIGTERM" "" \
+		"$(ip netns exec "$ns" tc filter show dev cna ingress | grep -o cn_tc_client || true)"
+	ip netns exec "$ns" "$BIN" --client-if cna --server-if cnb --control none \
+		--datapath afpacket >"$out/stdout" 2>"$out/stderr" &
+	pid=$!
+	wait_until 5 grep -q 'clientnic: ready' "$out/stderr" || fail "afpacket daemon never ready"
+	kill -TERM "$pid"
+	wait "$pid" || fail "afpacket daemon: exit status after SIGTERM"
+	assert_file_has "--datapath afpacket takes a predecessor's kernel path off" \
+		"$out/stderr" 'kernel path of a predecessor taken off the ports'
+	assert_eq "tc program on cna after --datapath afpacket" "" \
+		"$(ip netns exec "$ns" tc filter show dev cna ingress | grep -o cn_tc_client || true)"
+fi
 
 # With the capability it starts, says it is ready, and stops on SIGTERM
 # with exit 0 and its counters.
