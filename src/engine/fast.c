@@ -127,6 +127,10 @@ void sm_fast_refresh(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 {
 	struct cn_fast_flow rec;
 
+	/* The programs leave every frame of a slow flow to a live daemon
+	 * and track none of them: nothing to read back. */
+	if (f->fast_x.flags & CN_FF_SLOW)
+		return;
 	if (f->fast_pub && eng->io.fast_get &&
 	    eng->io.fast_get(eng->io.ctx, &f->key, &rec))
 		cn_fast_fold(f, &rec, now);
