@@ -40,7 +40,8 @@ ENGINE_SRC := $(addprefix src/engine/,packet.c checksum.c siphash.c \
 DAEMON_SRC := $(addprefix src/daemon/,main.c daemon.c worker.c workers.c \
               stats.c event_log.c pktio.c log.c pcap_out.c peer_key.c \
               privs.c cache_file.c outbuf.c report.c worker_query.c \
-              ctl_server.c control.c sd_notify.c config_file.c fastpath.c)
+              ctl_server.c control.c sd_notify.c config_file.c fastpath.c \
+              iflink.c)
 LINKEM_SRC := tools/linkem.c src/daemon/pktio.c
 CTL_SRC    := src/ctl/clientnicctl.c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)

@@ -24,6 +24,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "iflink.h"
 #include "log.h"
 #include "pcap_out.h"
 #include "cache_file.h"
@@ -509,33 +510,14 @@ static int create_engines(struct cn_daemon *d)
 
 /* ---- the kernel path ---------------------------------------------- */
 
-/* The interface's link (a veth's peer, when it is in this namespace),
- * 0 when unknown. */
-static unsigned if_link(const char *ifname)
-{
-	char path[64];
-	unsigned v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/iflink", ifname);
-	if (!(f = fopen(path, "re")))
-		return 0;
-	if (fscanf(f, "%u", &v) != 1)
-		v = 0;
-	fclose(f);
-	return v;
-}
-
-/* The two ends of one veth pair: whatever one port forwards comes back
- * in on the other, and the kernel path, which outlives the daemon, would
- * keep such a loop going for ever. */
 static bool ports_one_pair(const struct cn_daemon_config *cfg)
 {
 	unsigned c = if_nametoindex(cfg->client_if);
 	unsigned s = if_nametoindex(cfg->server_if);
+	unsigned cl, sl;
 
-	return c && s && c != s && if_link(cfg->client_if) == s &&
-	       if_link(cfg->server_if) == c;
+	return c && s && c != s && !iflink_local(c, &cl) &&
+	       !iflink_local(s, &sl) && cl == s && sl == c;
 }
 
 /*

@@ -392,8 +392,8 @@ while True:
 			"$(status_of "$pid" $cap)"
 	done
 	assert_eq "clientnic@: no new privileges" 1 "$(status_of "$pid" NoNewPrivs)"
-	assert_file_has "clientnic@: the kernel path loads within the bounding set" \
-		"$tmp/cn1.err" 'kernel path: tc programs on eth0 and eth1$'
+	assert_file_has "clientnic@: --pcap keeps every frame in the daemon" \
+		"$tmp/cn1.err" '--pcap: every frame through the daemon'
 	stop_unit "$pid" "clientnic@"
 	wait_until 5 grep -q STOPPING=1 "$tmp/notify.log" || true
 	assert_eq "clientnic@: sd_notify datagrams" "READY=1 STOPPING=1" \
@@ -409,7 +409,11 @@ while True:
 	stop_unit "$RUN_PID" "clientnic@, second start"
 	assert_file_has "clientnic@: cache read back at the next start" "$tmp/cn2.err" \
 		"cache-file .*options loaded"
-	assert_file_has "clientnic@: the next start finds the kernel path" "$tmp/cn2.err" \
+	assert_file_has "clientnic@: the kernel path loads within the bounding set" \
+		"$tmp/cn2.err" 'kernel path: tc programs on eth0 and eth1$'
+	run_unit clientnic "$ccaps" "$tmp/cn3"
+	stop_unit "$RUN_PID" "clientnic@, third start"
+	assert_file_has "clientnic@: the next start finds the kernel path" "$tmp/cn3.err" \
 		'kernel path: tc programs on eth0 and eth1, flows of a predecessor taken over'
 
 	sunit=$root/usr/lib/systemd/system/servernic@.service
