@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # The control socket and the metrics server of a running ClientNIC (two
 # workers, so answers come through the workers' snapshots and questions):
-# clientnicctl lists a live transfer's flow with its addresses and state
-# (JSON parsed, text filtered by server and state), counters in JSON match
+# clientnicctl lists a live connection's flow with its addresses, state and
+# bytes (JSON parsed, text filtered by server and state), answers while
+# GETs run through the box (byte-exact), counters in JSON match
 # those printed at the exit, metrics are well formed Prometheus text on
 # the socket and over HTTP, the learned cache lists the server. Idle
 # clients holding every slot neither stall forwarding (a transfer timed
@@ -22,19 +23,27 @@ sock=$TOPO_DIR/clientnic.sock
 ctl() { "$CTL" --socket "$sock" "$@"; }
 assert_eq "control socket: mode and owner" "600 root" "$(stat -c '%a %U' "$sock")"
 
-# ---- a live transfer's flow, while it runs
+# ---- a live connection's flow, and answers while GETs run
 serve_blob $((4 << 20))
-C curl -sS --fail -m 30 --limit-rate 2M -o "$TOPO_DIR/got" "http://$S_IP4:8080/blob" &
-curl_pid=$!
-# Listed once the server has sent tens of frames.
-under_way() { ctl flows --state established |
-	grep -Eq "server=$S_IP4:8080 .* from_server=[0-9]{2,}/"; }
-wait_until 5 under_way || { ctl flows >&2 || true; fail "no established flow listed"; }
+spawn S "$TOPO_DIR/echo.log" $TOOL echo-server 7000
+wait_listen S 7000
+# A connection that has moved 64 KiB each way and stays open.
+spawn C "$TOPO_DIR/holder.log" "$PYTHON" -c 'import socket, sys, time
+s = socket.create_connection((sys.argv[1], 7000))
+data = bytes(range(256)) * 256
+s.sendall(data)
+got = b""
+while len(got) < len(data):
+    got += s.recv(65536)
+print("echoed %d" % len(got), flush=True)
+time.sleep(60)' "$S_IP4"
+wait_line 10 "$TOPO_DIR/holder.log" '^echoed 65536' "$SPAWNED_PID" ||
+	fail "the echo connection did not complete"
 # An established flow's segments cross the kernel path where it runs.
 datapath=daemon
 grep -q 'kernel path: tc programs' "$TOPO_DIR/clientnic.err" && datapath=kernel
 ctl flows --json >"$TOPO_DIR/flows.json" || fail "flows --json failed"
-"$PYTHON" - "$TOPO_DIR/flows.json" "$C_IP4" "$S_IP4:8080" "$datapath" <<'PY' || fail "flows --json: not the live transfer"
+"$PYTHON" - "$TOPO_DIR/flows.json" "$C_IP4" "$S_IP4:7000" "$datapath" <<'PY' || fail "flows --json: not the live connection"
 import json, sys
 flows = json.load(open(sys.argv[1]))
 c_ip, server, datapath = sys.argv[2], sys.argv[3], sys.argv[4]
@@ -48,20 +57,36 @@ for k in ("client", "server", "state", "age_ms", "idle_ms", "delta", "held_frame
 assert f["client"].startswith(c_ip + ":"), f
 assert f["state"] == "established", f
 assert f["datapath"] == datapath, f
-assert f["age_ms"] > 0 and f["frames_from_server"] > 10, f
-assert f["bytes_from_server"] > 10000 and f["held_frames"] == 0, f
-print("# ok: flows --json: %s -> %s %s, age %.1f ms, %d frames / %d bytes from the server, %s"
-      % (f["client"], f["server"], f["state"], f["age_ms"], f["frames_from_server"],
-         f["bytes_from_server"], f["datapath"]))
+assert f["age_ms"] > 0 and f["held_frames"] == 0, f
+# 64 KiB each way, headers and all, in frames of any size (GSO).
+assert f["bytes_from_client"] > 65536 and f["bytes_from_server"] > 65536, f
+assert f["frames_from_client"] >= 2 and f["frames_from_server"] >= 2, f
+print("# ok: flows --json: %s -> %s %s, age %.1f ms, %d/%d frames/bytes from the"
+      " client, %d/%d from the server, %s" % (f["client"], f["server"], f["state"],
+      f["age_ms"], f["frames_from_client"], f["bytes_from_client"],
+      f["frames_from_server"], f["bytes_from_server"], f["datapath"]))
 PY
-text=$(ctl flows --server "$S_IP4:8080" --state established)
+text=$(ctl flows --server "$S_IP4:7000" --state established)
 assert_eq "flows --server --state: lines" 1 "$(grep -c . <<<"$text")"
 assert_file_has "flows: text line" <(echo "$text") \
-	"^ipv4 client=$C_IP4:[0-9]+ server=$S_IP4:8080 state=established .* datapath=$datapath$"
+	"^ipv4 client=$C_IP4:[0-9]+ server=$S_IP4:7000 state=established .* datapath=$datapath$"
 assert_eq "flows to another port" "" "$(ctl flows --server "$S_IP4:9")"
 assert_eq "flows in syn_sent" "" "$(ctl flows --state syn_sent)"
-wait "$curl_pid" || fail "the GET under way failed"
-assert_same_file "GET while the socket answered" "$TOPO_DIR/blob" "$TOPO_DIR/got"
+# GETs one after the other while the socket is asked again and again.
+C bash -c "for i in 1 2 3 4 5; do curl -sS --fail -m 30 -o $TOPO_DIR/got.\$i \
+	http://$S_IP4:8080/blob || exit 1; done" &
+gets=$!
+asked=0
+while pid_alive "$gets"; do
+	ctl flows >/dev/null && ctl counters --json >/dev/null || fail "no answer while GETs run"
+	asked=$((asked + 1))
+done
+wait "$gets" || fail "a GET failed while the socket was asked"
+for i in 1 2 3 4 5; do
+	assert_same_file "GET $i while the socket answered" "$TOPO_DIR/blob" "$TOPO_DIR/got.$i"
+done
+log "ok: $asked flows and counters answers during 5 GETs of 4 MiB"
+[ "$asked" -gt 0 ] || fail "the GETs ended before a question"
 
 # ---- idle clients in every slot do not stall forwarding
 # A GET small enough to end well within the 2 s the idle clients are
