@@ -30,7 +30,26 @@ struct fastpath {
 	struct cn_fast_stats *percpu;
 	struct cn_fast_state st;
 	bool orphaned; /* a predecessor's programs, which could not be opened */
+	/* The counters as this daemon found them: a predecessor's maps
+	 * carry its figures, which are not this daemon's. */
+	struct cn_fast_stats base;
 };
+
+static void stats_sum(struct fastpath *fp, struct cn_fast_stats *out)
+{
+	__u32 zero = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(fp->map_fd[MAP_STATS], &zero, fp->percpu))
+		return;
+	for (int c = 0; c < fp->ncpu; c++) {
+		const __u64 *in = (const __u64 *)&fp->percpu[c];
+		__u64 *sum = (__u64 *)out;
+
+		for (size_t i = 0; i < sizeof(*out) / sizeof(__u64); i++)
+			sum[i] += in[i];
+	}
+}
 
 static void close_fds(int *fd, int n)
 {
@@ -201,6 +220,7 @@ int fastpath_open(struct fastpath **out, const struct fastpath_config *cfg,
 		*errmsg = "counting CPUs failed";
 		goto fail;
 	}
+	stats_sum(fp, &fp->base);
 	/* Not alive yet: until the daemon's sockets listen, the programs
 	 * carry on as they would without it. */
 	fp->st = (struct cn_fast_state){
@@ -332,18 +352,12 @@ unsigned fastpath_each(struct fastpath *fp,
 
 void fastpath_stats(struct fastpath *fp, struct cn_fast_stats *out)
 {
-	__u32 zero = 0;
+	const __u64 *base = (const __u64 *)&fp->base;
+	__u64 *v = (__u64 *)out;
 
-	memset(out, 0, sizeof(*out));
-	if (bpf_map_lookup_elem(fp->map_fd[MAP_STATS], &zero, fp->percpu))
-		return;
-	for (int c = 0; c < fp->ncpu; c++) {
-		const __u64 *in = (const __u64 *)&fp->percpu[c];
-		__u64 *sum = (__u64 *)out;
-
-		for (size_t i = 0; i < sizeof(*out) / sizeof(__u64); i++)
-			sum[i] += in[i];
-	}
+	stats_sum(fp, out);
+	for (size_t i = 0; i < sizeof(*out) / sizeof(__u64); i++)
+		v[i] -= base[i];
 }
 
 int fastpath_detach(struct fastpath *fp)
