@@ -368,6 +368,29 @@ daemon_restart() {
 	printf -v "${name^^}_ARGS" %s "$*"
 	daemon_start "$name"
 }
+# daemon_kill NAME: SIGKILL the daemon, as a crash would end it: no
+# counters, nothing cleaned up (its kernel path stays on the ports).
+daemon_kill() {
+	local name=$1 pidvar
+	pidvar=$(_dmn_prefix "$name")_PID
+	[ -n "${!pidvar}" ] || fail "daemon_kill: $name is not running"
+	kill -KILL "${!pidvar}" 2>/dev/null || true
+	wait "${!pidvar}" 2>/dev/null || true
+	printf -v "$pidvar" %s ""
+	daemon_assert_clean "$name"
+	log "$name killed (SIGKILL)"
+}
+# daemon_tracked NAME: the flows the running daemon tracks now (SIGUSR1).
+daemon_tracked() {
+	daemon_snapshot "$1"
+	daemon_counter "$1" flows_active
+}
+# daemon_adopted NAME: how many flows of a predecessor's kernel path the
+# daemon's last start adopted (empty: it found none).
+daemon_adopted() {
+	sed -n 's/.*kernel path: \([0-9]*\) of [0-9]* flows of a predecessor adopted.*/\1/p' \
+		"$TOPO_DIR/$1.err" | tail -n 1
+}
 # daemon_counter NAME COUNTER: a counter from the stderr of the daemon's
 # last run ("name value", "name: value" or "name=value"); empty when absent.
 daemon_counter() {
@@ -406,11 +429,8 @@ assert_snic_counter() { assert_daemon_counter servernic "$@"; }
 topo_snic_to_bridge() {
 	[ "$TOPO_SNIC" = servernic ] || fail "topo_snic_to_bridge: no servernic in its place"
 	if [ -n "$SNIC_PID" ]; then
-		kill -KILL "$SNIC_PID" 2>/dev/null || true
-		wait "$SNIC_PID" 2>/dev/null || true
-		SNIC_PID=
+		daemon_kill servernic
 	fi
-	daemon_assert_clean servernic
 	# Its kernel path would outlive it: the box is gone, so is that.
 	P tc qdisc del dev eth0 clsact 2>/dev/null || true
 	P tc qdisc del dev eth1 clsact 2>/dev/null || true

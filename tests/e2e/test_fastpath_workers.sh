@@ -17,17 +17,13 @@ spawn C "$TOPO_DIR/echo.out" $TOOL echo-clients $S_IP4 7000 --count 16 \
 	--size $((40 << 14)) --pace-ms 100 --timeout 40
 echo_pid=$SPAWNED_PID
 sleep 1.5
-daemon_snapshot clientnic
-tracked=$(box_counter flows_active)
+tracked=$(daemon_tracked clientnic)
 assert_num "flows the daemon tracks before it is killed" "$tracked" '>=' 8
-kill -KILL "$BOX_PID"
-wait "$BOX_PID" 2>/dev/null || true
-BOX_PID=
+daemon_kill clientnic
 sleep 0.3
 daemon_start clientnic
-adopted=$(sed -n 's/.*kernel path: \([0-9]*\) of [0-9]* flows of a predecessor adopted.*/\1/p' \
-	"$TOPO_DIR/clientnic.err")
-assert_eq "flows adopted (those the killed daemon tracked)" "$tracked" "${adopted:-0}"
+adopted=$(daemon_adopted clientnic)
+assert_eq "flows adopted (those the killed daemon tracked)" "$tracked" "$adopted"
 wait "$echo_pid" || { cat "$TOPO_DIR/echo.out" >&2; fail "echoes across the restart failed"; }
 assert_file_has "echoes across SIGKILL and restart" "$TOPO_DIR/echo.out" '^ok=16 errors=0'
 sleep 0.5
