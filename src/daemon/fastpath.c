@@ -299,12 +299,12 @@ int fastpath_beat(struct fastpath *fp, uint64_t now_ns)
 }
 
 int fastpath_put(struct fastpath *fp, const struct cn_flow_key *key,
-		 const struct cn_fast_flow *rec)
+		 const struct cn_fast_flow *rec, bool first)
 {
 	struct cn_fast_flow now, out = *rec;
 
 	/* The programs' frame and byte counts survive a new record. */
-	if (!bpf_map_lookup_elem(fp->map_fd[MAP_FLOWS], key, &now))
+	if (!first && !bpf_map_lookup_elem(fp->map_fd[MAP_FLOWS], key, &now))
 		for (int s = CN_CLIENT; s <= CN_SERVER; s++) {
 			out.dir[s].frames = now.dir[s].frames;
 			out.dir[s].bytes = now.dir[s].bytes;

@@ -64,11 +64,11 @@ static void on_event(void *ctx, const struct cn_event *ev)
 }
 
 static int on_fast_put(void *ctx, const struct cn_flow_key *key,
-		       const struct cn_fast_flow *rec)
+		       const struct cn_fast_flow *rec, bool first)
 {
 	struct worker *w = ctx;
 
-	return fastpath_put(w->env->fast, key, rec);
+	return fastpath_put(w->env->fast, key, rec, first);
 }
 
 static void on_fast_del(void *ctx, const struct cn_flow_key *key)

@@ -102,10 +102,11 @@ struct cn_io {
 	 * a record when a flow is established and whenever how it is
 	 * translated changes, deletes it when the flow is freed, and gets it
 	 * back before it acts on one of the flow's frames or expires it.
-	 * put returns 0 or -errno; get returns false when there is none.
+	 * put returns 0 or -errno (first: the flow had no record yet); get
+	 * returns false when there is none.
 	 */
 	int (*fast_put)(void *ctx, const struct cn_flow_key *key,
-			const struct cn_fast_flow *rec);
+			const struct cn_fast_flow *rec, bool first);
 	void (*fast_del)(void *ctx, const struct cn_flow_key *key);
 	bool (*fast_get)(void *ctx, const struct cn_flow_key *key,
 			 struct cn_fast_flow *rec);

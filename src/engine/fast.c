@@ -142,10 +142,15 @@ void sm_fast_publish(struct cn_engine *eng, struct cn_flow *f)
 
 	if (!eng->io.fast_put || f->state == CN_FS_SYN_SENT)
 		return;
+	/* A client that has not spoken may be a forged source (a SYN
+	 * flood): nothing for the kernel to carry until it does, and the
+	 * server sends nothing before it has. */
+	if (!f->fast_pub && !f->client_acked && !f->peer[CN_CLIENT].ack_seen)
+		return;
 	cn_fast_export(eng, f, &rec);
 	if (f->fast_pub && !memcmp(&rec.x, &f->fast_x, sizeof(rec.x)))
 		return;
-	if (eng->io.fast_put(eng->io.ctx, &f->key, &rec)) {
+	if (eng->io.fast_put(eng->io.ctx, &f->key, &rec, !f->fast_pub)) {
 		/* Without a record the kernel would pass the server's
 		 * segments untranslated: keep the flow out of it. */
 		eng->ctr.fast_put_failed++;

@@ -227,6 +227,16 @@ wait "$pid" || fail "exit status after SIGTERM"
 if grep -q 'kernel path: tc programs' "$out/stderr"; then
 	assert_ne "tc program on cna after SIGTERM" "" \
 		"$(ip netns exec "$ns" tc filter show dev cna ingress | grep -o cn_tc_client || true)"
+	# Started under ip netns exec (its own /sys), found again from the
+	# host's mounts: nsenter enters the network namespace only.
+	nsenter --net="/run/netns/$ns" "$BIN" --client-if cna --server-if cnb \
+		--control none >"$out/stdout" 2>"$out/stderr" &
+	pid=$!
+	wait_until 10 grep -q 'clientnic: ready' "$out/stderr" || fail "daemon under nsenter never ready"
+	kill -TERM "$pid"
+	wait "$pid" || fail "daemon under nsenter: exit status after SIGTERM"
+	assert_file_has "nsenter --net finds the kernel path ip netns exec left" \
+		"$out/stderr" 'kernel path: tc programs on cna and cnb, flows of a predecessor taken over'
 	ip netns exec "$ns" "$BIN" --client-if cna --server-if cnb --control none \
 		--datapath afpacket >"$out/stdout" 2>"$out/stderr" &
 	pid=$!
