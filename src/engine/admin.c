@@ -46,7 +46,7 @@ static void flow_record(const struct cn_engine *eng, const struct cn_flow *f,
 		.bytes = { f->bytes[CN_CLIENT], f->bytes[CN_SERVER] },
 	};
 	/* The kernel path carries its plain segments (fast.c). */
-	if (f->fast_pub && !(f->fast_x.flags & CN_FF_SLOW))
+	if (f->fast_pub && !(f->fast_flags & CN_FF_SLOW))
 		memcpy(r->datapath, "kernel", sizeof("kernel"));
 	if (sm_servernic(eng))
 		r->peer = "taken_over";

@@ -129,7 +129,7 @@ void sm_fast_refresh(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 
 	/* The programs leave every frame of a slow flow to a live daemon
 	 * and track none of them: nothing to read back. */
-	if (f->fast_x.flags & CN_FF_SLOW)
+	if (f->fast_flags & CN_FF_SLOW)
 		return;
 	if (f->fast_pub && eng->io.fast_get &&
 	    eng->io.fast_get(eng->io.ctx, &f->key, &rec))
@@ -148,7 +148,7 @@ void sm_fast_publish(struct cn_engine *eng, struct cn_flow *f)
 	if (!f->fast_pub && !f->client_acked && !f->peer[CN_CLIENT].ack_seen)
 		return;
 	cn_fast_export(eng, f, &rec);
-	if (f->fast_pub && !memcmp(&rec.x, &f->fast_x, sizeof(rec.x)))
+	if (f->fast_pub && rec.x.flags == f->fast_flags)
 		return;
 	if (eng->io.fast_put(eng->io.ctx, &f->key, &rec, !f->fast_pub)) {
 		/* Without a record the kernel would pass the server's
@@ -161,7 +161,7 @@ void sm_fast_publish(struct cn_engine *eng, struct cn_flow *f)
 		return;
 	}
 	f->fast_pub = true;
-	f->fast_x = rec.x;
+	f->fast_flags = rec.x.flags;
 }
 
 void sm_fast_forget(struct cn_engine *eng, struct cn_flow *f)
@@ -254,7 +254,7 @@ int cn_engine_adopt(struct cn_engine *eng, const struct cn_flow_key *key,
 	cn_ft_list_move(&eng->ft, f, closed ? CN_LIST_CLOSED : CN_LIST_ACTIVE,
 			now);
 	f->fast_pub = eng->io.fast_put != NULL;
-	f->fast_x = *x;
+	f->fast_flags = x->flags;
 	eng->ctr.flows_adopted++;
 	sm_event(eng, CN_EV_ADOPTED, f, now);
 	/* Flags follow the flow's state, which this engine may see

@@ -65,8 +65,8 @@ struct cn_fast_end {
 	__u64 bytes;
 };
 
-/* How the daemon wants a flow translated: what it compares to decide
- * whether a record must be written again. */
+/* How the daemon wants a flow translated. Set when the flow is
+ * established; only the flags change after that. */
 struct cn_fast_xlate {
 	__u32 delta;     /* spoofed ISN - real ISN */
 	__u32 ts_delta;  /* spoofed TSval - server's TSval */

@@ -99,6 +99,10 @@ struct cn_flow {
 	/* The server's MSS when the spoofed SYN-ACK promised the client more:
 	 * longer client segments are cut to it. 0: no need. */
 	uint16_t cut_mss;
+	/* The kernel path's record as last written (fast_pub): only its
+	 * flags, since nothing else of how a flow is translated changes once
+	 * it is established. */
+	uint16_t fast_flags;
 	uint64_t list_at;   /* position time in its age list */
 	uint64_t last_seen;
 	struct cn_peer peer[2];   /* indexed by enum cn_side */
@@ -111,7 +115,6 @@ struct cn_flow {
 	uint8_t peer_state; /* enum cn_flow_peer (ClientNIC) */
 	bool client_acked;  /* the client acknowledged the SYN-ACK it got */
 	bool fast_pub;      /* the kernel path has a record of the flow */
-	struct cn_fast_xlate fast_x; /* as last written there */
 	uint64_t syn_at;    /* first SYN */
 	uint64_t deadline;  /* SYN timer (heap key) */
 	uint32_t client_isn;
