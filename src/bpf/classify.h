@@ -345,8 +345,11 @@ static __always_inline bool cn_wants_daemon(struct __sk_buff *skb, int side,
 		if (side == CN_CLIENT) {
 			const struct cn_fast_end *sv = &r->dir[CN_SERVER];
 
-			/* peer_client_resends() */
+			/* peer_client_resends(), once the server has been
+			 * quiet for a retransmission timeout */
 			return s->seg_len &&
+			       (__u32)(s->now / 1000000) - sv->seen_ms >=
+				       CN_FAST_RESEND_QUIET_MS &&
 			       seq_lt(s->seq, r->dir[CN_CLIENT].end) &&
 			       !(sv->ack_seen &&
 				 seq_leq(s->seq + s->seg_len, sv->ack));

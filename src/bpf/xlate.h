@@ -258,6 +258,7 @@ static __always_inline void cn_track(struct __sk_buff *skb, int side,
 	}
 	__sync_fetch_and_add(&d->frames, 1);
 	__sync_fetch_and_add(&d->bytes, skb->len);
+	d->seen_ms = (__u32)(s->now / 1000000);
 	r->last_seen_ns = s->now;
 }
 

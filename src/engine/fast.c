@@ -91,6 +91,9 @@ void cn_fast_export(const struct cn_engine *eng, const struct cn_flow *f,
 		e->fin_seq = p->fin_seq;
 		e->ack_seen = p->ack_seen;
 		e->fin = p->fin;
+		/* As if both ends had just been heard: the record is new
+		 * or the daemon just saw the flow. */
+		e->seen_ms = (uint32_t)(f->last_seen / 1000000);
 	}
 }
 

@@ -43,13 +43,20 @@ enum cn_fast_flag {
 	CN_FF_STRIP_SACK_S2C = 1u << 5,
 	/* Passthrough with the peer's receipt: a server segment that fits
 	 * only the untranslated space, or a client retransmission, means the
-	 * peer may be gone; the daemon looks at those. */
+	 * peer may be gone; the daemon looks at those (a retransmission only
+	 * once the server has been quiet for CN_FAST_RESEND_QUIET_MS: one
+	 * flow's segments cross the kernel on two CPUs at once, and one that
+	 * is behind another is no retransmission). */
 	CN_FF_RELAYED = 1u << 6,
 	/* ServerNIC: a client segment whose ACK is not in the client's space
 	 * may be a ClientNIC's probe; the daemon looks at those. */
 	CN_FF_PROBES = 1u << 7,
 	CN_FF_CLOSED = 1u << 8,   /* RST or both FINs: for the grace period */
 };
+
+/* Linux's shortest retransmission timeout: a client that resends because
+ * its peer vanished has heard nothing from the server for this long. */
+#define CN_FAST_RESEND_QUIET_MS 200u
 
 /* How far one end got, in the server side's sequence space (as the
  * engine's struct cn_peer), and what it sent through the kernel. */
@@ -60,7 +67,8 @@ struct cn_fast_end {
 	__u32 fin_seq;
 	__u8 ack_seen;
 	__u8 fin;
-	__u8 pad[6];
+	__u8 pad[2];
+	__u32 seen_ms;   /* CLOCK_MONOTONIC ms of its last segment there */
 	__u64 frames;    /* through the kernel path */
 	__u64 bytes;
 };
