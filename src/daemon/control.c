@@ -127,7 +127,10 @@ static bool flow_with_kernel(void *ctx, const struct cn_flow_record *r)
 	struct cn_flow_record k = *r;
 	struct cn_fast_flow rec;
 
-	if (q->fast && fastpath_get(q->fast, &r->key, &rec)) {
+	/* One map read per flow the answer lists, not per flow the walk
+	 * visits: with one worker the walk runs on the forwarding thread. */
+	if (q->fast && report_flow_listed(q->rf, r) &&
+	    fastpath_get(q->fast, &r->key, &rec)) {
 		for (int s = CN_CLIENT; s <= CN_SERVER; s++) {
 			k.frames[s] += (uint32_t)rec.dir[s].frames;
 			k.bytes[s] += rec.dir[s].bytes;

@@ -525,8 +525,10 @@ static bool ports_one_pair(const struct cn_daemon_config *cfg)
  * ports would forward each frame the daemon forwards too, so they go
  * (their flows with them).
  */
-static void without_fast(const unsigned ifindex[2])
+static void without_fast(const char *client_if, const char *server_if)
 {
+	const unsigned ifindex[2] = { if_nametoindex(client_if),
+				      if_nametoindex(server_if) };
 	int n = fastpath_remove(ifindex);
 
 	if (n > 0)
@@ -554,10 +556,8 @@ static int open_fast(struct cn_daemon *d)
 	const char *msg = "?";
 	int ret;
 
-	if (cfg->datapath == CN_DATAPATH_AFPACKET) {
-		without_fast(fc.ifindex);
+	if (cfg->datapath == CN_DATAPATH_AFPACKET)
 		return CN_EXIT_OK;
-	}
 	if (ports_one_pair(cfg)) {
 		if (cfg->datapath == CN_DATAPATH_BPF) {
 			cn_err("--datapath bpf: %s and %s are the two ends of one "
@@ -569,7 +569,6 @@ static int open_fast(struct cn_daemon *d)
 		cn_warn("%s and %s are the two ends of one veth pair: no kernel "
 			"path, whose loop would outlive the daemon", cfg->client_if,
 			cfg->server_if);
-		without_fast(fc.ifindex);
 		return CN_EXIT_OK;
 	}
 	/* A capture is of every frame, which only the daemon sees. */
@@ -577,7 +576,6 @@ static int open_fast(struct cn_daemon *d)
 		cn_info("--pcap: every frame through the daemon, so that the "
 			"capture holds them all (--datapath bpf would capture "
 			"only what the kernel path leaves to it)");
-		without_fast(fc.ifindex);
 		return CN_EXIT_OK;
 	}
 	if (cfg->pcap_path)
@@ -607,7 +605,6 @@ static int open_fast(struct cn_daemon *d)
 	cn_warn("kernel path unavailable, every frame goes through the "
 		"daemon: %s: %s (--datapath afpacket says so without this "
 		"warning)", msg, strerror(-ret));
-	without_fast(fc.ifindex);
 	return CN_EXIT_OK;
 }
 
@@ -727,6 +724,8 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 	rc = check_interfaces(cfg);
 	if (!rc)
 		rc = open_fast(d);
+	if (!rc && !d->fast)
+		without_fast(cfg->client_if, cfg->server_if);
 	if (!rc)
 		rc = create_engines(d);
 	if (rc)

@@ -111,6 +111,20 @@ static void ms(char *buf, size_t len, uint64_t ns)
 		 ns % NS_PER_MS / 1000u);
 }
 
+/* The reserve keeps room for one more record and the end of the answer
+ * (a record is well under 1 KiB): the answer is never cut inside. */
+static bool room_for_one(const struct report_flows *rf)
+{
+	return rf->listed < REPORT_FLOWS_MAX &&
+	       rf->out->len + REPORT_RESERVE <= rf->out->max;
+}
+
+bool report_flow_listed(const struct report_flows *rf,
+			const struct cn_flow_record *r)
+{
+	return flow_matches(&rf->filter, r) && room_for_one(rf);
+}
+
 bool report_flow(void *ctx, const struct cn_flow_record *r)
 {
 	struct report_flows *rf = ctx;
@@ -123,9 +137,7 @@ bool report_flow(void *ctx, const struct cn_flow_record *r)
 
 	if (!flow_matches(&rf->filter, r))
 		return true;
-	/* The reserve keeps room for this record and the end of the answer
-	 * (a record is well under 1 KiB): the answer is never cut inside. */
-	if (rf->listed >= REPORT_FLOWS_MAX || o->len + REPORT_RESERVE > o->max) {
+	if (!room_for_one(rf)) {
 		rf->left_out++;
 		return true;
 	}

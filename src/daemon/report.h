@@ -47,6 +47,10 @@ int report_parse_state(const char *s, struct flow_filter *f);
 void report_flows_begin(struct report_flows *rf);
 /* A cn_flow_visit: ctx is the struct report_flows. */
 bool report_flow(void *ctx, const struct cn_flow_record *r);
+/* Whether report_flow() would write r into the answer (its filter, the
+ * answer's bounds): a caller adding to the record asks first. */
+bool report_flow_listed(const struct report_flows *rf,
+			const struct cn_flow_record *r);
 void report_flows_end(struct report_flows *rf);
 
 /* Every counter of v by name: "name value" lines, or one JSON object. */
