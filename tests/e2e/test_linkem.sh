@@ -133,11 +133,11 @@ for d in a2b b2a; do
 	p99=$(jget "$LK_JSON" $d.delay_us.p99)
 	check_between "$d frames measured" "$n" 250 100000
 	check_between "$d achieved delay min us (set 20000, never less)" "$mn" 20000 20100
-	# A shared VM's scheduler adds a few hundred us to some deadlines (a
-	# run here measured p99 +1065 us); a wrong delay would be off by far
-	# more.
+	# A shared VM's scheduler adds up to a few ms to some deadlines (runs
+	# here measured p99 +1065 and +1605 us); a wrong delay would be off by
+	# far more.
 	check_between "$d achieved delay p50 us" "$p50" 20000 20500
-	check_between "$d achieved delay p99 us" "$p99" 20000 21500
+	check_between "$d achieved delay p99 us" "$p99" 20000 22500
 	check "$d frames all sent" [ "$(jget "$LK_JSON" $d.received)" = "$(jget "$LK_JSON" $d.sent)" ]
 done
 
@@ -158,7 +158,9 @@ mn=$(jget "$LK_JSON" a2b.delay_us.min)
 mx=$(jget "$LK_JSON" a2b.delay_us.max)
 log "figure: a2b one-way delay with jitter: min $mn max $mx us over $(jget "$LK_JSON" a2b.delay_us.count) frames"
 check_between "jitter: a2b min delay us (10 ms - 5 ms, 60 samples)" "$mn" 5000 6500
-check_between "jitter: a2b max delay us (10 ms + 5 ms, 60 samples)" "$mx" 13500 15500
+# The top of the jitter, plus what the scheduler adds to its deadline
+# (a run here: +941 us).
+check_between "jitter: a2b max delay us (10 ms + 5 ms, 60 samples)" "$mx" 13500 16500
 check_between "jitter: ping RTT min ms (never below 2 x 5 ms)" "$pmn" 10 40
 udp_run --gap-us 100
 check_eq "jitter: datagrams missing" 0 "$(jget "$UDP_OUT" missing)"
