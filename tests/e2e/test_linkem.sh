@@ -17,7 +17,7 @@
 
 PROBE="$PYTHON $E2E_DIR/linkem_probe.py"
 N_DGRAMS=2000
-passed=0 failed=0
+passed=0 failed=0 failures=
 
 check() { # what cmd...: count a check that must hold, never exit
 	local what=$1
@@ -27,6 +27,7 @@ check() { # what cmd...: count a check that must hold, never exit
 		log "ok: $what"
 	else
 		failed=$((failed + 1))
+		failures+="FAIL: $what"$'\n'
 		printf 'FAIL: %s\n' "$what"
 	fi
 }
@@ -111,20 +112,22 @@ rc=0; out=$(W "$BUILD/linkem" -a wan0 -b nosuch0 2>&1) || rc=$?
 check_eq "missing interface: exit status 1" 1 "$rc"
 check "missing interface: message says so" grep -q 'nosuch0: no such interface' <<<"$out"
 
-# ---- 1. delay: RTT is twice the one-way delay, never less, at most 1 ms
-# more on average; linkem's own measure of each frame: median within 100 us,
-# 99th percentile within 1 ms of the setting (a shared machine can hold a
-# process back for a millisecond or two now and then)
+# ---- 1. delay: RTT is twice the one-way delay, never less; the average at
+# most 5 % more (ping's own wake-ups count in it, and a shared machine holds
+# a process back for a millisecond or two now and then); linkem's own
+# measure of each frame: the minimum within 100 us, the median within 1 ms,
+# the 99th percentile within 2.5 ms of the setting. A wrong delay (none,
+# doubled, per burst instead of per frame) is off by far more.
 linkem_start --delay 20ms
 ping_i() { C ping -c "$2" -i 0.005 -W 2 -n -q "$1" |
 	sed -n 's|.* = \([0-9.]*\)/\([0-9.]*\)/\([0-9.]*\)/.*|\1 \2 \3|p'; }
 read -r mn avg mx <<<"$(ping_i $S_IP4 200)"
 log "figure: ping RTT over 2 x 20 ms (200 pings): min $mn avg $avg max $mx ms"
 check_between "ping RTT min ms (2 x 20 ms, may not be less)" "$mn" 40.0 41.0
-check_between "ping RTT avg ms" "$avg" 40.0 41.0
+check_between "ping RTT avg ms" "$avg" 40.0 42.0
 read -r mn avg mx <<<"$(ping_i $S_IP6 50)"
 check_between "ping6 RTT min ms" "$mn" 40.0 41.0
-check_between "ping6 RTT avg ms" "$avg" 40.0 41.0
+check_between "ping6 RTT avg ms" "$avg" 40.0 42.0
 linkem_stop
 for d in a2b b2a; do
 	n=$(jget "$LK_JSON" $d.delay_us.count)
@@ -136,7 +139,7 @@ for d in a2b b2a; do
 	# A shared VM's scheduler adds up to a few ms to some deadlines (runs
 	# here measured p99 +1065 and +1605 us); a wrong delay would be off by
 	# far more.
-	check_between "$d achieved delay p50 us" "$p50" 20000 20500
+	check_between "$d achieved delay p50 us" "$p50" 20000 21000
 	check_between "$d achieved delay p99 us" "$p99" 20000 22500
 	check "$d frames all sent" [ "$(jget "$LK_JSON" $d.received)" = "$(jget "$LK_JSON" $d.sent)" ]
 done
@@ -145,7 +148,7 @@ done
 linkem_start --a2b-delay 30ms --delay 1ms --b2a-delay 5ms
 read -r mn avg mx <<<"$(ping_rtt $S_IP4 20)"
 log "figure: ping RTT over 30 ms + 5 ms: min $mn avg $avg max $mx ms"
-check_between "asymmetric RTT avg ms (30 ms + 5 ms)" "$avg" 35.0 36.0
+check_between "asymmetric RTT avg ms (30 ms + 5 ms)" "$avg" 35.0 37.0
 
 # ---- 3. jitter: pings 20 ms apart see delay 10 ms +- 5 ms; a dense
 # burst must keep its order (and so gets later deadlines, not earlier)
@@ -262,5 +265,7 @@ log "figure: iperf3 server->client: linkem $lk_gbit_r Gbit/s ($lk_retr_r retrans
 check "iperf3 through linkem carried data" num_cmp "$lk_gbit" '>' 0
 check "iperf3 through the bridge carried data" num_cmp "$br_gbit" '>' 0
 
+# The failures again, last, where a runner's tail shows them.
+printf '%s' "$failures"
 echo "linkem: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
