@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -60,17 +61,51 @@ static enum cn_log_level event_level(enum cn_event_type t)
 	return t == CN_EV_BUFFERED ? CN_LOG_DEBUG : CN_LOG_INFO;
 }
 
+/* Digits of v (at most 65535) at p; returns how many. */
+static size_t put_u16(char *p, unsigned v)
+{
+	char tmp[5];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n < sizeof(tmp));
+	for (size_t i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* Four event lines per connection: an IPv4 endpoint is formatted by hand
+ * (inet_ntop and snprintf cost more than the rest of the line). */
 void event_log_endpoint(char *buf, size_t len, uint8_t family,
 			const uint8_t *addr, uint16_t port)
 {
-	char ip[INET6_ADDRSTRLEN];
+	char out[INET6_ADDRSTRLEN + 8], *p = out;
+	size_t n;
 
-	if (!inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, ip, sizeof(ip)))
-		snprintf(ip, sizeof(ip), "?");
-	if (family == 6)
-		snprintf(buf, len, "[%s]:%u", ip, port);
-	else
-		snprintf(buf, len, "%s:%u", ip, port);
+	if (family == 6) {
+		*p++ = '[';
+		if (!inet_ntop(AF_INET6, addr, p, INET6_ADDRSTRLEN))
+			strcpy(p, "?");
+		p += strlen(p);
+		*p++ = ']';
+	} else {
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				*p++ = '.';
+			p += put_u16(p, addr[i]);
+		}
+	}
+	*p++ = ':';
+	p += put_u16(p, port);
+	n = (size_t)(p - out);
+	if (!len)
+		return;
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, out, n);
+	buf[n] = '\0';
 }
 
 void event_log_write(const struct cn_event *ev, enum cn_role role)

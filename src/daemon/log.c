@@ -2,7 +2,6 @@
 #include "log.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -100,18 +99,81 @@ enum cn_log_format cn_log_format_get(void)
 							memory_order_relaxed);
 }
 
+/* Decimal digits of v, at least width of them (zero-padded), at p, which
+ * has room for 20; returns how many. */
+static size_t put_dec(char *p, uint64_t v, unsigned width)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n < sizeof(tmp));
+	while (n < width && n < sizeof(tmp))
+		tmp[n++] = '0';
+	for (size_t i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* The date and time of day change once a second: each thread keeps the
+ * last second's text and formats only the microseconds of a new stamp
+ * (an event line per handshake step costs no gmtime_r, no printf). */
+static _Thread_local struct {
+	time_t secs;
+	bool valid;
+	char text[24]; /* "YYYY-MM-DDTHH:MM:SS" */
+	size_t len;
+} stamp_cache;
+
+static bool second_text(time_t secs)
+{
+	struct tm tm;
+	char *p = stamp_cache.text;
+
+	if (stamp_cache.valid && stamp_cache.secs == secs)
+		return true;
+	if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 < 0 ||
+	    tm.tm_year + 1900 > 9999)
+		return false;
+	p += put_dec(p, (uint64_t)(tm.tm_year + 1900), 4);
+	*p++ = '-';
+	p += put_dec(p, (uint64_t)tm.tm_mon + 1, 2);
+	*p++ = '-';
+	p += put_dec(p, (uint64_t)tm.tm_mday, 2);
+	*p++ = 'T';
+	p += put_dec(p, (uint64_t)tm.tm_hour, 2);
+	*p++ = ':';
+	p += put_dec(p, (uint64_t)tm.tm_min, 2);
+	*p++ = ':';
+	p += put_dec(p, (uint64_t)tm.tm_sec, 2);
+	stamp_cache.len = (size_t)(p - stamp_cache.text);
+	stamp_cache.secs = secs;
+	stamp_cache.valid = true;
+	return true;
+}
+
 void cn_log_rfc3339(char *buf, size_t len, uint64_t ts_ns)
 {
-	time_t secs = (time_t)(ts_ns / 1000000000u);
-	struct tm tm;
+	char out[40];
+	size_t n;
 
-	if (!gmtime_r(&secs, &tm)) {
+	if (!len)
+		return;
+	if (!second_text((time_t)(ts_ns / 1000000000u))) {
 		snprintf(buf, len, "?");
 		return;
 	}
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, (unsigned)(ts_ns % 1000000000u / 1000u));
+	memcpy(out, stamp_cache.text, stamp_cache.len);
+	n = stamp_cache.len;
+	out[n++] = '.';
+	n += put_dec(out + n, ts_ns % 1000000000u / 1000u, 6);
+	out[n++] = 'Z';
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, out, n);
+	buf[n] = '\0';
 }
 
 void cn_log_line_start(char *buf, size_t len)
@@ -209,25 +271,6 @@ uint64_t cn_log_realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void rec_vappend(struct cn_log_rec *r, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
-
-static void rec_vappend(struct cn_log_rec *r, const char *fmt, va_list ap)
-{
-	size_t room = sizeof(r->buf) - REC_RESERVE - r->len;
-	int n;
-
-	if (r->truncated)
-		return;
-	n = vsnprintf(r->buf + r->len, room, fmt, ap);
-	if (n < 0 || (size_t)n >= room) {
-		r->buf[r->len] = '\0';
-		r->truncated = true;
-		return;
-	}
-	r->len += (size_t)n;
-}
-
 /* Plain bytes, without the cost of a format string. */
 static void rec_put(struct cn_log_rec *r, const char *s, size_t n)
 {
@@ -244,36 +287,31 @@ static void rec_put(struct cn_log_rec *r, const char *s, size_t n)
 	r->buf[r->len] = '\0';
 }
 
-static void rec_append(struct cn_log_rec *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void rec_append(struct cn_log_rec *r, const char *fmt, ...)
+static void rec_puts(struct cn_log_rec *r, const char *s)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	rec_vappend(r, fmt, ap);
-	va_end(ap);
+	rec_put(r, s, strlen(s));
 }
 
-/* A field's value as preformatted text: bare in both formats. */
-static void rec_field_raw(struct cn_log_rec *r, const char *key,
-			  const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void rec_field_raw(struct cn_log_rec *r, const char *key,
-			  const char *fmt, ...)
+static void rec_dec(struct cn_log_rec *r, uint64_t v, unsigned width)
 {
-	size_t start = r->len;
-	va_list ap;
+	char d[20];
 
-	if (r->format == CN_LOG_JSON)
-		rec_append(r, ",\"%s\":", key);
-	else
-		rec_append(r, " %s=", key);
-	va_start(ap, fmt);
-	rec_vappend(r, fmt, ap);
-	va_end(ap);
+	rec_put(r, d, put_dec(d, v, width));
+}
+
+/* " key=" or ",\"key\":" */
+static void rec_key(struct cn_log_rec *r, const char *key)
+{
+	bool json = r->format == CN_LOG_JSON;
+
+	rec_put(r, json ? ",\"" : " ", json ? 2 : 1);
+	rec_puts(r, key);
+	rec_put(r, json ? "\":" : "=", json ? 2 : 1);
+}
+
+/* A field is written whole or not at all: cut at its start. */
+static void rec_field_end(struct cn_log_rec *r, size_t start)
+{
 	if (r->truncated) {
 		r->len = start;
 		r->buf[start] = '\0';
@@ -288,13 +326,16 @@ void cn_log_rec_begin(struct cn_log_rec *r, enum cn_log_format format,
 	r->len = 0;
 	r->buf[0] = '\0';
 	if (format == CN_LOG_JSON) {
-		rec_append(r, "{\"ts\":%" PRIu64 ".%06" PRIu64,
-			   ts_ns / 1000000000u, ts_ns % 1000000000u / 1000u);
+		rec_puts(r, "{\"ts\":");
+		rec_dec(r, ts_ns / 1000000000u, 1);
+		rec_put(r, ".", 1);
+		rec_dec(r, ts_ns % 1000000000u / 1000u, 6);
 	} else {
 		char ts[40];
 
 		cn_log_rfc3339(ts, sizeof(ts), ts_ns);
-		rec_append(r, "ts=%s", ts);
+		rec_puts(r, "ts=");
+		rec_puts(r, ts);
 	}
 	cn_log_rec_str(r, "event", event);
 }
@@ -306,23 +347,36 @@ static bool text_needs_quotes(const char *s)
 	return !*s || strpbrk(s, " \t\"=\\") != NULL;
 }
 
+static bool needs_escape(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\';
+}
+
 static void rec_escaped(struct cn_log_rec *r, const char *s)
 {
+	static const char hex[] = "0123456789abcdef";
+
 	while (*s) {
-		size_t run = strcspn(s, "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r"
-				    "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a"
-				    "\x1b\x1c\x1d\x1e\x1f");
+		size_t run = 0;
 		unsigned char c;
 
+		while (s[run] && !needs_escape((unsigned char)s[run]))
+			run++;
 		rec_put(r, s, run);
 		s += run;
 		if (!*s)
 			break;
 		c = (unsigned char)*s++;
-		if (c == '"' || c == '\\')
-			rec_append(r, "\\%c", c);
-		else
-			rec_append(r, "\\u%04x", c);
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+
+			rec_put(r, e, sizeof(e));
+		} else {
+			char e[6] = { '\\', 'u', '0', '0', hex[c >> 4],
+				      hex[c & 15] };
+
+			rec_put(r, e, sizeof(e));
+		}
 	}
 }
 
@@ -331,54 +385,71 @@ void cn_log_rec_str(struct cn_log_rec *r, const char *key, const char *val)
 	size_t start = r->len;
 	bool quote = r->format == CN_LOG_JSON || text_needs_quotes(val);
 
-	if (r->format == CN_LOG_JSON)
-		rec_append(r, ",\"%s\":", key);
-	else
-		rec_append(r, " %s=", key);
+	rec_key(r, key);
 	if (quote)
-		rec_append(r, "\"");
+		rec_put(r, "\"", 1);
 	rec_escaped(r, val);
 	if (quote)
-		rec_append(r, "\"");
-	if (r->truncated) {
-		r->len = start;
-		r->buf[start] = '\0';
-	}
+		rec_put(r, "\"", 1);
+	rec_field_end(r, start);
 }
 
 void cn_log_rec_u64(struct cn_log_rec *r, const char *key, uint64_t val)
 {
-	rec_field_raw(r, key, "%" PRIu64, val);
+	size_t start = r->len;
+
+	rec_key(r, key);
+	rec_dec(r, val, 1);
+	rec_field_end(r, start);
 }
 
 void cn_log_rec_i64(struct cn_log_rec *r, const char *key, int64_t val)
 {
-	rec_field_raw(r, key, "%" PRId64, val);
+	size_t start = r->len;
+
+	rec_key(r, key);
+	if (val < 0)
+		rec_put(r, "-", 1);
+	/* The magnitude in unsigned arithmetic: INT64_MIN has no positive. */
+	rec_dec(r, val < 0 ? 0u - (uint64_t)val : (uint64_t)val, 1);
+	rec_field_end(r, start);
 }
 
 void cn_log_rec_bool(struct cn_log_rec *r, const char *key, bool val)
 {
-	rec_field_raw(r, key, "%s", val ? "true" : "false");
+	size_t start = r->len;
+
+	rec_key(r, key);
+	rec_puts(r, val ? "true" : "false");
+	rec_field_end(r, start);
 }
 
 void cn_log_rec_ms(struct cn_log_rec *r, const char *key, uint64_t ns)
 {
-	rec_field_raw(r, key, "%" PRIu64 ".%03" PRIu64, ns / 1000000u,
-		      ns % 1000000u / 1000u);
+	size_t start = r->len;
+
+	rec_key(r, key);
+	rec_dec(r, ns / 1000000u, 1);
+	rec_put(r, ".", 1);
+	rec_dec(r, ns % 1000000u / 1000u, 3);
+	rec_field_end(r, start);
 }
 
 void cn_log_rec_write(struct cn_log_rec *r, FILE *f)
 {
 	/* The reserve guarantees room for the tail whatever came before. */
-	size_t room = sizeof(r->buf) - r->len;
 	const char *mark = r->truncated ? (r->format == CN_LOG_JSON ?
 					   ",\"truncated\":true" :
 					   " truncated=true") : "";
-	int n = snprintf(r->buf + r->len, room, "%s%s\n", mark,
-			 r->format == CN_LOG_JSON ? "}" : "");
+	const char *end = r->format == CN_LOG_JSON ? "}\n" : "\n";
+	size_t nm = strlen(mark), ne = strlen(end);
 
-	if (n > 0 && (size_t)n < room)
-		r->len += (size_t)n;
+	if (r->len + nm + ne < sizeof(r->buf)) {
+		memcpy(r->buf + r->len, mark, nm);
+		memcpy(r->buf + r->len + nm, end, ne);
+		r->len += nm + ne;
+		r->buf[r->len] = '\0';
+	}
 	if (f != stdout) {
 		fwrite(r->buf, 1, r->len, f);
 		return;

@@ -162,6 +162,39 @@ static void test_rfc3339(void **state)
 	assert_string_equal(buf, "2024-02-29T23:59:59.999999Z");
 }
 
+/* Numbers at their edges, in both formats; the per-thread stamp of the
+ * second is right whether the seconds go forward, stay or go back. */
+static void test_numbers_and_stamps(void **state)
+{
+	struct cn_log_rec r;
+	char buf[40], *s;
+
+	(void)state;
+	cn_log_rec_begin(&r, CN_LOG_JSON, 7000001000ull, "x");
+	cn_log_rec_u64(&r, "max", UINT64_MAX);
+	cn_log_rec_u64(&r, "zero", 0);
+	cn_log_rec_i64(&r, "min", INT64_MIN);
+	cn_log_rec_i64(&r, "max", INT64_MAX);
+	cn_log_rec_ms(&r, "ms", 999);
+	s = written(&r);
+	assert_string_equal(s, "{\"ts\":7.000001,\"event\":\"x\","
+			       "\"max\":18446744073709551615,\"zero\":0,"
+			       "\"min\":-9223372036854775808,"
+			       "\"max\":9223372036854775807,\"ms\":0.000}\n");
+	free(s);
+
+	cn_log_rfc3339(buf, sizeof(buf), 1796124153000001000ull);
+	assert_string_equal(buf, "2026-12-01T11:22:33.000001Z");
+	cn_log_rfc3339(buf, sizeof(buf), 1796124153999999000ull);
+	assert_string_equal(buf, "2026-12-01T11:22:33.999999Z");
+	cn_log_rfc3339(buf, sizeof(buf), 1796124154000000000ull);
+	assert_string_equal(buf, "2026-12-01T11:22:34.000000Z");
+	cn_log_rfc3339(buf, sizeof(buf), 0);
+	assert_string_equal(buf, "1970-01-01T00:00:00.000000Z");
+	cn_log_rfc3339(buf, 11, 1796124154000000000ull);
+	assert_string_equal(buf, "2026-12-01");
+}
+
 /* A line on stderr starts with the time unless stderr is the journal. */
 static void test_line_start(void **state)
 {
@@ -195,6 +228,7 @@ int main(void)
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_rfc3339),
+		cmocka_unit_test(test_numbers_and_stamps),
 		cmocka_unit_test(test_line_start),
 	};
 

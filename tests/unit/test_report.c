@@ -388,9 +388,33 @@ static void test_outbuf(void **state)
 	ob_free(&o);
 }
 
+/* Endpoints as the event lines and the flow list print them: IPv4 by
+ * hand, IPv6 bracketed; a short buffer gets a cut, terminated string. */
+static void test_endpoint(void **state)
+{
+	const uint8_t v4a[4] = { 0, 0, 0, 0 }, v4b[4] = { 255, 255, 255, 255 },
+		      v4c[4] = { 10, 7, 0, 100 };
+	uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+	char buf[64];
+
+	(void)state;
+	v6[15] = 1;
+	event_log_endpoint(buf, sizeof(buf), 4, v4a, 0);
+	assert_string_equal(buf, "0.0.0.0:0");
+	event_log_endpoint(buf, sizeof(buf), 4, v4b, 65535);
+	assert_string_equal(buf, "255.255.255.255:65535");
+	event_log_endpoint(buf, sizeof(buf), 4, v4c, 8080);
+	assert_string_equal(buf, "10.7.0.100:8080");
+	event_log_endpoint(buf, sizeof(buf), 6, v6, 443);
+	assert_string_equal(buf, "[2001:db8::1]:443");
+	event_log_endpoint(buf, 6, 4, v4b, 65535);
+	assert_string_equal(buf, "255.2");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_endpoint),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_filters),
