@@ -299,15 +299,18 @@ int fastpath_beat(struct fastpath *fp, uint64_t now_ns)
 }
 
 int fastpath_put(struct fastpath *fp, const struct cn_flow_key *key,
-		 const struct cn_fast_flow *rec, bool first)
+		 const struct cn_fast_flow *rec, bool first,
+		 const struct cn_fast_flow *known)
 {
 	struct cn_fast_flow now, out = *rec;
 
-	/* The programs' frame and byte counts survive a new record. */
-	if (!first && !bpf_map_lookup_elem(fp->map_fd[MAP_FLOWS], key, &now))
+	if (!known && !first &&
+	    !bpf_map_lookup_elem(fp->map_fd[MAP_FLOWS], key, &now))
+		known = &now;
+	if (known)
 		for (int s = CN_CLIENT; s <= CN_SERVER; s++) {
-			out.dir[s].frames = now.dir[s].frames;
-			out.dir[s].bytes = now.dir[s].bytes;
+			out.dir[s].frames = known->dir[s].frames;
+			out.dir[s].bytes = known->dir[s].bytes;
 		}
 	return bpf_map_update_elem(fp->map_fd[MAP_FLOWS], key, &out, BPF_ANY) ?
 		       -errno : 0;

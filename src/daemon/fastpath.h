@@ -42,9 +42,15 @@ int fastpath_fanout(const struct fastpath *fp, enum cn_side side);
 /* The daemon is alive; beat_ns 0 says it stopped (fail open at once). */
 int fastpath_beat(struct fastpath *fp, uint64_t now_ns);
 
-/* first: no record of the flow yet (none of the programs' counts to keep). */
+/*
+ * A new record for key. The programs' frame and byte counts of the old one
+ * survive it: known (the counts as the caller last read or wrote them, with
+ * nothing counted since) saves reading them back; NULL reads them, unless
+ * first (no record yet, none to keep).
+ */
 int fastpath_put(struct fastpath *fp, const struct cn_flow_key *key,
-		 const struct cn_fast_flow *rec, bool first);
+		 const struct cn_fast_flow *rec, bool first,
+		 const struct cn_fast_flow *known);
 void fastpath_del(struct fastpath *fp, const struct cn_flow_key *key);
 bool fastpath_get(struct fastpath *fp, const struct cn_flow_key *key,
 		  struct cn_fast_flow *rec);

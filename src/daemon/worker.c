@@ -63,27 +63,72 @@ static void on_event(void *ctx, const struct cn_event *ev)
 	event_log_write(ev, (enum cn_role)w->env->cfg->engine.role);
 }
 
+static bool fast_last_is(const struct worker *w, const struct cn_flow_key *key)
+{
+	return w->fast_last.valid && !memcmp(&w->fast_last.key, key, sizeof(*key));
+}
+
 static int on_fast_put(void *ctx, const struct cn_flow_key *key,
 		       const struct cn_fast_flow *rec, bool first)
 {
 	struct worker *w = ctx;
+	const struct cn_fast_flow *known =
+		!first && fast_last_is(w, key) ? &w->fast_last.rec : NULL;
+	int err = fastpath_put(w->env->fast, key, rec, first, known);
 
-	return fastpath_put(w->env->fast, key, rec, first);
+	/* A live daemon's slow flow is counted by no program: what was just
+	 * written stays the record's counts until the daemon writes again.
+	 * (A daemon the programs take for dead, starved past --fail-open,
+	 * may lose a few frames' counts this way; they are figures only.) */
+	w->fast_last.valid = false;
+	if (!err && (rec->x.flags & CN_FF_SLOW)) {
+		struct cn_fast_flow keep = *rec;
+
+		if (known || first)
+			for (int s = CN_CLIENT; s <= CN_SERVER; s++) {
+				keep.dir[s].frames = first ? 0 : known->dir[s].frames;
+				keep.dir[s].bytes = first ? 0 : known->dir[s].bytes;
+			}
+		w->fast_last.valid = known || first;
+		w->fast_last.read = false;
+		w->fast_last.key = *key;
+		w->fast_last.rec = keep;
+	}
+	return err;
 }
 
 static void on_fast_del(void *ctx, const struct cn_flow_key *key)
 {
 	struct worker *w = ctx;
 
+	if (fast_last_is(w, key))
+		w->fast_last.valid = false;
 	fastpath_del(w->env->fast, key);
+}
+
+/* Before each frame and timer run: the programs may have counted frames
+ * of a flow that is not slow since its record was read. */
+static void fast_last_turn(struct worker *w)
+{
+	if (w->fast_last.read)
+		w->fast_last.valid = false;
 }
 
 static bool on_fast_get(void *ctx, const struct cn_flow_key *key,
 			struct cn_fast_flow *rec)
 {
 	struct worker *w = ctx;
+	bool ok = fastpath_get(w->env->fast, key, rec);
 
-	return fastpath_get(w->env->fast, key, rec);
+	/* Read just before the engine acts on the flow's frame, which may
+	 * write a new record at once. */
+	w->fast_last.valid = ok;
+	if (ok) {
+		w->fast_last.read = true;
+		w->fast_last.key = *key;
+		w->fast_last.rec = *rec;
+	}
+	return ok;
 }
 
 int worker_engine_create(struct worker *w, const struct cn_config *cfg,
@@ -112,6 +157,7 @@ static void on_rx(void *ctx, struct cn_frame *f, uint64_t ts_ns)
 	enum cn_verdict v;
 
 	capture(w->env, p, false, ts_ns, f);
+	fast_last_turn(w);
 	v = cn_engine_input(w->eng, p->side, f, w->now_ns, &reason);
 	if (v == CN_FORWARD)
 		send_frame(w, cn_other_side(p->side), f, true);
@@ -215,6 +261,7 @@ static void run_timers(struct worker *w)
 	now = cn_mono_ns();
 	if (cn_engine_next_deadline(w->eng) <= now) {
 		w->ticks++;
+		fast_last_turn(w);
 		cn_engine_tick(w->eng, now);
 		flush_ports(w);
 	}

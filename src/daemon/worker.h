@@ -96,6 +96,17 @@ struct worker {
 	unsigned snap_gen;   /* under snap_lock: generation of snap */
 	bool snap_final;     /* under snap_lock: the loop has ended */
 	struct worker_stats snap;
+	/* The last kernel path record this worker read or wrote, while its
+	 * counts stay what they were: a flow's record is read just before
+	 * its FIN makes it slow, then written twice (slow, closed) with no
+	 * frame counted by the programs in between, so the counts a new
+	 * record keeps need not be read back each time. */
+	struct {
+		bool valid;
+		bool read; /* read, not written: good for this frame only */
+		struct cn_flow_key key;
+		struct cn_fast_flow rec;
+	} fast_last;
 	/* Flow lists, cache dumps and new limits, asked by the main thread
 	 * and run here at the end of a loop turn (worker_query.h). */
 	struct worker_query query;

@@ -66,6 +66,34 @@ print("# ok: flows --json: %s -> %s %s, age %.1f ms, %d/%d frames/bytes from the
       f["age_ms"], f["frames_from_client"], f["bytes_from_client"],
       f["frames_from_server"], f["bytes_from_server"], f["datapath"]))
 PY
+# A connection closed both ways: its record went slow at the first FIN and
+# closed at the second, and kept the kernel path's counts each time.
+C "$PYTHON" -c 'import socket, sys
+s = socket.create_connection((sys.argv[1], 7000))
+data = bytes(range(256)) * 256
+s.sendall(data)
+got = b""
+while len(got) < len(data):
+    got += s.recv(65536)
+s.shutdown(socket.SHUT_WR)
+while s.recv(65536):
+    pass
+s.close()' "$S_IP4" || fail "the closing echo connection failed"
+closed_listed() { [ -n "$(ctl flows --state closed)" ]; }
+wait_until 5 closed_listed || fail "no closed flow listed"
+ctl flows --json --state closed >"$TOPO_DIR/closed.json" || fail "flows --json --state closed failed"
+"$PYTHON" - "$TOPO_DIR/closed.json" <<'PY' || fail "flows --json: the closed flow lost its counts"
+import json, sys
+flows = json.load(open(sys.argv[1]))
+assert len(flows) == 1, flows
+f = flows[0]
+assert f["bytes_from_client"] > 65536 and f["bytes_from_server"] > 65536, f
+# (Its frames go to the daemon now: the list says so.)
+assert f["datapath"] == "daemon", f
+print("# ok: closed flow: %d/%d frames/bytes from the client, %d/%d from the server, %s"
+      % (f["frames_from_client"], f["bytes_from_client"], f["frames_from_server"],
+         f["bytes_from_server"], f["datapath"]))
+PY
 text=$(ctl flows --server "$S_IP4:7000" --state established)
 assert_eq "flows --server --state: lines" 1 "$(grep -c . <<<"$text")"
 assert_file_has "flows: text line" <(echo "$text") \
