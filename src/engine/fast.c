@@ -17,9 +17,14 @@ static uint16_t fast_flags(const struct cn_engine *eng, const struct cn_flow *f)
 
 	if (f->state == CN_FS_CLOSED)
 		fl |= CN_FF_CLOSED | CN_FF_SLOW;
-	/* Both FINs and their ACKs close the flow: the daemon must see them. */
-	if (f->held || f->peer[CN_CLIENT].fin || f->peer[CN_SERVER].fin)
+	/* Both FINs and their ACKs close the flow: the daemon sees every
+	 * frame once both FINs are known. With one, the ACK of that FIN may
+	 * cross the kernel: it is folded in before the second FIN is acted
+	 * on, and the second's ACK comes to the daemon. */
+	if (f->held || (f->peer[CN_CLIENT].fin && f->peer[CN_SERVER].fin))
 		fl |= CN_FF_SLOW;
+	if (f->peer[CN_CLIENT].fin || f->peer[CN_SERVER].fin)
+		fl |= CN_FF_FIN;
 	if (f->passthrough)
 		fl |= CN_FF_PASSTHROUGH;
 	if (f->peer_state == CN_FP_RELAYED && f->passthrough)
@@ -192,7 +197,7 @@ static bool record_ok(const struct cn_flow_key *key,
 		    opts[i]->flags > 3)
 			return false;
 	return rec->peer_state <= CN_FP_RELAYED_BLIND &&
-	       !(x->flags & ~(CN_FF_CLOSED * 2 - 1));
+	       !(x->flags & ~CN_FF_ALL);
 }
 
 int cn_engine_adopt(struct cn_engine *eng, const struct cn_flow_key *key,

@@ -33,7 +33,7 @@ struct cn_flow_key {
 
 enum cn_fast_flag {
 	/* While the daemon is alive every frame of the flow goes to it (held
-	 * data, a FIN seen, closed, a server MSS the client may exceed...). */
+	 * data, both FINs seen, closed). */
 	CN_FF_SLOW = 1u << 0,
 	/* Nothing to rewrite: a ServerNIC translates (ClientNIC). */
 	CN_FF_PASSTHROUGH = 1u << 1,
@@ -52,7 +52,13 @@ enum cn_fast_flag {
 	 * may be a ClientNIC's probe; the daemon looks at those. */
 	CN_FF_PROBES = 1u << 7,
 	CN_FF_CLOSED = 1u << 8,   /* RST or both FINs: for the grace period */
+	/* One end's FIN has crossed the daemon (the record says which, for
+	 * a successor). A FIN or RST goes to a live daemon anyway; the rest
+	 * of a half-closed flow (the other end's data, the ACKs) stays in
+	 * the kernel until the second FIN makes the flow slow. */
+	CN_FF_FIN = 1u << 9,
 };
+#define CN_FF_ALL (CN_FF_FIN * 2 - 1)
 
 /* Linux's shortest retransmission timeout: a client that resends because
  * its peer vanished has heard nothing from the server for this long. */

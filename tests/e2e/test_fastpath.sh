@@ -88,6 +88,47 @@ assert_counter flows_active '==' 0
 assert_counter kernel.client.translated '>' 0
 assert_counter kernel.server.translated '>' 0
 
+# A half-closed flow stays in the kernel: the client sends its request
+# and its FIN, the server answers with 8 MiB; only the FINs and the last
+# ACK are the daemon's.
+spawn S "$TOPO_DIR/halfclose-s.log" "$PYTHON" -c 'import socket, sys
+l = socket.socket(socket.AF_INET6)
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("::", 7002))
+l.listen(1)
+c, _ = l.accept()
+while c.recv(65536):
+    pass
+block = bytes(range(256)) * 4096
+for i in range(8):
+    c.sendall(block)
+c.close()'
+wait_listen S 7002
+daemon_snapshot clientnic
+k0=$(daemon_counter clientnic kernel.server.translated)
+d0=$(daemon_counter clientnic frames_in_server)
+got=$(C "$PYTHON" -c 'import hashlib, socket, sys
+s = socket.create_connection((sys.argv[1], 7002))
+s.sendall(b"request")
+s.shutdown(socket.SHUT_WR)
+h, n = hashlib.sha256(), 0
+while True:
+    b = s.recv(1 << 20)
+    if not b:
+        break
+    h.update(b)
+    n += len(b)
+print(n, h.hexdigest())' "$S_IP4") || fail "the half-closed download failed"
+want="$((8 << 20)) $($PYTHON -c 'import hashlib; print(hashlib.sha256(bytes(range(256)) * 4096 * 8).hexdigest())')"
+assert_eq "8 MiB after the client's FIN, byte-exact" "$want" "$got"
+sleep 0.2
+daemon_snapshot clientnic
+k1=$(daemon_counter clientnic kernel.server.translated)
+d1=$(daemon_counter clientnic frames_in_server)
+log "half-closed download: server frames through the kernel $((k1 - k0)), through the daemon $((d1 - d0))"
+assert_num "server frames of the half-closed flow through the daemon" $((d1 - d0)) '<=' 4
+assert_num "server frames of the half-closed flow through the kernel" $((k1 - k0)) '>=' 8
+
 # SIGTERM: the path stays for the next start, which carries a paced echo on.
 spawn C "$TOPO_DIR/echo-term.out" $TOOL echo-clients $S_IP4 7000 --count 2 \
 	--size $((30 << 14)) --pace-ms 100 --timeout 30 --seed 5

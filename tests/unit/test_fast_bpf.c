@@ -782,17 +782,21 @@ static void test_control(void **state)
 					     eng_c, &f, &t),
 				 flags[i] == FR_SYN ? V_FAILOPEN : V_XLATE);
 	}
-	/* SLOW (a FIN was seen): the daemon's while it lives. */
+	/* One FIN seen: the other end's segments and the ACKs stay in the
+	 * kernel. Both (SLOW): the daemon's while it lives. */
 	f.peer[CN_SERVER].fin = true;
 	fr_spec_c2s(&s, &fl, FR_ACK, 5000, 1000 + f.delta);
 	len = build(&fr, &s);
 	set_state(true, IFINDEX);
 	assert_int_equal(check_frame(CN_CLIENT, fr.buf, len, true, 0, eng_c, &f,
+				     &t), V_XLATE);
+	f.peer[CN_CLIENT].fin = true;
+	assert_int_equal(check_frame(CN_CLIENT, fr.buf, len, true, 0, eng_c, &f,
 				     &t), V_DAEMON);
 	set_state(false, IFINDEX);
 	assert_int_equal(check_frame(CN_CLIENT, fr.buf, len, false, 0, eng_c, &f,
 				     &t), V_XLATE);
-	f.peer[CN_SERVER].fin = false;
+	f.peer[CN_SERVER].fin = f.peer[CN_CLIENT].fin = false;
 	/* Untracked: a client segment is the daemon's, a server one passes. */
 	set_state(true, IFINDEX);
 	assert_int_equal(check_frame(CN_CLIENT, fr.buf, len, true, 0, eng_c, NULL,
