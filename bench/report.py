@@ -8,8 +8,10 @@ Input lines:
                                        baseline: kernel bridges), clientnic,
                                        clientnic_afpacket, pair (ClientNIC +
                                        ServerNIC), pair_afpacket or tfo
-                                       (TCP Fast Open, bridges); repeated
-                                       rounds: the median is shown
+                                       (TCP Fast Open, bridges), h2h
+                                       (bulk head to head, its own
+                                       ratios); repeated rounds: the
+                                       median is shown
   note TEXT                            printed under the table, kept in JSON
 Each live figure of a setup other than bridge is one row, named NAME for
 the ClientNIC and SETUP.NAME for the others, against the bridge's median
@@ -95,7 +97,8 @@ def parse(path):
 
 ORDER = ["throughput", "retransmits", "conn", "conn_nolog", "rr",
          "cpu_all", "cpu_box", "fastpath", "bpf", "counter", "wan", "flood"]
-SETUPS = ["clientnic", "clientnic_afpacket", "pair", "pair_afpacket", "tfo"]
+SETUPS = ["clientnic", "clientnic_afpacket", "pair", "pair_afpacket", "tfo",
+          "h2h"]
 DATAPATH = {"clientnic": "bpf", "pair": "bpf",
             "clientnic_afpacket": "afpacket", "pair_afpacket": "afpacket"}
 BASELINE = "bridge"
@@ -182,6 +185,9 @@ SETUP_NAMES = {
     "pair_afpacket": "the same with --datapath afpacket on both",
     "tfo": "TCP Fast Open between client and server (curl --tcp-fastopen,"
            " cookie fetched first), bridges in both box places",
+    "h2h": "bulk head to head: one topology, the box places switched between"
+           " bridges and the daemons (default datapath) after every iperf3"
+           " run",
 }
 LEGEND = [
     "measured: rows without a prefix the ClientNIC alone, pair.* ClientNIC +"
@@ -198,6 +204,12 @@ LEGEND = [
     "baseline: Linux kernel bridges in the same places of the same namespace"
     " topology; WAN place a bridge, for wanN.* linkem N ms each way;"
     " ratio = measured / baseline",
+    "h2h.SETUP.*: iperf3 runs in pairs, SETUP (clientnic: the ClientNIC"
+    " alone; pair: ClientNIC + ServerNIC) next to kernel bridges in the same"
+    " places; .ratio the median of the pairs' ratios (.ratio_min,"
+    " .ratio_max their spread), .gbps and .bridge_gbps the medians of each"
+    " side's runs. The throughput rows above compare medians of runs minutes"
+    " apart; on a shared machine these pairs are the closer comparison",
     "flood.*: random-source SYNs at the generator's full rate into the box"
     " place, a fresh ClientNIC against a bridge; answered: the server's"
     " SYN-ACKs come back through the box, silent: the server cannot answer;"

@@ -6,7 +6,8 @@
 # default datapath (the kernel fast path) and with --datapath afpacket,
 # and over a WAN with delay the first byte through bridges, the daemons
 # (default datapath) and TCP Fast Open;
-# then, once, a SYN flood through a bridge and the ClientNIC (flood.sh).
+# then, once, bulk head to head (daemon and bridge runs in pairs, live.sh
+# h2h) and a SYN flood through a bridge and the ClientNIC (flood.sh).
 # Prints one table and writes it as JSON to bench/results/latest.json
 # (BENCH_OUT overrides). Figures only: nothing here passes or fails on a
 # number.
@@ -19,8 +20,9 @@
 # LIVE_BPF_STATS=1 (ns per run of the kernel path's BPF programs, see
 # live.sh), LIVE_SETUPS (the box setups of a round, default all five:
 # "bridge clientnic clientnic_afpacket pair pair_afpacket"),
-# BENCH_FLOOD=0 (no SYN flood), FLOOD_SECONDS, FLOOD_RATE, FLOOD_VARIANTS
-# (see flood.sh).
+# BENCH_H2H=0 (no bulk head to head; LIVE_H2H_PAIRS, LIVE_H2H_SECONDS: see
+# live.sh), BENCH_FLOOD=0 (no SYN flood), FLOOD_SECONDS, FLOOD_RATE,
+# FLOOD_VARIANTS (see flood.sh).
 set -o errexit -o nounset -o pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -114,6 +116,8 @@ if [ "${BENCH_LIVE:-1}" = 1 ]; then
 		for s in $order; do live "$s" "$round"; done
 		live wan "$round"
 	done
+	# Once, pairs of runs of its own: bulk head to head.
+	if [ "${BENCH_H2H:-1}" = 1 ]; then live h2h 1; fi
 	# Once: a flood is not a figure to take the median of, and it is long.
 	if [ "${BENCH_FLOOD:-1}" = 1 ]; then live flood 1; fi
 fi
