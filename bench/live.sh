@@ -616,7 +616,7 @@ h2h_setting() { # setup offloads streams
 		log "h2h $setup offloads $off, $streams streams, pair $i: $g vs bridges $b Gbit/s"
 		boxes+=("$g")
 		bridges+=("$b")
-		ratios+=("$(awk -v g="$g" -v b="$b" 'BEGIN { printf "%.4f", b > 0 ? g / b : 0 }')")
+		ratios+=("$(awk -v g="$g" -v b="$b" 'BEGIN { printf "%.4f", (b > 0 ? g / b : 0) }')")
 	done
 	emit "$setup.throughput.offload_$off.streams_$streams.ratio" \
 		"$(printf '%s\n' "${ratios[@]}" | median_of)" "x (median of $h2h_pairs paired runs)"
