@@ -32,7 +32,9 @@
 #                            per setting the median of the paired ratios
 #                            (LIVE_H2H_PAIRS pairs, default 5, of
 #                            LIVE_H2H_SECONDS runs, default 3), the
-#                            ClientNIC alone, then the pair
+#                            ClientNIC alone, then the pair; bulk (offloads
+#                            on and off, 1 and 4 streams), then connections
+#                            (as conn_rate)
 #
 # Prints "live NAME VALUE UNIT" (the run.sh caller files it under the box
 # it asked for), or, for `wan`, "live.SETUP NAME VALUE UNIT" with SETUP one
@@ -594,40 +596,41 @@ h2h_to() { # bridge|clientnic|pair
 	esac
 	H2H_STATE=$1
 }
-h2h_run() { # streams -> Gbit/s
+h2h_run() { # streams|conn -> Gbit/s, or connections/s
 	local r
+	if [ "$1" = conn ]; then
+		r=$(C "$LOADGEN" conn --connect "$S_IP4":$CONN_PORT --conns 64 --size 100 --seconds "$secs")
+		kv rate "$r"
+		return 0
+	fi
 	r=$(iperf_gbps "$1")
 	echo "${r% *}"
 }
-h2h_setting() { # setup offloads streams
-	local setup=$1 off=$2 streams=$3 i g b ratios=() boxes=() bridges=()
+h2h_setting() { # setup figure streams|conn unit
+	local setup=$1 fig=$2 what=$3 unit=$4 i g b ratios=() boxes=() bridges=()
 	for i in $(seq "$h2h_pairs"); do
 		# One switch per pair: the order alternates by itself.
 		if [ "$H2H_STATE" = bridge ]; then
-			b=$(h2h_run "$streams")
+			b=$(h2h_run "$what")
 			h2h_to "$setup"
-			g=$(h2h_run "$streams")
+			g=$(h2h_run "$what")
 		else
 			h2h_to "$setup"
-			g=$(h2h_run "$streams")
+			g=$(h2h_run "$what")
 			h2h_to bridge
-			b=$(h2h_run "$streams")
+			b=$(h2h_run "$what")
 		fi
-		log "h2h $setup offloads $off, $streams streams, pair $i: $g vs bridges $b Gbit/s"
+		log "h2h $setup $fig, pair $i: $g vs bridges $b $unit"
 		boxes+=("$g")
 		bridges+=("$b")
 		ratios+=("$(awk -v g="$g" -v b="$b" 'BEGIN { printf "%.4f", (b > 0 ? g / b : 0) }')")
 	done
-	emit "$setup.throughput.offload_$off.streams_$streams.ratio" \
+	emit "$setup.$fig.ratio" \
 		"$(printf '%s\n' "${ratios[@]}" | median_of)" "x (median of $h2h_pairs paired runs)"
-	emit "$setup.throughput.offload_$off.streams_$streams.gbps" \
-		"$(printf '%s\n' "${boxes[@]}" | median_of)" Gbit/s
-	emit "$setup.throughput.offload_$off.streams_$streams.bridge_gbps" \
-		"$(printf '%s\n' "${bridges[@]}" | median_of)" Gbit/s
-	emit "$setup.throughput.offload_$off.streams_$streams.ratio_min" \
-		"$(printf '%s\n' "${ratios[@]}" | sort -g | head -n 1)" x
-	emit "$setup.throughput.offload_$off.streams_$streams.ratio_max" \
-		"$(printf '%s\n' "${ratios[@]}" | sort -g | tail -n 1)" x
+	emit "$setup.$fig.value" "$(printf '%s\n' "${boxes[@]}" | median_of)" "$unit"
+	emit "$setup.$fig.bridge" "$(printf '%s\n' "${bridges[@]}" | median_of)" "$unit"
+	emit "$setup.$fig.ratio_min" "$(printf '%s\n' "${ratios[@]}" | sort -g | head -n 1)" x
+	emit "$setup.$fig.ratio_max" "$(printf '%s\n' "${ratios[@]}" | sort -g | tail -n 1)" x
 }
 main_h2h() {
 	secs=${LIVE_H2H_SECONDS:-3}
@@ -641,10 +644,12 @@ main_h2h() {
 		for off in on off; do
 			topo_offloads "$off"
 			for streams in 1 4; do
-				h2h_setting "$setup" "$off" "$streams"
+				h2h_setting "$setup" "throughput.offload_$off.streams_$streams" \
+					"$streams" Gbit/s
 			done
 		done
 		topo_offloads on
+		h2h_setting "$setup" conn conn conn/s
 	done
 	h2h_to bridge
 	return 0

@@ -204,11 +204,11 @@ LEGEND = [
     "baseline: Linux kernel bridges in the same places of the same namespace"
     " topology; WAN place a bridge, for wanN.* linkem N ms each way;"
     " ratio = measured / baseline",
-    "h2h.SETUP.*: iperf3 runs in pairs, SETUP (clientnic: the ClientNIC"
-    " alone; pair: ClientNIC + ServerNIC) next to kernel bridges in the same"
-    " places; .ratio the median of the pairs' ratios (.ratio_min,"
-    " .ratio_max their spread), .gbps and .bridge_gbps the medians of each"
-    " side's runs. The throughput rows above compare medians of runs minutes"
+    "h2h.SETUP.*: iperf3 and connection runs in pairs, SETUP (clientnic:"
+    " the ClientNIC alone; pair: ClientNIC + ServerNIC) next to kernel"
+    " bridges in the same places; .ratio the median of the pairs' ratios"
+    " (.ratio_min, .ratio_max their spread), .value and .bridge the medians"
+    " of each side's runs. The rows above compare medians of runs minutes"
     " apart; on a shared machine these pairs are the closer comparison",
     "flood.*: random-source SYNs at the generator's full rate into the box"
     " place, a fresh ClientNIC against a bridge; answered: the server's"
