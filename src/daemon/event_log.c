@@ -61,21 +61,6 @@ static enum cn_log_level event_level(enum cn_event_type t)
 	return t == CN_EV_BUFFERED ? CN_LOG_DEBUG : CN_LOG_INFO;
 }
 
-/* Digits of v (at most 65535) at p; returns how many. */
-static size_t put_u16(char *p, unsigned v)
-{
-	char tmp[5];
-	size_t n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v && n < sizeof(tmp));
-	for (size_t i = 0; i < n; i++)
-		p[i] = tmp[n - 1 - i];
-	return n;
-}
-
 /* Four event lines per connection: an IPv4 endpoint is formatted by hand
  * (inet_ntop and snprintf cost more than the rest of the line). */
 void event_log_endpoint(char *buf, size_t len, uint8_t family,
@@ -94,11 +79,11 @@ void event_log_endpoint(char *buf, size_t len, uint8_t family,
 		for (int i = 0; i < 4; i++) {
 			if (i)
 				*p++ = '.';
-			p += put_u16(p, addr[i]);
+			p += cn_log_put_dec(p, addr[i], 1);
 		}
 	}
 	*p++ = ':';
-	p += put_u16(p, port);
+	p += cn_log_put_dec(p, port, 1);
 	n = (size_t)(p - out);
 	if (!len)
 		return;

@@ -99,9 +99,7 @@ enum cn_log_format cn_log_format_get(void)
 							memory_order_relaxed);
 }
 
-/* Decimal digits of v, at least width of them (zero-padded), at p, which
- * has room for 20; returns how many. */
-static size_t put_dec(char *p, uint64_t v, unsigned width)
+size_t cn_log_put_dec(char *p, uint64_t v, unsigned width)
 {
 	char tmp[20];
 	size_t n = 0;
@@ -137,17 +135,17 @@ static bool second_text(time_t secs)
 	if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 < 0 ||
 	    tm.tm_year + 1900 > 9999)
 		return false;
-	p += put_dec(p, (uint64_t)(tm.tm_year + 1900), 4);
+	p += cn_log_put_dec(p, (uint64_t)(tm.tm_year + 1900), 4);
 	*p++ = '-';
-	p += put_dec(p, (uint64_t)tm.tm_mon + 1, 2);
+	p += cn_log_put_dec(p, (uint64_t)tm.tm_mon + 1, 2);
 	*p++ = '-';
-	p += put_dec(p, (uint64_t)tm.tm_mday, 2);
+	p += cn_log_put_dec(p, (uint64_t)tm.tm_mday, 2);
 	*p++ = 'T';
-	p += put_dec(p, (uint64_t)tm.tm_hour, 2);
+	p += cn_log_put_dec(p, (uint64_t)tm.tm_hour, 2);
 	*p++ = ':';
-	p += put_dec(p, (uint64_t)tm.tm_min, 2);
+	p += cn_log_put_dec(p, (uint64_t)tm.tm_min, 2);
 	*p++ = ':';
-	p += put_dec(p, (uint64_t)tm.tm_sec, 2);
+	p += cn_log_put_dec(p, (uint64_t)tm.tm_sec, 2);
 	stamp_cache.len = (size_t)(p - stamp_cache.text);
 	stamp_cache.secs = secs;
 	stamp_cache.valid = true;
@@ -168,7 +166,7 @@ void cn_log_rfc3339(char *buf, size_t len, uint64_t ts_ns)
 	memcpy(out, stamp_cache.text, stamp_cache.len);
 	n = stamp_cache.len;
 	out[n++] = '.';
-	n += put_dec(out + n, ts_ns % 1000000000u / 1000u, 6);
+	n += cn_log_put_dec(out + n, ts_ns % 1000000000u / 1000u, 6);
 	out[n++] = 'Z';
 	if (n >= len)
 		n = len - 1;
@@ -296,7 +294,7 @@ static void rec_dec(struct cn_log_rec *r, uint64_t v, unsigned width)
 {
 	char d[20];
 
-	rec_put(r, d, put_dec(d, v, width));
+	rec_put(r, d, cn_log_put_dec(d, v, width));
 }
 
 /* " key=" or ",\"key\":" */

@@ -83,6 +83,9 @@ void cn_log_rec_ms(struct cn_log_rec *r, const char *key, uint64_t ns);
 /* Write the record and a newline to f, then flush f. */
 /* To stdout the record is queued, not written: see cn_log_flush(). */
 void cn_log_rec_write(struct cn_log_rec *r, FILE *f);
+/* The decimal digits of v, at least width of them (zero-padded), at p,
+ * which has room for 20; returns how many. No terminating NUL. */
+size_t cn_log_put_dec(char *p, uint64_t v, unsigned width);
 /* Write queued records as far as stdout takes them, waiting for it at
  * most wait_ms (0: not at all) each time it is full. */
 void cn_log_flush(int wait_ms);

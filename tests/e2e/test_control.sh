@@ -27,8 +27,9 @@ assert_eq "control socket: mode and owner" "600 root" "$(stat -c '%a %U' "$sock"
 serve_blob $((4 << 20))
 spawn S "$TOPO_DIR/echo.log" $TOOL echo-server 7000
 wait_listen S 7000
-# A connection that has moved 64 KiB each way and stays open.
-spawn C "$TOPO_DIR/holder.log" "$PYTHON" -c 'import socket, sys, time
+# echo64 MODE: 64 KiB each way, then hold the connection open for a minute
+# (hold) or close it both ways (close).
+ECHO64_PY='import socket, sys, time
 s = socket.create_connection((sys.argv[1], 7000))
 data = bytes(range(256)) * 256
 s.sendall(data)
@@ -36,7 +37,14 @@ got = b""
 while len(got) < len(data):
     got += s.recv(65536)
 print("echoed %d" % len(got), flush=True)
-time.sleep(60)' "$S_IP4"
+if sys.argv[2] == "hold":
+    time.sleep(60)
+s.shutdown(socket.SHUT_WR)
+while s.recv(65536):
+    pass
+s.close()'
+# A connection that has moved 64 KiB each way and stays open.
+spawn C "$TOPO_DIR/holder.log" "$PYTHON" -c "$ECHO64_PY" "$S_IP4" hold
 wait_line 10 "$TOPO_DIR/holder.log" '^echoed 65536' "$SPAWNED_PID" ||
 	fail "the echo connection did not complete"
 # An established flow's segments cross the kernel path where it runs.
@@ -66,19 +74,10 @@ print("# ok: flows --json: %s -> %s %s, age %.1f ms, %d/%d frames/bytes from the
       f["age_ms"], f["frames_from_client"], f["bytes_from_client"],
       f["frames_from_server"], f["bytes_from_server"], f["datapath"]))
 PY
-# A connection closed both ways: its record went slow at the first FIN and
-# closed at the second, and kept the kernel path's counts each time.
-C "$PYTHON" -c 'import socket, sys
-s = socket.create_connection((sys.argv[1], 7000))
-data = bytes(range(256)) * 256
-s.sendall(data)
-got = b""
-while len(got) < len(data):
-    got += s.recv(65536)
-s.shutdown(socket.SHUT_WR)
-while s.recv(65536):
-    pass
-s.close()' "$S_IP4" || fail "the closing echo connection failed"
+# A connection closed both ways: its record was rewritten at each FIN (a FIN
+# seen, then slow) and at the last ACK (closed), and kept the kernel path's
+# counts each time.
+C "$PYTHON" -c "$ECHO64_PY" "$S_IP4" close >/dev/null || fail "the closing echo connection failed"
 closed_listed() { [ -n "$(ctl flows --state closed)" ]; }
 wait_until 5 closed_listed || fail "no closed flow listed"
 ctl flows --json --state closed >"$TOPO_DIR/closed.json" || fail "flows --json --state closed failed"
