@@ -611,7 +611,7 @@ static int open_fast(struct cn_daemon *d)
 struct adoption {
 	struct worker_pool *pool;
 	uint64_t now;
-	unsigned adopted, refused;
+	unsigned adopted, no_slot, unknown;
 };
 
 static int adopt_one(void *ctx, const struct cn_flow_key *key,
@@ -626,9 +626,13 @@ static int adopt_one(void *ctx, const struct cn_flow_key *key,
 		a->adopted += !ret;
 		return 0;
 	}
-	/* No slot for it (or nothing an engine wrote): the kernel would
-	 * carry it with nobody to close or expire it. */
-	a->refused++;
+	/* No slot for it, or nothing this engine wrote (another version's
+	 * record): the kernel would carry it with nobody to close or expire
+	 * it. */
+	if (ret == -ENOSPC)
+		a->no_slot++;
+	else
+		a->unknown++;
 	return 1;
 }
 
@@ -640,9 +644,12 @@ static void adopt_flows(struct cn_daemon *d)
 
 	cn_info("kernel path: %u of %u flows of a predecessor adopted",
 		a.adopted, seen);
-	if (a.refused)
+	if (a.no_slot)
 		cn_warn("kernel path: %u flows of a predecessor dropped (no "
-			"free slot: raise --max-flows)", a.refused);
+			"free slot: raise --max-flows)", a.no_slot);
+	if (a.unknown)
+		cn_warn("kernel path: %u flows of a predecessor dropped (their "
+			"records are not of this version's making)", a.unknown);
 }
 
 /* Everything that needs a privilege is open: let it go. */

@@ -44,9 +44,11 @@ int fastpath_beat(struct fastpath *fp, uint64_t now_ns);
 
 /*
  * A new record for key. The programs' frame and byte counts of the old one
- * survive it: known (the counts as the caller last read or wrote them, with
- * nothing counted since) saves reading them back; NULL reads them, unless
- * first (no record yet, none to keep).
+ * survive it: known (the counts as the caller last read or wrote them)
+ * saves reading them back; NULL reads them, unless first (no record yet,
+ * none to keep). Either way what the programs count between that read and
+ * this write is lost: the counts are figures, and a record has no field
+ * the daemon can write without writing them all.
  */
 int fastpath_put(struct fastpath *fp, const struct cn_flow_key *key,
 		 const struct cn_fast_flow *rec, bool first,

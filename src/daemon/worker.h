@@ -96,11 +96,13 @@ struct worker {
 	unsigned snap_gen;   /* under snap_lock: generation of snap */
 	bool snap_final;     /* under snap_lock: the loop has ended */
 	struct worker_stats snap;
-	/* The last kernel path record this worker read or wrote, while its
-	 * counts stay what they were: a flow's record is read just before
-	 * its FIN makes it slow, then written twice (slow, closed) with no
-	 * frame counted by the programs in between, so the counts a new
-	 * record keeps need not be read back each time. */
+	/* The last kernel path record this worker read or wrote, for the
+	 * counts a new record of the flow keeps: a record is read before the
+	 * engine acts on one of its frames (and rewritten, if at all, while
+	 * it does: a read of this frame's is as good as one just before the
+	 * write, and frames the programs count meanwhile are lost either
+	 * way); a slow record the worker wrote keeps its counts until the
+	 * next write, as no program counts a live daemon's slow flow. */
 	struct {
 		bool valid;
 		bool read; /* read, not written: good for this frame only */
