@@ -2,9 +2,12 @@
 /*
  * The kernel fast path: on the ingress of each port a tc program
  * translates the established flows' plain segments with their record and
- * redirects them to the other port; the same decision (classify.h) run as
- * a socket filter on the daemon's packet socket of the port hands the
- * daemon exactly the frames the tc program leaves to it.
+ * redirects them to the other port. What it leaves to the daemon goes on
+ * (TC_ACT_OK) to the daemon's packet sockets bound to IPv4 and IPv6, which
+ * the kernel serves after tc ingress. A VLAN-tagged frame cannot take that
+ * way (the kernel clears the tag before it serves them): the daemon's tap
+ * on the port, served before tc, takes it, with the same decision
+ * (classify.h) as its socket filter, and tc drops its own copy.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -35,6 +38,20 @@ static __always_inline int forward(struct __sk_buff *skb,
 	return (int)r;
 }
 
+/* A frame the daemon can get only from its tap: VLAN-tagged (the kernel
+ * moves the outer tag out of the frame; a test run leaves it in). */
+static __always_inline bool cn_tagged(struct __sk_buff *skb)
+{
+	__u16 proto;
+
+	if (skb->vlan_present)
+		return true;
+	if (bpf_skb_load_bytes(skb, 12, &proto, 2))
+		return false;
+	proto = bpf_ntohs(proto);
+	return proto == ETH_P_8021Q || proto == ETH_P_8021AD;
+}
+
 static __always_inline int tc_run(struct __sk_buff *skb, int side)
 {
 	struct cn_fast_side_stats *ss = side_stats(side);
@@ -47,7 +64,7 @@ static __always_inline int tc_run(struct __sk_buff *skb, int side)
 	case CN_V_DAEMON:
 		if (ss)
 			ss->to_daemon++;
-		return TC_ACT_SHOT;
+		return cn_tagged(skb) ? TC_ACT_SHOT : TC_ACT_OK;
 	case CN_V_DROP:
 		if (ss)
 			ss->dropped++;
@@ -79,12 +96,13 @@ static __always_inline int tc_run(struct __sk_buff *skb, int side)
 }
 
 /* A filter's verdict is how many bytes the socket takes: all of a frame
- * the daemon must see, none of the others (nor of its own output). */
+ * the daemon must see and can only get here (VLAN-tagged), none of the
+ * others (nor of its own output). */
 static __always_inline int sock_run(struct __sk_buff *skb, int side)
 {
 	struct cn_seg s = {};
 
-	if (skb->pkt_type == PACKET_OUTGOING)
+	if (skb->pkt_type == PACKET_OUTGOING || !cn_tagged(skb))
 		return 0;
 	return cn_classify(skb, side, false, &s) == CN_V_DAEMON ? (int)skb->len : 0;
 }

@@ -246,8 +246,9 @@ static int check_interfaces(const struct cn_daemon_config *cfg)
 	return CN_EXIT_OK;
 }
 
+/* fanout: the groups of its sockets (pktio.h), in and out. */
 static int open_port(struct worker *w, enum cn_side side, const char *ifname,
-		     uint32_t *fanout)
+		     uint32_t fanout[PKTIO_SOCKS])
 {
 	const struct cn_daemon_config *cfg = w->env->cfg;
 	struct port *p = &w->port[side];
@@ -257,9 +258,13 @@ static int open_port(struct worker *w, enum cn_side side, const char *ifname,
 		.tx_ring_bytes = cfg->tx_ring_bytes,
 		.promisc = cfg->promisc,
 		.qdisc_bypass = cfg->qdisc_bypass,
-		.fanout_group = *fanout,
+		.fanout_group = fanout[0],
 		.bpf_filter = w->env->fast ? fastpath_sock_filter(w->env->fast, side) : -1,
 		.bpf_fanout = w->env->fast ? fastpath_fanout(w->env->fast, side) : -1,
+		/* The kernel path's tc program leaves the daemon its frames
+		 * (TC_ACT_OK): nothing it forwards reaches a socket. */
+		.after_tc = w->env->fast != NULL,
+		.fanout_after_tc = { fanout[1], fanout[2] },
 	};
 	const char *msg = NULL;
 	int ret;
@@ -287,8 +292,11 @@ static int open_port(struct worker *w, enum cn_side side, const char *ifname,
 		       strerror(-ret));
 		return CN_EXIT_FAIL;
 	}
-	if (*fanout)
-		*fanout = pktio_fanout_group(p->io);
+	if (fanout[0]) {
+		fanout[0] = pktio_fanout_group(p->io);
+		fanout[1] = pktio_fanout_group_of(p->io, 0);
+		fanout[2] = pktio_fanout_group_of(p->io, 1);
+	}
 	p->pif.ifindex = if_nametoindex(ifname);
 	ret = get_mac(ifname, p->pif.mac);
 	if (ret < 0 && w->id == 0)
@@ -379,9 +387,12 @@ static int setup_worker_fds(struct worker *w, unsigned nw)
 			return ret;
 	}
 	for (int i = 0; i < 2; i++) {
-		ret = ep_add(w->epfd, pktio_fd(w->port[i].io), (uint32_t)i);
-		if (ret < 0)
-			return ret;
+		int fds[PKTIO_SOCKS];
+		unsigned n = pktio_fds(w->port[i].io, fds);
+
+		for (unsigned k = 0; k < n; k++)
+			if ((ret = ep_add(w->epfd, fds[k], (uint32_t)i)) < 0)
+				return ret;
 	}
 	return ep_add(w->epfd, w->timer_fd, TAG_TIMER);
 }
@@ -461,19 +472,20 @@ static int alloc_workers(struct cn_daemon *d)
  */
 static int open_ports(struct cn_daemon *d)
 {
-	uint32_t fanout[2] = { 0, 0 };
+	uint32_t fanout[2][PKTIO_SOCKS] = { { 0 } };
 	int rc, ret;
 
-	if (d->pool.nw > 1)
-		fanout[CN_CLIENT] = fanout[CN_SERVER] = PKTIO_FANOUT_NEW;
+	for (int s = 0; d->pool.nw > 1 && s < 2; s++)
+		for (int k = 0; k < PKTIO_SOCKS; k++)
+			fanout[s][k] = PKTIO_FANOUT_NEW;
 	for (unsigned i = 0; i < d->pool.nw; i++) {
 		struct worker *w = &d->pool.w[i];
 
 		rc = open_port(w, CN_CLIENT, d->cfg->client_if,
-			       &fanout[CN_CLIENT]);
+			       fanout[CN_CLIENT]);
 		if (!rc)
 			rc = open_port(w, CN_SERVER, d->cfg->server_if,
-				       &fanout[CN_SERVER]);
+				       fanout[CN_SERVER]);
 		if (rc)
 			return rc;
 		ret = setup_worker_fds(w, d->pool.nw);

@@ -96,7 +96,12 @@ struct pktio {
 	struct pktio_acc *acc;
 	uint32_t fanout;      /* PKTIO_FANOUT_JOIN | id, or 0 */
 	struct pktio_tx tx;
+	/* after_tc: the IPv4 and IPv6 sockets, receive only */
+	struct pktio *after[2];
 };
+
+/* The tap of an after_tc pktio sees only VLAN-tagged frames: a small ring. */
+#define PKTIO_TAP_RING (1u << 20)
 
 /* ---- setup --------------------------------------------------------- */
 
@@ -219,11 +224,12 @@ static int pktio_ring(struct pktio *io, uint32_t bytes, const char **errmsg)
 	return 0;
 }
 
-static int pktio_bind(struct pktio *io, bool promisc, const char **errmsg)
+static int pktio_bind(struct pktio *io, uint16_t proto, bool promisc,
+		      const char **errmsg)
 {
 	struct sockaddr_ll sll = {
 		.sll_family = AF_PACKET,
-		.sll_protocol = htons(ETH_P_ALL),
+		.sll_protocol = htons(proto),
 		.sll_ifindex = io->ifindex,
 	};
 	struct packet_mreq mr = {
@@ -318,15 +324,13 @@ static int pktio_fanout(struct pktio *io, uint32_t group, int prog,
 	return 0;
 }
 
+/* bytes 0: no transmit staging (a socket that only receives). */
 static int pktio_alloc_tx(struct pktio *io, uint32_t bytes,
 			  const char **errmsg)
 {
-	if (!bytes)
-		bytes = PKTIO_TX_STAGE_DEFAULT;
-	if (bytes < PKTIO_FRAME_MAX)
+	if (bytes && bytes < PKTIO_FRAME_MAX)
 		bytes = PKTIO_FRAME_MAX;
-	io->tx.stage = malloc(bytes);
-	if (!io->tx.stage) {
+	if (bytes && !(io->tx.stage = malloc(bytes))) {
 		*errmsg = "out of memory for packet buffers";
 		return -ENOMEM;
 	}
@@ -341,14 +345,17 @@ static int pktio_alloc_tx(struct pktio *io, uint32_t bytes,
 	return 0;
 }
 
-int pktio_open(struct pktio **out, const struct pktio_config *cfg,
-	       const char **errmsg)
+/* One socket: bound to proto, its filter and fanout group, a receive ring
+ * of ring_bytes (0: the default) and tx_bytes of transmit staging. */
+static int pktio_open_sock(struct pktio **out, const struct pktio_config *cfg,
+			   uint16_t proto, int filter, uint32_t group,
+			   uint32_t ring_bytes, uint32_t tx_bytes,
+			   const char **errmsg)
 {
 	struct pktio *io;
 	int err;
 
 	*out = NULL;
-	*errmsg = NULL;
 	io = calloc(1, sizeof(*io));
 	if (!io || !(io->acc = calloc(1, sizeof(*io->acc)))) {
 		free(io);
@@ -359,21 +366,18 @@ int pktio_open(struct pktio **out, const struct pktio_config *cfg,
 	if ((err = pktio_socket(io, errmsg)) ||
 	    (err = pktio_lookup(io, cfg->ifname, errmsg)) ||
 	    (err = pktio_options(io, cfg, errmsg)) ||
-	    (err = pktio_ring(io, cfg->rx_ring_bytes, errmsg)) ||
-	    (err = pktio_alloc_tx(io, cfg->tx_ring_bytes, errmsg)) ||
-	    (cfg->fanout_group && (err = pktio_deaf(io, true, errmsg))) ||
-	    (!cfg->fanout_group && cfg->bpf_filter >= 0 &&
-	     (err = pktio_filter(io, cfg->bpf_filter, errmsg))) ||
-	    (err = pktio_bind(io, cfg->promisc, errmsg)))
+	    (err = pktio_ring(io, ring_bytes, errmsg)) ||
+	    (err = pktio_alloc_tx(io, tx_bytes, errmsg)) ||
+	    (group && (err = pktio_deaf(io, true, errmsg))) ||
+	    (!group && filter >= 0 && (err = pktio_filter(io, filter, errmsg))) ||
+	    (err = pktio_bind(io, proto, cfg->promisc, errmsg)))
 		goto fail;
 	/* Deaf until it joined; then its own filter replaces that in one
 	 * step, or none. */
-	if (cfg->fanout_group &&
-	    ((err = pktio_fanout(io, cfg->fanout_group, cfg->bpf_fanout,
-				 errmsg)) ||
-	     (err = cfg->bpf_filter >= 0 ?
-			    pktio_filter(io, cfg->bpf_filter, errmsg) :
-			    pktio_deaf(io, false, errmsg))))
+	if (group &&
+	    ((err = pktio_fanout(io, group, cfg->bpf_fanout, errmsg)) ||
+	     (err = filter >= 0 ? pktio_filter(io, filter, errmsg) :
+				  pktio_deaf(io, false, errmsg))))
 		goto fail;
 	*out = io;
 	return 0;
@@ -382,10 +386,41 @@ fail:
 	return err;
 }
 
+int pktio_open(struct pktio **out, const struct pktio_config *cfg,
+	       const char **errmsg)
+{
+	static const uint16_t after_proto[2] = { ETH_P_IP, ETH_P_IPV6 };
+	uint32_t tx = cfg->tx_ring_bytes ? cfg->tx_ring_bytes :
+					   PKTIO_TX_STAGE_DEFAULT;
+	struct pktio *io;
+	int err;
+
+	*errmsg = NULL;
+	err = pktio_open_sock(&io, cfg, ETH_P_ALL, cfg->bpf_filter,
+			      cfg->fanout_group,
+			      cfg->after_tc ? PKTIO_TAP_RING : cfg->rx_ring_bytes,
+			      tx, errmsg);
+	if (err)
+		return err;
+	for (int i = 0; cfg->after_tc && i < 2; i++) {
+		err = pktio_open_sock(&io->after[i], cfg, after_proto[i], -1,
+				      cfg->fanout_after_tc[i],
+				      cfg->rx_ring_bytes, 0, errmsg);
+		if (err) {
+			pktio_close(io);
+			return err;
+		}
+	}
+	*out = io;
+	return 0;
+}
+
 void pktio_close(struct pktio *io)
 {
 	if (!io)
 		return;
+	pktio_close(io->after[0]);
+	pktio_close(io->after[1]);
 	if (io->ring)
 		munmap(io->ring, io->ring_len);
 	if (io->fd >= 0)
@@ -402,6 +437,34 @@ int pktio_fd(const struct pktio *io)
 	return io->fd;
 }
 
+unsigned pktio_fds(const struct pktio *io, int fds[PKTIO_SOCKS])
+{
+	unsigned n = 0;
+
+	fds[n++] = io->fd;
+	for (int i = 0; i < 2; i++)
+		if (io->after[i])
+			fds[n++] = io->after[i]->fd;
+	return n;
+}
+
+int pktio_sock_error(const struct pktio *io)
+{
+	int fds[PKTIO_SOCKS];
+	unsigned n = pktio_fds(io, fds);
+
+	for (unsigned i = 0; i < n; i++) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			return -errno;
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 const char *pktio_ifname(const struct pktio *io)
 {
 	return io->ifname;
@@ -410,6 +473,11 @@ const char *pktio_ifname(const struct pktio *io)
 uint32_t pktio_fanout_group(const struct pktio *io)
 {
 	return io->fanout;
+}
+
+uint32_t pktio_fanout_group_of(const struct pktio *io, unsigned i)
+{
+	return i < 2 && io->after[i] ? io->after[i]->fanout : 0;
 }
 
 /* ---- receive ------------------------------------------------------- */
@@ -546,7 +614,7 @@ static struct tpacket2_hdr *pktio_slot(const struct pktio *io, unsigned i)
 	return (struct tpacket2_hdr *)(io->ring + (size_t)i * PKTIO_SLOT_SIZE);
 }
 
-void pktio_rx_release(struct pktio *io)
+static void rx_release_one(struct pktio *io)
 {
 	unsigned i = io->head >= io->held ? io->head - io->held :
 					    io->head + io->slot_nr - io->held;
@@ -559,12 +627,19 @@ void pktio_rx_release(struct pktio *io)
 	io->big_used = 0;
 }
 
-int pktio_rx_burst(struct pktio *io, unsigned budget, pktio_rx_fn fn,
-		   void *ctx)
+void pktio_rx_release(struct pktio *io)
+{
+	rx_release_one(io);
+	for (int i = 0; i < 2; i++)
+		if (io->after[i])
+			rx_release_one(io->after[i]);
+}
+
+static unsigned rx_burst_one(struct pktio *io, unsigned budget,
+			     pktio_rx_fn fn, void *ctx)
 {
 	unsigned done = 0;
 
-	pktio_rx_release(io);
 	while (done < budget) {
 		struct tpacket2_hdr *h = pktio_slot(io, io->head);
 		uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
@@ -583,6 +658,22 @@ int pktio_rx_burst(struct pktio *io, unsigned budget, pktio_rx_fn fn,
 		io->held++;
 		io->head = io->head + 1 == io->slot_nr ? 0 : io->head + 1;
 	}
+	return done;
+}
+
+/* A flow's frames all come through one of the sockets (by EtherType, or
+ * the tap for a VLAN-tagged one), so taking them one after the other
+ * keeps each flow's order. */
+int pktio_rx_burst(struct pktio *io, unsigned budget, pktio_rx_fn fn,
+		   void *ctx)
+{
+	unsigned done;
+
+	pktio_rx_release(io);
+	done = rx_burst_one(io, budget, fn, ctx);
+	for (int i = 0; i < 2; i++)
+		if (io->after[i] && done < budget)
+			done += rx_burst_one(io->after[i], budget - done, fn, ctx);
 	return (int)done;
 }
 
@@ -700,4 +791,15 @@ void pktio_get_stats(const struct pktio *io, struct pktio_stats *st)
 	if (!getsockopt(io->fd, SOL_PACKET, PACKET_STATISTICS, &ks, &len))
 		io->acc->st.rx_kernel_drops += ks.tp_drops;
 	*st = io->acc->st;
+	for (int i = 0; i < 2; i++) {
+		struct pktio_stats a;
+
+		if (!io->after[i])
+			continue;
+		pktio_get_stats(io->after[i], &a);
+		st->rx_frames += a.rx_frames;
+		st->rx_bytes += a.rx_bytes;
+		st->rx_kernel_drops += a.rx_kernel_drops;
+		st->rx_truncated += a.rx_truncated;
+	}
 }

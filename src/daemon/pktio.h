@@ -31,7 +31,20 @@ struct pktio_config {
 	 * the kernel's hash). */
 	int bpf_filter;
 	int bpf_fanout;
+	/*
+	 * With the kernel path: the frames its tc program leaves to the
+	 * daemon (TC_ACT_OK) are read from two more sockets, bound to IPv4
+	 * and IPv6, which the kernel serves after tc ingress; this socket
+	 * (all EtherTypes, a tap the kernel serves before tc) takes only
+	 * what bpf_filter keeps, and sends. Their fanout groups, like
+	 * fanout_group: pktio_fanout_group_of() of the first member's.
+	 */
+	bool after_tc;
+	uint32_t fanout_after_tc[2];
 };
+
+/* The sockets of one pktio: itself and, after_tc, the two served after tc. */
+#define PKTIO_SOCKS 3
 
 #define PKTIO_FANOUT_NEW (1u << 17)
 
@@ -50,10 +63,17 @@ int pktio_open(struct pktio **out, const struct pktio_config *cfg,
 	       const char **errmsg);
 void pktio_close(struct pktio *io);
 int pktio_fd(const struct pktio *io);
+/* Every socket's descriptor (for epoll); returns how many (1 or 3). */
+unsigned pktio_fds(const struct pktio *io, int fds[PKTIO_SOCKS]);
+/* The pending error of any of its sockets (reading it clears it): 0,
+ * an errno value, or -errno when it could not be read. */
+int pktio_sock_error(const struct pktio *io);
 const char *pktio_ifname(const struct pktio *io);
 /* The fanout group the socket joined, to give other sockets as
  * fanout_group; 0 when it joined none. */
 uint32_t pktio_fanout_group(const struct pktio *io);
+/* The same for the after_tc sockets (i 0: IPv4, 1: IPv6). */
+uint32_t pktio_fanout_group_of(const struct pktio *io, unsigned i);
 
 /*
  * Hand up to budget received frames to fn, in arrival order. The frames'

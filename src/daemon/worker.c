@@ -274,13 +274,10 @@ static void run_timers(struct worker *w)
  */
 static int on_port_error(struct port *p)
 {
-	int err = 0;
-	socklen_t len = sizeof(err);
+	int err = pktio_sock_error(p->io);
 
-	if (getsockopt(pktio_fd(p->io), SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		return -errno;
-	if (!err)
-		return 0;
+	if (err <= 0)
+		return err;
 	p->sock_errors++;
 	if (!if_nametoindex(p->ifname)) {
 		cn_err("%s: interface is gone (%s): the daemon stops; start "
