@@ -210,9 +210,11 @@ phase() {
 	emit "$setup" "$v" rss_ready "$(mib "$rss0")" MiB
 	emit "$setup" "$v" rss_peak "$(mib "$hwm")" MiB
 	# The ceiling the configuration sets: what the daemon held when ready
-	# (flow table, buckets, options cache), its two receive rings (mapped,
-	# resident once touched) and every byte --buf-total-bytes lets it keep
-	# (early data and the SYNs it keeps for retransmission).
+	# (flow table, buckets, options cache; with the kernel path its four
+	# receive rings of --rx-ring-bytes and two small ones), two receive
+	# rings more (mapped, resident once touched) and every byte
+	# --buf-total-bytes lets it keep (early data and the SYNs it keeps for
+	# retransmission).
 	local rx=8388608 buf=67108864 w
 	w=$(sed -n 's/.*--rx-ring-bytes[ =]\([0-9]*\).*/\1/p' <<<"$CLIENTNIC_ARGS")
 	if [ -n "$w" ] && [ "$w" != 0 ]; then rx=$w; fi
