@@ -196,6 +196,28 @@ bad:
 	return (int)(ts | sack << 8 | n << 16 | 1u << 24);
 }
 
+/* The frame's EtherType (host order), or -1 when it has none. */
+static __always_inline int cn_ethertype(struct __sk_buff *skb)
+{
+	__u16 proto;
+
+	if (bpf_skb_load_bytes(skb, 12, &proto, 2))
+		return -1;
+	return bpf_ntohs(proto);
+}
+
+static __always_inline bool cn_vlan_type(int proto)
+{
+	return proto == ETH_P_8021Q || proto == ETH_P_8021AD;
+}
+
+/* VLAN-tagged: the kernel moves the outer tag out of the frame (a test
+ * run leaves it in). The daemon gets such a frame only from its tap. */
+static __always_inline bool cn_tagged(struct __sk_buff *skb)
+{
+	return skb->vlan_present || cn_vlan_type(cn_ethertype(skb));
+}
+
 /* From the Ethernet header to the TCP header's fixed part and the key.
  * Returns CN_V_XLATE to go on, or the verdict for what is not a segment
  * the kernel path may touch. */
@@ -205,15 +227,13 @@ static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
 	int slow = alive ? CN_V_DAEMON : CN_V_FAILOPEN;
 	__u32 len = skb->len, l3 = CN_ETH_HLEN, ip_end, src, dst;
 	__u8 th[CN_TCP_HLEN];
-	__u16 proto;
+	int proto;
 	__u8 alen;
 
 	if (skb->vlan_present)
 		return slow;
-	if (bpf_skb_load_bytes(skb, 12, &proto, 2))
-		return slow;
-	proto = bpf_ntohs(proto);
-	if (proto == ETH_P_8021Q || proto == ETH_P_8021AD)
+	proto = cn_ethertype(skb);
+	if (proto < 0 || cn_vlan_type(proto))
 		return slow;
 	if (proto == ETH_P_IP) {
 		__u8 ip[20];

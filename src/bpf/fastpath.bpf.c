@@ -38,20 +38,6 @@ static __always_inline int forward(struct __sk_buff *skb,
 	return (int)r;
 }
 
-/* A frame the daemon can get only from its tap: VLAN-tagged (the kernel
- * moves the outer tag out of the frame; a test run leaves it in). */
-static __always_inline bool cn_tagged(struct __sk_buff *skb)
-{
-	__u16 proto;
-
-	if (skb->vlan_present)
-		return true;
-	if (bpf_skb_load_bytes(skb, 12, &proto, 2))
-		return false;
-	proto = bpf_ntohs(proto);
-	return proto == ETH_P_8021Q || proto == ETH_P_8021AD;
-}
-
 static __always_inline int tc_run(struct __sk_buff *skb, int side)
 {
 	struct cn_fast_side_stats *ss = side_stats(side);
