@@ -175,6 +175,19 @@ run_ns() { # expected-status what args...
 	}
 	log "ok: $what: exit $rc"
 }
+# ready_then_term WHAT SECONDS cmd...: start a ClientNIC (the whole command,
+# namespace entry included), wait for its ready line, SIGTERM it; it must
+# exit 0. Its output stays in $out/stdout and $out/stderr.
+ready_then_term() {
+	local what=$1 secs=$2 pid rc=0
+	shift 2
+	"$@" >"$out/stdout" 2>"$out/stderr" &
+	pid=$!
+	wait_until "$secs" grep -q 'clientnic: ready' "$out/stderr" || fail "$what never ready"
+	kill -TERM "$pid"
+	wait "$pid" || rc=$?
+	assert_eq "$what: exit status after SIGTERM" 0 "$rc"
+}
 run_ns 3 "missing interface" "$BIN" --client-if nosuch0 --server-if cnb
 assert_file_has "message names the interface" "$out/stderr" nosuch0
 # Root without CAP_NET_RAW in its bounding set cannot open packet sockets.
@@ -187,12 +200,8 @@ assert_file_has "message names the capability" "$out/stderr" CAP_NET_RAW
 run_ns 2 "--datapath bpf on the two ends of one veth pair" "$BIN" \
 	--client-if lpa --server-if lpb --datapath bpf
 assert_file_has "message says why" "$out/stderr" 'two ends of one veth pair'
-ip netns exec "$ns" "$BIN" --client-if lpa --server-if lpb --control "$out/lp.sock" \
-	>"$out/stdout" 2>"$out/stderr" &
-pid=$!
-wait_until 5 grep -q 'clientnic: ready' "$out/stderr" || fail "daemon on one veth pair never ready"
-kill -TERM "$pid"
-wait "$pid" || fail "daemon on one veth pair: exit status after SIGTERM"
+ready_then_term "daemon on one veth pair" 5 \
+	ip netns exec "$ns" "$BIN" --client-if lpa --server-if lpb --control "$out/lp.sock"
 assert_file_has "auto goes without the kernel path there" "$out/stderr" \
 	'two ends of one veth pair: no kernel path'
 assert_eq "tc programs left on lpa" "" "$(ip netns exec "$ns" tc filter show dev lpa ingress | grep -o cn_tc || true)"
@@ -207,42 +216,25 @@ run_ns 4 "--datapath bpf without CAP_BPF" $nobpf "$BIN" --client-if cna --server
 assert_file_has "message names the step and the capability" "$out/stderr" \
 	'--datapath bpf: loading the BPF programs failed \(needs CAP_BPF'
 # shellcheck disable=SC2086
-ip netns exec "$ns" $nobpf "$BIN" --client-if cna --server-if cnb --control none \
-	>"$out/stdout" 2>"$out/stderr" &
-pid=$!
-wait_until 5 grep -q 'clientnic: ready' "$out/stderr" || fail "daemon without CAP_BPF never ready"
-kill -TERM "$pid"
-wait "$pid" || fail "daemon without CAP_BPF: exit status after SIGTERM"
+ready_then_term "daemon without CAP_BPF" 5 \
+	ip netns exec "$ns" $nobpf "$BIN" --client-if cna --server-if cnb --control none
 assert_file_has "auto without CAP_BPF says it goes without the kernel path" "$out/stderr" \
 	'kernel path unavailable, every frame goes through the daemon'
 
 # The kernel path stays after SIGTERM; a daemon started with --datapath
 # afpacket takes it off (it would forward every frame a second time).
-ip netns exec "$ns" "$BIN" --client-if cna --server-if cnb --control none \
-	>"$out/stdout" 2>"$out/stderr" &
-pid=$!
-wait_until 10 grep -q 'clientnic: ready' "$out/stderr" || fail "daemon never ready"
-kill -TERM "$pid"
-wait "$pid" || fail "exit status after SIGTERM"
+ready_then_term "daemon" 10 ip netns exec "$ns" "$BIN" --client-if cna --server-if cnb --control none
 if grep -q 'kernel path: tc programs' "$out/stderr"; then
 	assert_ne "tc program on cna after SIGTERM" "" \
 		"$(ip netns exec "$ns" tc filter show dev cna ingress | grep -o cn_tc_client || true)"
 	# Started under ip netns exec (its own /sys), found again from the
 	# host's mounts: nsenter enters the network namespace only.
-	nsenter --net="/run/netns/$ns" "$BIN" --client-if cna --server-if cnb \
-		--control none >"$out/stdout" 2>"$out/stderr" &
-	pid=$!
-	wait_until 10 grep -q 'clientnic: ready' "$out/stderr" || fail "daemon under nsenter never ready"
-	kill -TERM "$pid"
-	wait "$pid" || fail "daemon under nsenter: exit status after SIGTERM"
+	ready_then_term "daemon under nsenter" 10 \
+		nsenter --net="/run/netns/$ns" "$BIN" --client-if cna --server-if cnb --control none
 	assert_file_has "nsenter --net finds the kernel path ip netns exec left" \
 		"$out/stderr" 'kernel path: tc programs on cna and cnb, flows of a predecessor taken over'
-	ip netns exec "$ns" "$BIN" --client-if cna --server-if cnb --control none \
-		--datapath afpacket >"$out/stdout" 2>"$out/stderr" &
-	pid=$!
-	wait_until 5 grep -q 'clientnic: ready' "$out/stderr" || fail "afpacket daemon never ready"
-	kill -TERM "$pid"
-	wait "$pid" || fail "afpacket daemon: exit status after SIGTERM"
+	ready_then_term "afpacket daemon" 5 \
+		ip netns exec "$ns" "$BIN" --client-if cna --server-if cnb --control none --datapath afpacket
 	assert_file_has "--datapath afpacket takes a predecessor's kernel path off" \
 		"$out/stderr" 'kernel path of a predecessor taken off the ports'
 	assert_eq "tc program on cna after --datapath afpacket" "" \
@@ -251,14 +243,7 @@ fi
 
 # With the capability it starts, says it is ready, and stops on SIGTERM
 # with exit 0 and its counters.
-ip netns exec "$ns" "$BIN" --client-if cna --server-if cnb --control "$out/cn.sock" \
-	>"$out/stdout" 2>"$out/stderr" &
-pid=$!
-wait_until 5 grep -q 'clientnic: ready' "$out/stderr" || fail "daemon never ready"
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-assert_eq "exit status after SIGTERM" 0 "$rc"
+ready_then_term "daemon" 5 ip netns exec "$ns" "$BIN" --client-if cna --server-if cnb --control "$out/cn.sock"
 assert_file_has "counters printed at exit" "$out/stderr" 'flows_created'
 for c in syns_peer_opt peers_learned peers_lost drop.rst_fallback; do
 	assert_file_has "counter $c printed" "$out/stderr" "^  $c +[0-9]+$"
