@@ -73,11 +73,10 @@ int report_parse_server(const char *s, struct flow_filter *f)
 
 int report_parse_state(const char *s, struct flow_filter *f)
 {
-	static const char *const states[] = { "syn_sent", "established",
-					      "closed" };
+	const char *name;
 
-	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-		if (!strcmp(s, states[i])) {
+	for (unsigned i = 0; (name = cn_flow_state_name(i)); i++) {
+		if (!strcmp(s, name)) {
 			snprintf(f->state, sizeof(f->state), "%s", s);
 			return 0;
 		}

@@ -30,6 +30,13 @@ static const char *const peer_names[] = {
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
+const char *cn_flow_state_name(unsigned i)
+{
+	/* A free slot is never a flow of the walk. */
+	i += CN_FS_FREE + 1;
+	return i < N_ELEMS(state_names) ? state_names[i] : NULL;
+}
+
 static void flow_record(const struct cn_engine *eng, const struct cn_flow *f,
 			uint64_t now, struct cn_flow_record *r)
 {

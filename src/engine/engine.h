@@ -185,6 +185,10 @@ struct cn_flow_record {
 	char datapath[8];     /* the caller's to fill ("daemon") */
 };
 
+/* The state names a flow record can carry, i from 0 on; NULL past the
+ * last (what a filter by state may name). */
+const char *cn_flow_state_name(unsigned i);
+
 /* Called for each flow; returns false to stop the walk. */
 typedef bool (*cn_flow_visit)(void *ctx, const struct cn_flow_record *r);
 
