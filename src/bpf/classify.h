@@ -47,10 +47,6 @@
 #define CN_TCP_HLEN 20u
 #define CN_OPT_MAX 40u
 
-#ifndef PACKET_OUTGOING
-#define PACKET_OUTGOING 4
-#endif
-
 enum cn_bpf_verdict {
 	CN_V_LOCAL,    /* no state yet: to the stack as without the programs */
 	CN_V_PASS,     /* forward unchanged: not ours to rewrite */
@@ -77,7 +73,7 @@ struct cn_seg {
 	__u8 ts_off;
 	__u8 sack_off;
 	__u8 sack_n;
-	__u8 pad;
+	__u8 tagged;       /* VLAN-tagged (cn_tagged()): parsed no further */
 	__u64 now;
 	struct cn_fast_flow *rec;
 	struct cn_flow_key key;
@@ -230,10 +226,9 @@ static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
 	int proto;
 	__u8 alen;
 
-	if (skb->vlan_present)
-		return slow;
-	proto = cn_ethertype(skb);
-	if (proto < 0 || cn_vlan_type(proto))
+	proto = skb->vlan_present ? 0 : cn_ethertype(skb);
+	s->tagged = skb->vlan_present || cn_vlan_type(proto);
+	if (s->tagged || proto < 0)
 		return slow;
 	if (proto == ETH_P_IP) {
 		__u8 ip[20];

@@ -50,7 +50,7 @@ static __always_inline int tc_run(struct __sk_buff *skb, int side)
 	case CN_V_DAEMON:
 		if (ss)
 			ss->to_daemon++;
-		return cn_tagged(skb) ? TC_ACT_SHOT : TC_ACT_OK;
+		return s.tagged ? TC_ACT_SHOT : TC_ACT_OK;
 	case CN_V_DROP:
 		if (ss)
 			ss->dropped++;
@@ -83,12 +83,13 @@ static __always_inline int tc_run(struct __sk_buff *skb, int side)
 
 /* A filter's verdict is how many bytes the socket takes: all of a frame
  * the daemon must see and can only get here (VLAN-tagged), none of the
- * others (nor of its own output). */
+ * others. (Outgoing frames never reach it: the socket and its fanout
+ * group ignore them.) */
 static __always_inline int sock_run(struct __sk_buff *skb, int side)
 {
 	struct cn_seg s = {};
 
-	if (skb->pkt_type == PACKET_OUTGOING || !cn_tagged(skb))
+	if (!cn_tagged(skb))
 		return 0;
 	return cn_classify(skb, side, false, &s) == CN_V_DAEMON ? (int)skb->len : 0;
 }

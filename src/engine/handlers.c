@@ -993,9 +993,8 @@ enum cn_verdict cn_engine_input(struct cn_engine *eng, enum cn_side from,
 	cn_pkt_flow_key(fr->data, &p, from, &key);
 	hash = cn_ft_hash(&eng->ft, &key);
 	f = cn_ft_lookup(&eng->ft, &key, hash);
-	if (f)
-		sm_fast_refresh(eng, f, now_ns);
 	if (f) {
+		sm_fast_refresh(eng, f, now_ns);
 		f->frames[from]++;
 		f->bytes[from] += p.ip_end;
 	}
