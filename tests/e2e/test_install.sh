@@ -86,17 +86,22 @@ cmp -s "$REPO_DIR/man/clientnicctl.8" "$root/usr/share/man/man8/clientnicctl.8" 
 	fail "usr/share/man/man8/clientnicctl.8 is not man/clientnicctl.8"
 log "ok: binaries and man pages are the built ones"
 
-# ---- man pages: no warning, every option, counter, event, exit status
-for p in clientnic servernic; do
-	page=$root/usr/share/man/man8/$p.8
+# page_text NAME: NAME.8 renders without a warning in both devices, and
+# as text in $tmp/NAME.txt with no hyphenation and lines long enough for a
+# paragraph, so that each option's text is one line to search.
+page_text() {
+	local page=$root/usr/share/man/man8/$1.8 dev warn
 	for dev in utf8 ascii; do
 		warn=$(groff -man -ww -T$dev "$page" 2>&1 >/dev/null)
-		assert_eq "$p.8: groff -man -ww -T$dev warnings" "" "$warn"
+		assert_eq "$1.8: groff -man -ww -T$dev warnings" "" "$warn"
 	done
+	groff -man -Tascii -rLL=400n -rHY=0 -P-c -P-b -P-o -P-u "$page" >"$tmp/$1.txt"
+}
+
+# ---- man pages: no warning, every option, counter, event, exit status
+for p in clientnic servernic; do
 	"$root/usr/sbin/$p" --help >"$tmp/$p.help"
-	# No hyphenation and lines long enough for a paragraph, so that each
-	# option's text is one line to search.
-	groff -man -Tascii -rLL=400n -rHY=0 -P-c -P-b -P-o -P-u "$page" >"$tmp/$p.txt"
+	page_text "$p"
 	"$PYTHON" - "$p" "$tmp/$p.help" "$tmp/$p.txt" \
 		"$REPO_DIR/src/engine/counters.h" "$REPO_DIR/src/engine/handlers.c" <<'EOF' ||
 import re, sys
@@ -222,14 +227,9 @@ EOF
 done
 
 # ---- clientnicctl.8: no warning, every command, option and exit status
-page=$root/usr/share/man/man8/clientnicctl.8
-for dev in utf8 ascii; do
-	warn=$(groff -man -ww -T$dev "$page" 2>&1 >/dev/null)
-	assert_eq "clientnicctl.8: groff -man -ww -T$dev warnings" "" "$warn"
-done
 "$root/usr/sbin/clientnicctl" --help >"$tmp/ctl.help"
-groff -man -Tascii -rLL=400n -rHY=0 -P-c -P-b -P-o -P-u "$page" >"$tmp/ctl.txt"
-"$PYTHON" - "$tmp/ctl.help" "$tmp/ctl.txt" <<'EOF' || fail "clientnicctl.8 does not match clientnicctl --help"
+page_text clientnicctl
+"$PYTHON" - "$tmp/ctl.help" "$tmp/clientnicctl.txt" <<'EOF' || fail "clientnicctl.8 does not match clientnicctl --help"
 import re, sys
 help_text, page = open(sys.argv[1]).read(), open(sys.argv[2]).read()
 sections, name = {}, None
