@@ -531,11 +531,21 @@ def panel_arrows(lanes):
         if ln.box in ('end', 'tap'):
             continue
         synack_in = next((o.t for o in in_sc[i] if o.flags & SYN), None)
+        # A box that passes the SYN-ACK on (the ServerNIC) flushes what it
+        # held while it handles it: a frame in before that SYN-ACK went
+        # out was held, even one whose capture time is a hair after the
+        # SYN-ACK's (both came in during one turn of the box's loop, the
+        # frame read first). A box that absorbs it: in before it came in.
+        synack_out = next((o.t for o in out_sc[i] if o.flags & SYN), None)
         inside = match(in_cs[i], out_cs[i], K_CS_INSIDE, slack=0)
         for j, k in inside.items():
             fin, fout = in_cs[i][j], out_cs[i][k]
-            held = (fin.t < synack_in <= fout.t if synack_in is not None
-                    else fout.t - fin.t > 0.001)
+            if synack_in is None:
+                held = fout.t - fin.t > 0.001
+            elif synack_out is not None:
+                held = fin.t < synack_out and synack_in <= fout.t
+            else:
+                held = fin.t < synack_in <= fout.t
             if held:
                 label_cs[i][id(fout)] = (', held %.1f ms' % ((fout.t - fin.t) * 1000), 'flushed')
                 holds.append((i, fin.t, fout.t))
