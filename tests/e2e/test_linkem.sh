@@ -198,7 +198,12 @@ check_between "reorder 10 %: datagrams arriving late" "$late" "$lo" "$hi"
 check_eq "reorder: datagrams missing" 0 "$(jget "$UDP_OUT" missing)"
 check_eq "reorder: duplicates" 0 "$(jget "$UDP_OUT" dups)"
 linkem_stop
-check_eq "reorder: linkem a2b reordered = late at the receiver" "$late" "$(jget "$LK_JSON" a2b.reordered)"
+# Within a few of linkem's own count: a datagram it held back that nothing
+# overtook (the sender paused) is not late, and two of its frames sent from
+# different CPUs can swap in the kernel's per-CPU queues.
+reordered=$(jget "$LK_JSON" a2b.reordered)
+check_between "reorder: late at the receiver, against linkem's a2b reordered $reordered" \
+	"$late" $((reordered > 10 ? reordered - 10 : 0)) $((reordered + 10))
 
 # ---- 6. duplication: 10 %, exact copies
 linkem_start --a2b-dup 0.1
