@@ -351,8 +351,9 @@ static __always_inline bool cn_wants_daemon(struct __sk_buff *skb, int side,
 					    const struct cn_fast_flow *r)
 {
 	__u16 fl = r->x.flags;
+	__u8 ctl = fl & CN_FF_KCLOSE ? TCP_SYN | TCP_RST : TCP_SYN | TCP_FIN | TCP_RST;
 
-	if ((fl & CN_FF_SLOW) || (s->flags & (TCP_SYN | TCP_FIN | TCP_RST)))
+	if ((fl & CN_FF_SLOW) || (s->flags & ctl))
 		return true;
 	if (fl & CN_FF_PASSTHROUGH) {
 		if (!(fl & CN_FF_RELAYED))

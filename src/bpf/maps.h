@@ -2,6 +2,9 @@
 /*
  * The programs' maps, with the types user space shares
  * (src/engine/fast_flow.h). The loader sizes cn_flows; the rest are fixed.
+ * A successor reuses cn_flows, cn_state and cn_stats; the event ring and
+ * its loss count are each load's own (a successor finds a flow that closed
+ * while nobody read the ring closed in its record when it adopts it).
  */
 #ifndef CN_BPF_MAPS_H
 #define CN_BPF_MAPS_H
@@ -32,5 +35,16 @@ struct {
 	__type(key, __u32);
 	__type(value, struct cn_fast_stats);
 } cn_stats SEC(".maps");
+
+/* Close events (struct cn_fast_close) for the daemon, which reads the
+ * ring every turn of its loop and is woken only when it fills. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CN_EVENTS_BYTES);
+} cn_events SEC(".maps");
+
+/* Events the full ring refused: the daemon then looks for closed flows in
+ * the records itself. */
+__u64 cn_events_lost;
 
 #endif

@@ -226,6 +226,40 @@ static __always_inline bool cn_translate(struct __sk_buff *skb, int side,
 	return !bpf_l4_csum_replace(skb, s->l4 + 16, 0, diff, 0);
 }
 
+/* sm_both_fins_acked() on the record. */
+static __always_inline bool both_fins_acked(const struct cn_fast_flow *r)
+{
+	const struct cn_fast_end *c = &r->dir[CN_CLIENT], *sv = &r->dir[CN_SERVER];
+
+	return c->fin && sv->fin && sv->ack_seen && c->ack_seen &&
+	       seq_lt(c->fin_seq, sv->ack) && seq_lt(sv->fin_seq, c->ack);
+}
+
+/* The segment completed the close of a flow the daemon lets the kernel
+ * close: the record goes to the daemon on the event ring, which wakes it
+ * only when half full (it reads the ring every turn of its loop, and the
+ * heartbeat turns it at least every 20 ms). */
+static __always_inline void tell_close(const struct cn_seg *s,
+				       struct cn_fast_flow *r)
+{
+	struct cn_fast_close *ev;
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (r->close_told)
+		return;
+	r->close_told = 1;
+	if (bpf_ringbuf_query(&cn_events, BPF_RB_AVAIL_DATA) >= CN_EVENTS_BYTES / 2)
+		flags = BPF_RB_FORCE_WAKEUP;
+	ev = bpf_ringbuf_reserve(&cn_events, sizeof(*ev), 0);
+	if (!ev) {
+		__sync_fetch_and_add(&cn_events_lost, 1);
+		return;
+	}
+	__builtin_memcpy(&ev->key, &s->key, sizeof(ev->key));
+	__builtin_memcpy(&ev->rec, r, sizeof(ev->rec));
+	bpf_ringbuf_submit(ev, flags);
+}
+
 /* The engine's track(), in the server side's space, on the sender's end
  * of the record. Like the engine, an RST moves none of the marks. */
 static __always_inline void cn_track(struct __sk_buff *skb, int side,
@@ -260,6 +294,8 @@ static __always_inline void cn_track(struct __sk_buff *skb, int side,
 	__sync_fetch_and_add(&d->bytes, skb->len);
 	d->seen_ms = (__u32)(s->now / 1000000);
 	r->last_seen_ns = s->now;
+	if ((fl & CN_FF_KCLOSE) && !(s->flags & TCP_RST) && both_fins_acked(r))
+		tell_close(s, r);
 }
 
 #endif

@@ -386,6 +386,11 @@ static int setup_worker_fds(struct worker *w, unsigned nw)
 		if (ret < 0)
 			return ret;
 	}
+	if (w->env->fast_closes) {
+		if ((ret = worker_closes_open(w)) < 0 ||
+		    (ret = ep_add(w->epfd, ret, TAG_CLOSES)) < 0)
+			return ret;
+	}
 	for (int i = 0; i < 2; i++) {
 		int fds[PKTIO_SOCKS];
 		unsigned n = pktio_fds(w->port[i].io, fds);
@@ -745,6 +750,7 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 		rc = open_fast(d);
 	if (!rc && !d->fast)
 		without_fast(cfg->client_if, cfg->server_if);
+	d->env.fast_closes = d->fast && d->pool.nw == 1;
 	if (!rc)
 		rc = create_engines(d);
 	if (rc)

@@ -24,6 +24,9 @@ static const char *const map_names[MAP_N] = { "cn_flows", "cn_state",
 
 struct fastpath {
 	struct fastpath_bpf *skel;
+	struct ring_buffer *closes;
+	int (*on_close)(void *ctx, const struct cn_fast_close *ev);
+	void *close_ctx;
 	struct fastpath_config cfg;
 	int map_fd[MAP_N];
 	int ncpu;
@@ -353,6 +356,37 @@ unsigned fastpath_each(struct fastpath *fp,
 	return seen;
 }
 
+static int close_sample(void *ctx, void *data, size_t len)
+{
+	struct fastpath *fp = ctx;
+
+	/* The ring holds what this load's programs wrote: one size. */
+	if (len < sizeof(struct cn_fast_close))
+		return 0;
+	return fp->on_close(fp->close_ctx, data);
+}
+
+int fastpath_closes_open(struct fastpath *fp,
+			 int (*fn)(void *ctx, const struct cn_fast_close *ev),
+			 void *ctx)
+{
+	fp->on_close = fn;
+	fp->close_ctx = ctx;
+	fp->closes = ring_buffer__new(bpf_map__fd(fp->skel->maps.cn_events),
+				      close_sample, fp, NULL);
+	return fp->closes ? ring_buffer__epoll_fd(fp->closes) : -errno;
+}
+
+int fastpath_closes_read(struct fastpath *fp)
+{
+	return ring_buffer__consume(fp->closes);
+}
+
+uint64_t fastpath_closes_lost(const struct fastpath *fp)
+{
+	return __atomic_load_n(&fp->skel->bss->cn_events_lost, __ATOMIC_RELAXED);
+}
+
 void fastpath_stats(struct fastpath *fp, struct cn_fast_stats *out)
 {
 	const __u64 *base = (const __u64 *)&fp->base;
@@ -375,6 +409,7 @@ void fastpath_close(struct fastpath *fp)
 	if (!fp)
 		return;
 	close_fds(fp->map_fd, MAP_N);
+	ring_buffer__free(fp->closes);
 	fastpath_bpf__destroy(fp->skel);
 	free(fp->percpu);
 	free(fp);

@@ -64,6 +64,19 @@ unsigned fastpath_each(struct fastpath *fp,
 				 const struct cn_fast_flow *rec),
 		       void *ctx);
 
+/*
+ * The programs' close events (CN_FF_KCLOSE), for one reader: fn runs for
+ * each from fastpath_closes_read(), which takes what is there without a
+ * system call. Returns an fd that polls readable when the programs find
+ * the ring half full, or -errno.
+ */
+int fastpath_closes_open(struct fastpath *fp,
+			 int (*fn)(void *ctx, const struct cn_fast_close *ev),
+			 void *ctx);
+int fastpath_closes_read(struct fastpath *fp);
+/* Events the full ring refused since the programs were loaded. */
+uint64_t fastpath_closes_lost(const struct fastpath *fp);
+
 /* The programs' counters, summed over CPUs. */
 void fastpath_stats(struct fastpath *fp, struct cn_fast_stats *out);
 

@@ -145,8 +145,49 @@ int worker_engine_create(struct worker *w, const struct cn_config *cfg,
 		io.fast_put = on_fast_put;
 		io.fast_del = on_fast_del;
 		io.fast_get = on_fast_get;
+		io.fast_closes = w->env->fast_closes;
 	}
 	return cn_engine_create(&w->eng, cfg, secret, &io);
+}
+
+static int on_fast_close(void *ctx, const struct cn_fast_close *ev)
+{
+	struct worker *w = ctx;
+
+	cn_engine_fast_closed(w->eng, &ev->key, &ev->rec, w->now_ns);
+	return 0;
+}
+
+int worker_closes_open(struct worker *w)
+{
+	return fastpath_closes_open(w->env->fast, on_fast_close, w);
+}
+
+/* Once a loop turn: what the ring holds costs no system call. Lost events
+ * (the ring was full) leave closed flows in the table: a sweep of the
+ * records finds them. */
+static void read_closes(struct worker *w)
+{
+	uint64_t lost;
+
+	if (!w->env->fast_closes)
+		return;
+	w->now_ns = cn_mono_ns();
+	fastpath_closes_read(w->env->fast);
+	lost = fastpath_closes_lost(w->env->fast);
+	/* At most once a second: under a load the ring cannot keep up with,
+	 * a sweep each turn would make it worse. */
+	if (lost != w->closes_lost && w->now_ns - w->swept_ns >= NSEC_PER_SEC) {
+		unsigned n;
+
+		w->swept_ns = w->now_ns;
+		fast_last_turn(w);
+		n = cn_engine_fast_sweep(w->eng, w->now_ns);
+		cn_warn("kernel path: %llu close events lost (the daemon was "
+			"too slow to read them): %u closed flows found in the "
+			"records", (unsigned long long)(lost - w->closes_lost), n);
+		w->closes_lost = lost;
+	}
 }
 
 static void on_rx(void *ctx, struct cn_frame *f, uint64_t ts_ns)
@@ -313,6 +354,8 @@ static int worker_event(struct worker *w, const struct epoll_event *ev,
 	case TAG_WAKE:
 		worker_wake_drain(w->wake_fd);
 		break;
+	case TAG_CLOSES: /* read every turn */
+		break;
 	default:
 		if (tag >= TAG_CONTROL)
 			w->env->control(w->env->control_ctx, tag);
@@ -344,6 +387,7 @@ int worker_loop(struct worker *w)
 				return ret;
 		}
 		service_ports(w);
+		read_closes(w);
 		if (timer)
 			run_timers(w);
 		/* The event log goes out once per turn, as far as stdout

@@ -33,6 +33,7 @@ enum ep_tag {
 	TAG_SERVER = CN_SERVER,
 	TAG_TIMER,
 	TAG_WAKE,    /* a worker: the main thread wants a stop or a snapshot */
+	TAG_CLOSES,  /* a worker: the kernel path's close events pile up */
 	TAG_DONE,    /* the main thread: a worker ended on an error */
 	TAG_CONTROL, /* signals, the stats timer: see daemon.c */
 };
@@ -41,6 +42,9 @@ enum ep_tag {
 struct worker_env {
 	const struct cn_daemon_config *cfg;
 	struct fastpath *fast;     /* NULL: every frame through the daemon */
+	/* The one worker reads the programs' close events: flows close in
+	 * the kernel. (With several, each flow's FINs come to its worker.) */
+	bool fast_closes;
 	struct pcap_out *pcap;     /* NULL: no capture */
 	pthread_mutex_t pcap_lock; /* libpcap's dump handle is one FILE */
 	atomic_bool stop;
@@ -112,11 +116,17 @@ struct worker {
 	/* Flow lists, cache dumps and new limits, asked by the main thread
 	 * and run here at the end of a loop turn (worker_query.h). */
 	struct worker_query query;
+	uint64_t closes_lost; /* the programs' count at the last sweep */
+	uint64_t swept_ns;
 };
 
 /* The worker's engine, with its callbacks; returns 0 or -errno. */
 int worker_engine_create(struct worker *w, const struct cn_config *cfg,
 			 const uint8_t secret[32]);
+
+/* Start reading the kernel path's close events (env->fast_closes):
+ * returns the fd to poll for them (TAG_CLOSES), or -errno. */
+int worker_closes_open(struct worker *w);
 
 /* Run until the daemon stops; returns 0 or -errno. */
 int worker_loop(struct worker *w);

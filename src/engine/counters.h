@@ -61,7 +61,9 @@
 	X(flows_resumed, "flows translated here after their peer vanished mid-flow") \
 	X(frames_probes, "retransmissions sent (or passed) translated, in case the peer is gone") \
 	X(flows_adopted, "flows taken over from the kernel path a predecessor left") \
-	X(fast_put_failed, "flow records the kernel path refused (the flow stays in the daemon)")
+	X(fast_put_failed, "flow records the kernel path refused (the flow stays in the daemon)") \
+	X(flows_closed_kernel, "flows whose FINs and last ACK only the kernel path saw") \
+	X(fast_closes_stale, "close events from the kernel path for a flow no longer here")
 
 #define CN_DROP_LIST(X)                                                       \
 	X(buf_flow_full, "early data over the per-flow bound")                \

@@ -110,6 +110,11 @@ struct cn_io {
 	void (*fast_del)(void *ctx, const struct cn_flow_key *key);
 	bool (*fast_get)(void *ctx, const struct cn_flow_key *key,
 			 struct cn_fast_flow *rec);
+	/* The caller hands the programs' close events to
+	 * cn_engine_fast_closed() (and calls cn_engine_fast_sweep() when
+	 * some were lost): the kernel may then close flows itself
+	 * (CN_FF_KCLOSE), FINs and the last ACK never crossing the daemon. */
+	bool fast_closes;
 	void *ctx;
 };
 
@@ -170,6 +175,15 @@ const char *cn_event_name(enum cn_event_type type);
  * -EINVAL (a record no engine writes). */
 int cn_engine_adopt(struct cn_engine *eng, const struct cn_flow_key *key,
 		    const struct cn_fast_flow *rec, uint64_t now_ns);
+/* The programs closed a CN_FF_KCLOSE flow (struct cn_fast_close): fold
+ * the record in and close the flow as its last segment would have here.
+ * 0, or -ENOENT (no such flow, or another connection on its 4-tuple) or
+ * -EALREADY (closed already, or no close in the record). */
+int cn_engine_fast_closed(struct cn_engine *eng, const struct cn_flow_key *key,
+			  const struct cn_fast_flow *rec, uint64_t now_ns);
+/* Close events were lost: read back every record the kernel may have
+ * closed a flow in, and close those flows. Returns how many it closed. */
+unsigned cn_engine_fast_sweep(struct cn_engine *eng, uint64_t now_ns);
 /* One flow as the operator sees it (cn_engine_flow_walk). */
 struct cn_flow_record {
 	struct cn_flow_key key;

@@ -13,15 +13,25 @@
 
 static uint16_t fast_flags(const struct cn_engine *eng, const struct cn_flow *f)
 {
+	unsigned fins = f->peer[CN_CLIENT].fin + f->peer[CN_SERVER].fin;
 	uint16_t fl = 0;
 
 	if (f->state == CN_FS_CLOSED)
 		fl |= CN_FF_CLOSED | CN_FF_SLOW;
-	/* Both FINs and their ACKs close the flow: the daemon sees every
-	 * frame once both FINs are known. With one, the ACK of that FIN may
-	 * cross the kernel: it is folded in before the second FIN is acted
-	 * on, and the second's ACK comes to the daemon. */
-	if (f->held || (f->peer[CN_CLIENT].fin && f->peer[CN_SERVER].fin))
+	/*
+	 * Both FINs and their ACKs close the flow, where one side sees them
+	 * all. Where the daemon reads the programs' close events the kernel
+	 * closes it and says so. A FIN the daemon sees (held data flushed
+	 * with it, a retransmission it looks at) goes into the record with
+	 * CN_FF_FIN; once the daemon knows both, every frame is its own, or
+	 * the kernel could see the last ACK without the FIN only the daemon
+	 * saw. With one, the ACK of that FIN may cross the kernel: it is
+	 * folded in before the second FIN is acted on, and the second's ACK
+	 * comes to the daemon.
+	 */
+	if (eng->io.fast_closes)
+		fl |= CN_FF_KCLOSE;
+	if (f->held || fins == 2)
 		fl |= CN_FF_SLOW;
 	if (f->peer[CN_CLIENT].fin || f->peer[CN_SERVER].fin)
 		fl |= CN_FF_FIN;
@@ -123,7 +133,8 @@ void cn_fast_fold(struct cn_flow *f, const struct cn_fast_flow *rec,
 		}
 		if (e->max_win > p->max_win)
 			p->max_win = e->max_win;
-		/* The programs record a FIN only while the daemon is away. */
+		/* The programs record a FIN while the daemon is away, or
+		 * always with CN_FF_KCLOSE. */
 		if (e->fin && !p->fin) {
 			p->fin = true;
 			p->fin_seq = e->fin_seq;
@@ -142,6 +153,50 @@ void sm_fast_refresh(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 	if (f->fast_pub && eng->io.fast_get &&
 	    eng->io.fast_get(eng->io.ctx, &f->key, &rec))
 		cn_fast_fold(f, &rec, now);
+}
+
+int cn_engine_fast_closed(struct cn_engine *eng, const struct cn_flow_key *key,
+			  const struct cn_fast_flow *rec, uint64_t now)
+{
+	struct cn_flow *f = cn_ft_lookup(&eng->ft, key, cn_ft_hash(&eng->ft, key));
+
+	/* Freed since (expired, reset), or a new connection on the 4-tuple
+	 * whose record the programs have not closed. */
+	if (!f || !f->fast_pub || f->client_isn != rec->client_isn ||
+	    f->spoof_isn != rec->spoof_isn) {
+		eng->ctr.fast_closes_stale++;
+		return -ENOENT;
+	}
+	if (f->state != CN_FS_ESTABLISHED)
+		return -EALREADY;
+	cn_fast_fold(f, rec, now);
+	if (!sm_both_fins_acked(f))
+		return -EALREADY;
+	/* The record stays as it is: the programs translate the stragglers
+	 * of the grace period (and send a new SYN on the 4-tuple here). */
+	eng->ctr.flows_closed_kernel++;
+	sm_flow_close(eng, f, now);
+	return 0;
+}
+
+unsigned cn_engine_fast_sweep(struct cn_engine *eng, uint64_t now)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < eng->ft.capacity; i++) {
+		struct cn_flow *f = &eng->ft.slots[i];
+
+		if (f->state != CN_FS_ESTABLISHED || !f->fast_pub ||
+		    !(f->fast_flags & CN_FF_KCLOSE))
+			continue;
+		sm_fast_refresh(eng, f, now);
+		if (sm_both_fins_acked(f)) {
+			eng->ctr.flows_closed_kernel++;
+			sm_flow_close(eng, f, now);
+			n++;
+		}
+	}
+	return n;
 }
 
 void sm_fast_publish(struct cn_engine *eng, struct cn_flow *f)

@@ -57,8 +57,13 @@ enum cn_fast_flag {
 	 * of a half-closed flow (the other end's data, the ACKs) stays in
 	 * the kernel until the second FIN makes the flow slow. */
 	CN_FF_FIN = 1u << 9,
+	/* The daemon reads the programs' close events: FINs cross the
+	 * kernel too, and the segment that completes the close (both FINs
+	 * sent and acknowledged) puts a struct cn_fast_close on the event
+	 * ring instead of going to the daemon. */
+	CN_FF_KCLOSE = 1u << 10,
 };
-#define CN_FF_ALL (CN_FF_FIN * 2 - 1)
+#define CN_FF_ALL (CN_FF_KCLOSE * 2 - 1)
 
 /* Linux's shortest retransmission timeout: a client that resends because
  * its peer vanished has heard nothing from the server for this long. */
@@ -108,12 +113,26 @@ struct cn_fast_flow {
 	__u32 client_tsval;
 	struct cn_fast_opts client, spoofed, real;
 	__u8 peer_state; /* enum cn_flow_peer */
-	__u8 pad[7];
+	/* The programs': the close event went out (CN_FF_KCLOSE). A new
+	 * record clears it; a second event for one close is harmless. */
+	__u8 close_told;
+	__u8 pad[6];
 	__u64 born_ns;   /* the first SYN, CLOCK_MONOTONIC */
 	/* ---- the programs' ---- */
 	__u64 last_seen_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	struct cn_fast_end dir[2]; /* by enum cn_side of the sender */
 };
+
+/* What the programs tell the daemon when a CN_FF_KCLOSE flow's close
+ * completes in the kernel: the record as that segment left it. */
+struct cn_fast_close {
+	struct cn_flow_key key;
+	struct cn_fast_flow rec;
+};
+
+/* The event ring's size: some 1300 events, read every turn of the
+ * daemon's loop. */
+#define CN_EVENTS_BYTES (256 * 1024)
 
 /*
  * Which of the daemon's workers a flow belongs to: cn_fast_key_hash(key) %

@@ -209,7 +209,7 @@ static void reset_server(struct cn_engine *eng, struct cn_flow *f)
 	eng->ctr.rsts_sent++;
 }
 
-static void flow_close(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
+void sm_flow_close(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 {
 	f->state = CN_FS_CLOSED;
 	cn_ft_list_move(&eng->ft, f, CN_LIST_CLOSED, now);
@@ -539,7 +539,7 @@ static void track(struct cn_engine *eng, struct cn_flow *f, enum cn_side from,
 		} else if (f->state != CN_FS_CLOSED) {
 			eng->ctr.flows_reset++;
 			sm_event(eng, CN_EV_RESET, f, now);
-			flow_close(eng, f, now);
+			sm_flow_close(eng, f, now);
 		}
 		return;
 	}
@@ -558,7 +558,7 @@ static void track(struct cn_engine *eng, struct cn_flow *f, enum cn_side from,
 		me->fin_seq = seq + p->payload_len;
 	}
 	if (f->state == CN_FS_ESTABLISHED && sm_both_fins_acked(f))
-		flow_close(eng, f, now);
+		sm_flow_close(eng, f, now);
 }
 
 static void touch(struct cn_engine *eng, struct cn_flow *f, uint64_t now)

@@ -64,6 +64,8 @@ void sm_learn_server(struct cn_engine *eng, struct cn_flow *f,
 void sm_server_sent_synack(struct cn_flow *f, const struct cn_pkt *p);
 void sm_establish(struct cn_engine *eng, struct cn_flow *f, uint64_t now);
 bool sm_both_fins_acked(const struct cn_flow *f);
+/* RST or both FINs: kept for the grace period, then freed. */
+void sm_flow_close(struct cn_engine *eng, struct cn_flow *f, uint64_t now);
 void sm_flush(struct cn_engine *eng, struct cn_flow *f,
 	      const uint8_t *synack, const struct cn_pkt *sp, uint64_t now);
 bool sm_synack_acks_syn(const struct cn_flow *f, const struct cn_pkt *p);

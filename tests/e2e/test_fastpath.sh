@@ -129,6 +129,24 @@ log "half-closed download: server frames through the kernel $((k1 - k0)), throug
 assert_num "server frames of the half-closed flow through the daemon" $((d1 - d0)) '<=' 4
 assert_num "server frames of the half-closed flow through the kernel" $((k1 - k0)) '>=' 8
 
+# Short connections close in the kernel: the handshake and the held
+# request cross the daemon; the FINs and the last ACK stay in the kernel,
+# whose close events close the flows here.
+daemon_snapshot clientnic
+k0=$(daemon_counter clientnic flows_closed_kernel)
+f0=$(( $(daemon_counter clientnic frames_in_client) + $(daemon_counter clientnic frames_in_server) ))
+C $TOOL echo-clients $S_IP4 7000 --count 20 --size 1000 --timeout 20 >"$TOPO_DIR/short.out" ||
+	fail "short echoes failed: $(cat "$TOPO_DIR/short.out")"
+assert_file_has "20 short echoes" "$TOPO_DIR/short.out" '^ok=20 errors=0'
+_closed20() { daemon_snapshot clientnic; [ $(($(daemon_counter clientnic flows_closed_kernel) - k0)) -ge 20 ]; }
+wait_until 5 _closed20 || true
+f1=$(( $(daemon_counter clientnic frames_in_client) + $(daemon_counter clientnic frames_in_server) ))
+log "short connections: $((f1 - f0)) frames through the daemon for 20"
+assert_eq "short connections the kernel closed" 20 \
+	$(($(daemon_counter clientnic flows_closed_kernel) - k0))
+assert_num "frames of 20 short connections through the daemon" $((f1 - f0)) '<=' 100
+assert_counter fast_closes_stale '==' 0
+
 # SIGTERM: the path stays for the next start, which carries a paced echo on.
 spawn C "$TOPO_DIR/echo-term.out" $TOOL echo-clients $S_IP4 7000 --count 2 \
 	--size $((30 << 14)) --pace-ms 100 --timeout 30 --seed 5

@@ -143,6 +143,7 @@ struct box {
 	struct kmap map;  /* also what the box emits, and its events */
 	size_t done;      /* frames of map.cap carried on already */
 	bool fast;        /* its io has the fast_* callbacks */
+	bool kclose;      /* and reads the programs' close events */
 	uint8_t secret[32];
 };
 
@@ -219,6 +220,7 @@ static void box_start(struct net *n, int b)
 		io.fast_put = on_fast_put;
 		io.fast_del = on_fast_del;
 		io.fast_get = on_fast_get;
+		io.fast_closes = x->kclose;
 	}
 	assert_int_equal(cn_engine_create(&x->eng, &x->cfg, x->secret, &io), 0);
 }
@@ -1426,6 +1428,155 @@ static void test_put_failure_drops_stale_record(void **state)
 	assert_int_equal(map(n, CNIC)->dels, 1);
 }
 
+/* ---- flows the kernel closes (CN_FF_KCLOSE) ----------------------------- */
+
+/* Both FINs and their ACKs as the programs record them, with nothing of
+ * it through the daemon. */
+static void kernel_closes(struct cn_fast_flow *r, const struct conn *c)
+{
+	uint32_t cfin = c->cisn + 1 + c->csent, sfin = c->sisn + 1 + c->ssent;
+
+	r->dir[CN_CLIENT].fin = r->dir[CN_SERVER].fin = 1;
+	r->dir[CN_CLIENT].fin_seq = cfin;
+	r->dir[CN_SERVER].fin_seq = sfin;
+	r->dir[CN_CLIENT].end = cfin + 1;
+	r->dir[CN_SERVER].end = sfin + 1;
+	r->dir[CN_CLIENT].ack = sfin + 1;
+	r->dir[CN_SERVER].ack = cfin + 1;
+	r->dir[CN_CLIENT].ack_seen = r->dir[CN_SERVER].ack_seen = 1;
+	r->close_told = 1;
+}
+
+static int told(struct net *n, const struct conn *c, const struct cn_fast_flow *r)
+{
+	struct cn_flow_key k;
+
+	conn_key(c, &k);
+	return cn_engine_fast_closed(n->box[CNIC].eng, &k, r, n->now);
+}
+
+/*
+ * The record asks the programs to close the flow; the last ACK's event
+ * closes it here without a frame: no record written again, freed after
+ * the grace period and its record deleted. A second event for it changes
+ * nothing; one after it is freed, or for another connection on the
+ * 4-tuple, is counted stale.
+ */
+static void test_kclose_event_closes(void **state)
+{
+	struct net *n = net_a(state);
+	struct cn_fast_flow *r, ev;
+	struct conn c;
+	uint64_t closed_at;
+
+	n->box[CNIC].kclose = true;
+	net_start(n, false);
+	conn_init(&c, 4, 30);
+	establish(n, &c);
+	r = rec_of(n, CNIC, &c);
+	assert_non_null(r);
+	assert_int_equal(r->x.flags, CN_FF_KCLOSE | CN_FF_TRANSLATE_TS);
+	assert_int_equal(map(n, CNIC)->puts, 1);
+
+	/* Half the close only: nothing to do. */
+	n->now += MS;
+	ev = *r;
+	kernel_closes(&ev, &c);
+	ev.dir[CN_SERVER].ack_seen = 0;
+	assert_int_equal(told(n, &c, &ev), -EALREADY);
+	assert_int_equal(ctr(n, CNIC)->flows_closed_kernel, 0);
+
+	n->now += MS;
+	kernel_closes(r, &c);
+	r->last_seen_ns = n->now;
+	ev = *r;
+	/* Another connection on the 4-tuple: not this one's close. */
+	ev.client_isn++;
+	assert_int_equal(told(n, &c, &ev), -ENOENT);
+	assert_int_equal(ctr(n, CNIC)->fast_closes_stale, 1);
+	ev.client_isn--;
+	closed_at = n->now;
+	assert_int_equal(told(n, &c, &ev), 0);
+	assert_int_equal(ctr(n, CNIC)->flows_closed_kernel, 1);
+	assert_int_equal(told(n, &c, &ev), -EALREADY);
+	assert_int_equal(map(n, CNIC)->puts, 1);
+
+	tick_at(n, closed_at + n->box[CNIC].cfg.close_grace_ns - 1);
+	assert_int_equal(cn_engine_flow_count(n->box[CNIC].eng), 1);
+	assert_int_equal(map(n, CNIC)->dels, 0);
+	tick_at(n, closed_at + n->box[CNIC].cfg.close_grace_ns);
+	assert_int_equal(cn_engine_flow_count(n->box[CNIC].eng), 0);
+	assert_int_equal(ctr(n, CNIC)->flows_closed, 1);
+	assert_int_equal(fr_cap_events(&map(n, CNIC)->cap, CN_EV_CLOSED), 1);
+	assert_int_equal(map(n, CNIC)->dels, 1);
+	assert_int_equal(map(n, CNIC)->dels_unknown, 0);
+	assert_int_equal(told(n, &c, &ev), -ENOENT);
+	assert_int_equal(ctr(n, CNIC)->fast_closes_stale, 2);
+	assert_int_equal(map(n, CNIC)->puts, 1);
+}
+
+/* A FIN that does reach the daemon (held data flushed with it, a
+ * retransmission it looks at) goes into the record; with both known the
+ * rest of the close is the daemon's, which closes the flow on the last
+ * ACK. */
+static void test_kclose_fin_through_daemon(void **state)
+{
+	struct net *n = net_a(state);
+	const uint16_t fl = CN_FF_KCLOSE | CN_FF_FIN | CN_FF_TRANSLATE_TS;
+	const struct cn_fast_flow *r;
+	struct conn c;
+
+	n->box[CNIC].kclose = true;
+	net_start(n, false);
+	conn_init(&c, 4, 31);
+	establish(n, &c);
+	c_data(n, &c, FR_ACK | FR_FIN, 0);
+	r = rec_of(n, CNIC, &c);
+	assert_non_null(r);
+	assert_int_equal(r->x.flags, fl);
+	assert_true(r->dir[CN_CLIENT].fin);
+	s_data(n, &c, FR_ACK | FR_FIN, 0);
+	r = rec_of(n, CNIC, &c);
+	assert_int_equal(r->x.flags, CN_FF_SLOW | fl);
+	c_data(n, &c, FR_ACK, 0);
+	r = rec_of(n, CNIC, &c);
+	assert_int_equal(r->x.flags, CN_FF_CLOSED | CN_FF_SLOW | fl);
+	assert_int_equal(ctr(n, CNIC)->flows_closed_kernel, 0);
+	tick_at(n, n->now + n->box[CNIC].cfg.close_grace_ns);
+	assert_int_equal(ctr(n, CNIC)->flows_closed, 1);
+	assert_int_equal(kmap_count(map(n, CNIC)), 0);
+}
+
+/* Events the ring could not take: the sweep reads the records back and
+ * closes the flows the kernel closed, and those only. */
+static void test_kclose_sweep(void **state)
+{
+	struct net *n = net_a(state);
+	struct conn a, b;
+	struct cn_fast_flow *r;
+
+	n->box[CNIC].kclose = true;
+	net_start(n, false);
+	conn_init(&a, 4, 32);
+	conn_init(&b, 6, 33);
+	establish(n, &a);
+	establish(n, &b);
+	n->now += MS;
+	r = rec_of(n, CNIC, &a);
+	assert_non_null(r);
+	kernel_closes(r, &a);
+	r = rec_of(n, CNIC, &b);
+	kernel_closes(r, &b);
+	r->dir[CN_CLIENT].ack_seen = 0; /* its last ACK still on the way */
+	assert_int_equal(cn_engine_fast_sweep(n->box[CNIC].eng, n->now), 1);
+	assert_int_equal(ctr(n, CNIC)->flows_closed_kernel, 1);
+	assert_int_equal(cn_engine_fast_sweep(n->box[CNIC].eng, n->now), 0);
+	tick_at(n, n->now + n->box[CNIC].cfg.close_grace_ns);
+	assert_int_equal(cn_engine_flow_count(n->box[CNIC].eng), 1);
+	assert_null(rec_of(n, CNIC, &a));
+	assert_non_null(rec_of(n, CNIC, &b));
+}
+
 /* ---- no kernel path ---------------------------------------------------- */
 
 static void test_without_fast_callbacks(void **state)
@@ -1486,6 +1637,9 @@ int main(void)
 		T(test_pair_blind_not_relayed),
 		T(test_put_failure_counted),
 		T(test_put_failure_drops_stale_record),
+		T(test_kclose_event_closes),
+		T(test_kclose_fin_through_daemon),
+		T(test_kclose_sweep),
 		T(test_without_fast_callbacks),
 	};
 

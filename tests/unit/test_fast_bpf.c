@@ -42,6 +42,9 @@ static const char *skip_why;
 static uint64_t load_ns;                /* fastpath_bpf__open_and_load() */
 static struct cn_engine *eng_c, *eng_s; /* ClientNIC, ServerNIC */
 static uint32_t cur_out;                /* the state map's ifindex */
+static struct ring_buffer *closes;      /* the programs' close events */
+static struct cn_fast_close last_close;
+static unsigned n_closes;
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
@@ -117,6 +120,23 @@ static void stats_sum(struct cn_fast_stats *out)
 			sum[i] += in[i];
 	}
 	free(per);
+}
+
+static int on_close(void *ctx, void *data, size_t len)
+{
+	(void)ctx;
+	assert_int_equal(len, sizeof(last_close));
+	memcpy(&last_close, data, sizeof(last_close));
+	n_closes++;
+	return 0;
+}
+
+/* The close events the programs wrote since the last call. */
+static unsigned closes_read(void)
+{
+	n_closes = 0;
+	assert_true(ring_buffer__consume(closes) >= 0);
+	return n_closes;
 }
 
 /* ---- running the programs ---------------------------------------------- */
@@ -251,6 +271,9 @@ static enum verdict model(enum cn_side side, const uint8_t *d, uint32_t len,
 	if (bad)
 		return V_DROP;
 	fl = rec->x.flags;
+	/* The kernel closes these: a FIN is a segment like the others. */
+	if (fl & CN_FF_KCLOSE)
+		ctl &= ~(uint32_t)CN_TCP_FIN;
 	if ((fl & CN_FF_SLOW) || ctl) {
 		daemon = true;
 	} else if (fl & CN_FF_PASSTHROUGH) {
@@ -304,10 +327,12 @@ static enum verdict model(enum cn_side side, const uint8_t *d, uint32_t len,
 	return V_XLATE;
 }
 
-/* The engine's track() as the programs do it on the record. */
-static void model_track(enum cn_side side, const struct cn_pkt *p,
+/* The engine's track() as the programs do it on the record; true when the
+ * segment completes a close the programs tell the daemon of. */
+static bool model_track(enum cn_side side, const struct cn_pkt *p,
 			uint32_t frame_len, struct cn_fast_flow *r)
 {
+	const struct cn_fast_end *c = &r->dir[CN_CLIENT], *s = &r->dir[CN_SERVER];
 	struct cn_fast_end *d = &r->dir[side];
 	bool pt = r->x.flags & CN_FF_PASSTHROUGH;
 	uint32_t ack = side == CN_CLIENT && !pt ? p->ack - r->x.delta : p->ack;
@@ -333,6 +358,13 @@ static void model_track(enum cn_side side, const struct cn_pkt *p,
 	}
 	d->frames++;
 	d->bytes += frame_len;
+	if (!(r->x.flags & CN_FF_KCLOSE) || (p->flags & CN_TCP_RST) ||
+	    r->close_told || !c->fin || !s->fin || !c->ack_seen ||
+	    !s->ack_seen || !seq_lt(c->fin_seq, s->ack) ||
+	    !seq_lt(s->fin_seq, c->ack))
+		return false;
+	r->close_told = 1;
+	return true;
 }
 
 /* A VLAN-tagged frame (as a test run sees one: the tag in the frame). */
@@ -445,9 +477,11 @@ static enum verdict check_frame(enum cn_side side, const uint8_t *frame,
 		break;
 	}
 	if (have) {
+		bool told = false;
+
 		assert_true(get_rec(&key, &got));
 		if (want == V_XLATE || want == V_TRACK) {
-			model_track(side, &p, len, &rec);
+			told = model_track(side, &p, len, &rec);
 			assert_true(got.last_seen_ns >= before);
 			assert_true(got.last_seen_ns <= mono_ns());
 			rec.last_seen_ns = got.last_seen_ns;
@@ -457,7 +491,16 @@ static enum verdict check_frame(enum cn_side side, const uint8_t *frame,
 		if (memcmp(&got, &rec, sizeof(rec)))
 			fail_msg("record after a %s frame is not the model's",
 				 vname[want]);
+		/* The event: the key and the record as the frame left it. */
+		if (closes_read() != told)
+			fail_msg("%u close events after a %s frame, want %d",
+				 n_closes, vname[want], told);
+		if (told && (memcmp(&last_close.key, &key, sizeof(key)) ||
+			     memcmp(&last_close.rec, &got, sizeof(got))))
+			fail_msg("the close event is not the record");
 		del_rec(&key);
+	} else {
+		assert_int_equal(closes_read(), 0);
 	}
 	free(exp);
 	free(r);
@@ -518,12 +561,15 @@ static int setup(void **state)
 		return -1;
 	eng_c->cfg.role = CN_ROLE_CLIENTNIC;
 	eng_s->cfg.role = CN_ROLE_SERVERNIC;
+	closes = ring_buffer__new(fd_of(skel->maps.cn_events), on_close, NULL, NULL);
+	assert_non_null(closes);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
+	ring_buffer__free(closes);
 	fastpath_bpf__destroy(skel);
 	free(eng_c);
 	free(eng_s);
@@ -837,6 +883,108 @@ static void test_control(void **state)
 	tally_print("control", &t);
 }
 
+/* One frame through tc on a record already in the map; its verdict. */
+static int run_tc(enum cn_side side, const struct fr_spec *s)
+{
+	struct run *r = malloc(sizeof(*r));
+	struct fr_frame fr;
+	uint32_t len = build(&fr, s);
+	int v;
+
+	assert_non_null(r);
+	run_progs(side, fr.buf, len, 0, r);
+	v = r->tc;
+	free(r);
+	return v;
+}
+
+/*
+ * A flow the kernel closes: both FINs and the last ACK are translated, and
+ * that ACK puts the record on the event ring, once. A full ring counts
+ * what it refuses.
+ */
+static void test_kclose(void **state)
+{
+	struct fr_spec s;
+	struct fr_flow fl;
+	struct cn_flow f;
+	struct cn_flow_key key;
+	struct cn_fast_flow rec, got;
+	struct cn_pkt p;
+	struct fr_frame fr;
+	uint64_t lost0;
+	unsigned told = 0, n;
+
+	(void)state;
+	NEED_BPF();
+	set_state(true, IFINDEX);
+	eng_c->io.fast_closes = true;
+	fr_flow_init(&fl, 4, 40);
+	flow_init(&f, &fl);
+	fr_spec_c2s(&s, &fl, FR_FIN | FR_ACK, 5000, 1000 + f.delta);
+	assert_int_equal(cn_parse(fr.buf, build(&fr, &s), &p), CN_PARSE_TCP);
+	cn_pkt_flow_key(fr.buf, &p, CN_CLIENT, &key);
+	cn_fast_export(eng_c, &f, &rec);
+	assert_true(rec.x.flags & CN_FF_KCLOSE);
+	assert_false(rec.x.flags & CN_FF_SLOW);
+	closes_read();
+	put_rec(&key, &rec);
+
+	assert_int_equal(run_tc(CN_CLIENT, &s), TC_ACT_REDIRECT);
+	fr_spec_s2c(&s, &fl, FR_FIN | FR_ACK, 1000, 5001);
+	assert_int_equal(run_tc(CN_SERVER, &s), TC_ACT_REDIRECT);
+	assert_int_equal(closes_read(), 0);
+	/* The client's ACK of the server's FIN, in the spoofed space. */
+	fr_spec_c2s(&s, &fl, FR_ACK, 5001, 1001 + f.delta);
+	assert_int_equal(run_tc(CN_CLIENT, &s), TC_ACT_REDIRECT);
+	assert_int_equal(closes_read(), 1);
+	assert_true(get_rec(&key, &got));
+	assert_memory_equal(&last_close.key, &key, sizeof(key));
+	assert_memory_equal(&last_close.rec, &got, sizeof(got));
+	assert_int_equal(got.close_told, 1);
+	assert_int_equal(got.dir[CN_CLIENT].fin_seq, 5000);
+	assert_int_equal(got.dir[CN_SERVER].fin_seq, 1000);
+	assert_int_equal(got.dir[CN_CLIENT].ack, 1001);
+	assert_int_equal(got.dir[CN_SERVER].ack, 5001);
+	/* A retransmission of it: translated, told already. */
+	assert_int_equal(run_tc(CN_CLIENT, &s), TC_ACT_REDIRECT);
+	assert_int_equal(closes_read(), 0);
+	/* An RST and a SYN stay the daemon's. */
+	fr_spec_c2s(&s, &fl, FR_RST | FR_ACK, 5001, 1001 + f.delta);
+	assert_int_equal(run_tc(CN_CLIENT, &s), TC_ACT_OK);
+	fr_spec_c2s(&s, &fl, FR_SYN, 7000, 0);
+	assert_int_equal(run_tc(CN_CLIENT, &s), TC_ACT_OK);
+	del_rec(&key);
+
+	/* Nobody reads the ring: it fills, and what it refuses is counted. */
+	lost0 = skel->bss->cn_events_lost;
+	for (n = 0; n < 2 * CN_EVENTS_BYTES / sizeof(struct cn_fast_close); n++) {
+		fr_flow_init(&fl, 4, 1000 + n);
+		fr_spec_c2s(&s, &fl, FR_ACK, 5001, 1001 + f.delta);
+		assert_int_equal(cn_parse(fr.buf, build(&fr, &s), &p), CN_PARSE_TCP);
+		cn_pkt_flow_key(fr.buf, &p, CN_CLIENT, &key);
+		got = rec;
+		got.dir[CN_CLIENT].fin = got.dir[CN_SERVER].fin = 1;
+		got.dir[CN_CLIENT].fin_seq = 5000;
+		got.dir[CN_SERVER].fin_seq = 1000;
+		got.dir[CN_SERVER].ack = 5001;
+		put_rec(&key, &got);
+		assert_int_equal(run_tc(CN_CLIENT, &s), TC_ACT_REDIRECT);
+		del_rec(&key);
+	}
+	while ((n_closes = 0, ring_buffer__consume(closes) > 0))
+		told += n_closes;
+	printf("  fast_bpf kclose: %zu closes into a ring of %u bytes: %u told, "
+	       "%llu refused\n", 2 * CN_EVENTS_BYTES / sizeof(struct cn_fast_close),
+	       CN_EVENTS_BYTES, told,
+	       (unsigned long long)(skel->bss->cn_events_lost - lost0));
+	assert_true(told > 0);
+	assert_int_equal(told + (skel->bss->cn_events_lost - lost0),
+			 2 * CN_EVENTS_BYTES / sizeof(struct cn_fast_close));
+	assert_true(told < CN_EVENTS_BYTES / sizeof(struct cn_fast_close));
+	eng_c->io.fast_closes = false;
+}
+
 /* What the kernel path never touches: not TCP, tags, IPv4 options,
  * fragments, IPv6 extension headers, broken headers. */
 static void test_not_ours(void **state)
@@ -1081,6 +1229,8 @@ static const struct cn_engine *random_flow(struct cn_flow *f, uint32_t seq,
 	uint32_t around_s = side == CN_CLIENT ? ack : seq;
 	const struct cn_engine *eng = rnd() % 4 ? eng_c : eng_s;
 
+	/* Half the records let the kernel close the flow. */
+	eng_c->io.fast_closes = eng_s->io.fast_closes = rnd() % 2;
 	memset(f, 0, sizeof(*f));
 	f->state = rnd() % 16 ? CN_FS_ESTABLISHED : CN_FS_CLOSED;
 	f->delta = rnd() % 4 ? rnd() : rnd() % 3;
@@ -1338,6 +1488,7 @@ int main(void)
 		cmocka_unit_test(test_probes),
 		cmocka_unit_test(test_cut),
 		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_kclose),
 		cmocka_unit_test(test_not_ours),
 		cmocka_unit_test(test_tracking_and_stats),
 		cmocka_unit_test(test_csum_ffff),
