@@ -252,6 +252,9 @@ static void service_ports(struct worker *w)
 	for (int round = 0; round < MAX_ROUNDS; round++) {
 		bool more = false;
 
+		/* Closes the kernel saw come before the frames read after
+		 * them (a new SYN on a closed flow's 4-tuple). */
+		read_closes(w);
 		for (int i = 0; i < 2; i++) {
 			struct port *p = &w->port[i];
 

@@ -155,6 +155,18 @@ void sm_fast_refresh(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 		cn_fast_fold(f, &rec, now);
 }
 
+bool sm_fast_closed_there(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
+{
+	if (f->state != CN_FS_ESTABLISHED || !(f->fast_flags & CN_FF_KCLOSE) ||
+	    !sm_both_fins_acked(f))
+		return false;
+	/* The record stays as it is: the programs translate the stragglers
+	 * of the grace period (and send a new SYN on the 4-tuple here). */
+	eng->ctr.flows_closed_kernel++;
+	sm_flow_close(eng, f, now);
+	return true;
+}
+
 int cn_engine_fast_closed(struct cn_engine *eng, const struct cn_flow_key *key,
 			  const struct cn_fast_flow *rec, uint64_t now)
 {
@@ -170,13 +182,7 @@ int cn_engine_fast_closed(struct cn_engine *eng, const struct cn_flow_key *key,
 	if (f->state != CN_FS_ESTABLISHED)
 		return -EALREADY;
 	cn_fast_fold(f, rec, now);
-	if (!sm_both_fins_acked(f))
-		return -EALREADY;
-	/* The record stays as it is: the programs translate the stragglers
-	 * of the grace period (and send a new SYN on the 4-tuple here). */
-	eng->ctr.flows_closed_kernel++;
-	sm_flow_close(eng, f, now);
-	return 0;
+	return sm_fast_closed_there(eng, f, now) ? 0 : -EALREADY;
 }
 
 unsigned cn_engine_fast_sweep(struct cn_engine *eng, uint64_t now)
@@ -190,11 +196,7 @@ unsigned cn_engine_fast_sweep(struct cn_engine *eng, uint64_t now)
 		    !(f->fast_flags & CN_FF_KCLOSE))
 			continue;
 		sm_fast_refresh(eng, f, now);
-		if (sm_both_fins_acked(f)) {
-			eng->ctr.flows_closed_kernel++;
-			sm_flow_close(eng, f, now);
-			n++;
-		}
+		n += sm_fast_closed_there(eng, f, now);
 	}
 	return n;
 }

@@ -40,10 +40,11 @@ snic_stop
 assert_counter flows_taken_over '==' 2
 assert_snic_counter flows_taken_over '==' 2
 # The capture holds every frame; with the kernel path (--datapath bpf) only
-# those it left to the daemon: the handshakes and the closes.
+# those it left to the daemon: the handshakes and the requests (some
+# 1.9 KB for the two; the kernel closes the flows).
 if grep -q 'kernel path: tc programs' "$TOPO_DIR/clientnic.err"; then
 	assert_num "capture written after the switch, bytes (kernel path)" \
-		"$(stat -c %s "$TOPO_DIR/cap.pcap")" '>' 2000
+		"$(stat -c %s "$TOPO_DIR/cap.pcap")" '>' 1000
 else
 	assert_num "capture written after the switch, bytes" \
 		"$(stat -c %s "$TOPO_DIR/cap.pcap")" '>' 2000000

@@ -1547,6 +1547,36 @@ static void test_kclose_fin_through_daemon(void **state)
 	assert_int_equal(kmap_count(map(n, CNIC)), 0);
 }
 
+/* The client's next connection on the 4-tuple, its SYN read before the
+ * close event: the record read for the SYN says the kernel closed the
+ * flow, which the SYN replaces (an established one would stay, the SYN
+ * challenged by the server). */
+static void test_kclose_syn_before_event(void **state)
+{
+	struct net *n = net_a(state);
+	struct cn_fast_flow *r;
+	struct conn c, next;
+
+	n->box[CNIC].kclose = true;
+	net_start(n, false);
+	conn_init(&c, 4, 34);
+	establish(n, &c);
+	n->now += MS;
+	r = rec_of(n, CNIC, &c);
+	assert_non_null(r);
+	kernel_closes(r, &c);
+	next = c;
+	next.cisn += 1000000;
+	n->now += MS;
+	c_syn(n, &next);
+	assert_int_equal(ctr(n, CNIC)->flows_closed_kernel, 1);
+	assert_int_equal(ctr(n, CNIC)->flows_replaced, 1);
+	assert_int_equal(ctr(n, CNIC)->syns_challenged, 0);
+	assert_int_equal(ctr(n, CNIC)->synacks_spoofed, 2);
+	assert_null(rec_of(n, CNIC, &c));
+	assert_int_equal(told(n, &c, r), -ENOENT);
+}
+
 /* Events the ring could not take: the sweep reads the records back and
  * closes the flows the kernel closed, and those only. */
 static void test_kclose_sweep(void **state)
@@ -1639,6 +1669,7 @@ int main(void)
 		T(test_put_failure_drops_stale_record),
 		T(test_kclose_event_closes),
 		T(test_kclose_fin_through_daemon),
+		T(test_kclose_syn_before_event),
 		T(test_kclose_sweep),
 		T(test_without_fast_callbacks),
 	};
