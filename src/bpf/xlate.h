@@ -247,14 +247,15 @@ static __always_inline void tell_close(const struct cn_seg *s,
 
 	if (r->close_told)
 		return;
-	r->close_told = 1;
 	if (bpf_ringbuf_query(&cn_events, BPF_RB_AVAIL_DATA) >= CN_EVENTS_BYTES / 2)
 		flags = BPF_RB_FORCE_WAKEUP;
+	/* Full: a retransmission of the segment may find room. */
 	ev = bpf_ringbuf_reserve(&cn_events, sizeof(*ev), 0);
 	if (!ev) {
 		__sync_fetch_and_add(&cn_events_lost, 1);
 		return;
 	}
+	r->close_told = 1;
 	__builtin_memcpy(&ev->key, &s->key, sizeof(ev->key));
 	__builtin_memcpy(&ev->rec, r, sizeof(ev->rec));
 	bpf_ringbuf_submit(ev, flags);

@@ -163,9 +163,12 @@ int worker_closes_open(struct worker *w)
 	return fastpath_closes_open(w->env->fast, on_fast_close, w);
 }
 
-/* Once a loop turn: what the ring holds costs no system call. Lost events
- * (the ring was full) leave closed flows in the table: a sweep of the
- * records finds them. */
+/* Record reads a sweep makes per call: the heartbeat shares the thread. */
+#define SWEEP_SLOTS 1024
+
+/* Before each receive round: what the ring holds costs no system call.
+ * Lost events (the ring was full) leave closed flows in the table: a
+ * sweep of the records, a slice a call, finds them. */
 static void read_closes(struct worker *w)
 {
 	uint64_t lost;
@@ -175,19 +178,28 @@ static void read_closes(struct worker *w)
 	w->now_ns = cn_mono_ns();
 	fastpath_closes_read(w->env->fast);
 	lost = fastpath_closes_lost(w->env->fast);
-	/* At most once a second: under a load the ring cannot keep up with,
-	 * a sweep each turn would make it worse. */
-	if (lost != w->closes_lost && w->now_ns - w->swept_ns >= NSEC_PER_SEC) {
-		unsigned n;
-
-		w->swept_ns = w->now_ns;
-		fast_last_turn(w);
-		n = cn_engine_fast_sweep(w->eng, w->now_ns);
-		cn_warn("kernel path: %llu close events lost (the daemon was "
-			"too slow to read them): %u closed flows found in the "
-			"records", (unsigned long long)(lost - w->closes_lost), n);
-		w->closes_lost = lost;
+	/* At most one a second: under a load the ring cannot keep up with,
+	 * sweeping all the time would make it worse. */
+	if (!w->sweep.on && lost != w->sweep.lost &&
+	    w->now_ns - w->sweep.started_ns >= NSEC_PER_SEC) {
+		w->sweep.on = true;
+		w->sweep.at = 0;
+		w->sweep.closed = 0;
+		w->sweep.missed = lost - w->sweep.lost;
+		w->sweep.lost = lost;
+		w->sweep.started_ns = w->now_ns;
 	}
+	if (!w->sweep.on)
+		return;
+	fast_last_turn(w);
+	w->sweep.at = cn_engine_fast_sweep(w->eng, w->now_ns, w->sweep.at,
+					   SWEEP_SLOTS, &w->sweep.closed);
+	if (w->sweep.at)
+		return;
+	w->sweep.on = false;
+	cn_warn("kernel path: %llu close events lost (the daemon was too slow "
+		"to read them): %u closed flows found in the records",
+		(unsigned long long)w->sweep.missed, w->sweep.closed);
 }
 
 static void on_rx(void *ctx, struct cn_frame *f, uint64_t ts_ns)

@@ -116,8 +116,15 @@ struct worker {
 	/* Flow lists, cache dumps and new limits, asked by the main thread
 	 * and run here at the end of a loop turn (worker_query.h). */
 	struct worker_query query;
-	uint64_t closes_lost; /* the programs' count at the last sweep */
-	uint64_t swept_ns;
+	/* Closed flows looked for in the records, after lost close events. */
+	struct {
+		bool on;
+		uint32_t at;         /* the next slot */
+		unsigned closed;
+		uint64_t lost;       /* the programs' count when it started */
+		uint64_t missed;
+		uint64_t started_ns;
+	} sweep;
 };
 
 /* The worker's engine, with its callbacks; returns 0 or -errno. */

@@ -182,8 +182,12 @@ int cn_engine_adopt(struct cn_engine *eng, const struct cn_flow_key *key,
 int cn_engine_fast_closed(struct cn_engine *eng, const struct cn_flow_key *key,
 			  const struct cn_fast_flow *rec, uint64_t now_ns);
 /* Close events were lost: read back every record the kernel may have
- * closed a flow in, and close those flows. Returns how many it closed. */
-unsigned cn_engine_fast_sweep(struct cn_engine *eng, uint64_t now_ns);
+ * closed a flow in, and close those flows (adds them to *closed). Walks
+ * the table's slots from..from+slots, one record read each at most, so a
+ * large table is swept over several calls; returns where to go on, 0 at
+ * the end. */
+uint32_t cn_engine_fast_sweep(struct cn_engine *eng, uint64_t now_ns,
+			      uint32_t from, uint32_t slots, unsigned *closed);
 /* One flow as the operator sees it (cn_engine_flow_walk). */
 struct cn_flow_record {
 	struct cn_flow_key key;

@@ -172,10 +172,12 @@ int cn_engine_fast_closed(struct cn_engine *eng, const struct cn_flow_key *key,
 {
 	struct cn_flow *f = cn_ft_lookup(&eng->ft, key, cn_ft_hash(&eng->ft, key));
 
-	/* Freed since (expired, reset), or a new connection on the 4-tuple
-	 * whose record the programs have not closed. */
+	/* Freed since (expired, reset), a new connection on the 4-tuple
+	 * whose record the programs have not closed, or a flow translated
+	 * here since its peer vanished (the record is in another space). */
 	if (!f || !f->fast_pub || f->client_isn != rec->client_isn ||
-	    f->spoof_isn != rec->spoof_isn) {
+	    f->spoof_isn != rec->spoof_isn ||
+	    ((rec->x.flags ^ f->fast_flags) & CN_FF_PASSTHROUGH)) {
 		eng->ctr.fast_closes_stale++;
 		return -ENOENT;
 	}
@@ -185,20 +187,22 @@ int cn_engine_fast_closed(struct cn_engine *eng, const struct cn_flow_key *key,
 	return sm_fast_closed_there(eng, f, now) ? 0 : -EALREADY;
 }
 
-unsigned cn_engine_fast_sweep(struct cn_engine *eng, uint64_t now)
+uint32_t cn_engine_fast_sweep(struct cn_engine *eng, uint64_t now,
+			      uint32_t from, uint32_t slots, unsigned *closed)
 {
-	unsigned n = 0;
+	uint32_t cap = eng->ft.capacity;
+	uint32_t end = from < cap && slots < cap - from ? from + slots : cap;
 
-	for (uint32_t i = 0; i < eng->ft.capacity; i++) {
+	for (uint32_t i = from; i < end; i++) {
 		struct cn_flow *f = &eng->ft.slots[i];
 
 		if (f->state != CN_FS_ESTABLISHED || !f->fast_pub ||
 		    !(f->fast_flags & CN_FF_KCLOSE))
 			continue;
 		sm_fast_refresh(eng, f, now);
-		n += sm_fast_closed_there(eng, f, now);
+		*closed += sm_fast_closed_there(eng, f, now);
 	}
-	return n;
+	return end < cap ? end : 0;
 }
 
 void sm_fast_publish(struct cn_engine *eng, struct cn_flow *f)
@@ -215,6 +219,14 @@ void sm_fast_publish(struct cn_engine *eng, struct cn_flow *f)
 	cn_fast_export(eng, f, &rec);
 	if (f->fast_pub && rec.x.flags == f->fast_flags)
 		return;
+	/* The write replaces what the programs recorded since the frame's
+	 * read: a FIN only the kernel saw would be lost, and with it the
+	 * close. Read it again just before (rare: a flag changed). */
+	if (f->fast_pub && (f->fast_flags & (CN_FF_KCLOSE | CN_FF_SLOW)) == CN_FF_KCLOSE) {
+		sm_fast_refresh(eng, f, f->last_seen);
+		sm_fast_closed_there(eng, f, f->last_seen);
+		cn_fast_export(eng, f, &rec);
+	}
 	if (eng->io.fast_put(eng->io.ctx, &f->key, &rec, !f->fast_pub)) {
 		/* Without a record the kernel would pass the server's
 		 * segments untranslated: keep the flow out of it. */

@@ -89,8 +89,8 @@ assert_counter kernel.client.translated '>' 0
 assert_counter kernel.server.translated '>' 0
 
 # A half-closed flow stays in the kernel: the client sends its request
-# and its FIN, the server answers with 8 MiB; only the FINs and the last
-# ACK are the daemon's.
+# and its FIN (held with it, so the daemon sees that FIN), the server
+# answers with 8 MiB; the data and the ACKs cross the kernel.
 spawn S "$TOPO_DIR/halfclose-s.log" "$PYTHON" -c 'import socket, sys
 l = socket.socket(socket.AF_INET6)
 l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -1577,6 +1577,53 @@ static void test_kclose_syn_before_event(void **state)
 	assert_int_equal(told(n, &c, r), -ENOENT);
 }
 
+/* A successor takes a closing flow from a daemon that let the kernel close
+ * it: with several workers its record loses the flag (the FINs come to
+ * the daemon again); one the kernel closed while nobody read the ring is
+ * closed on adoption, freed after the grace period. */
+static void test_kclose_adopted(void **state)
+{
+	struct t *t = *state;
+	struct cn_fast_flow rec;
+	struct cn_flow_key k;
+	struct conn c, d;
+
+	t->a.box[CNIC].kclose = true;
+	net_start(&t->a, false);
+	net_start(&t->b, false);
+	conn_init(&c, 4, 35);
+	conn_init(&d, 4, 36);
+	establish(&t->a, &c);
+	establish(&t->a, &d);
+
+	rec = *rec_of(&t->a, CNIC, &c);
+	assert_true(rec.x.flags & CN_FF_KCLOSE);
+	rec.dir[CN_CLIENT].fin = 1;
+	rec.dir[CN_CLIENT].fin_seq = c.cisn + 1 + c.csent;
+	rec.dir[CN_CLIENT].end = c.cisn + 1 + c.csent + 1;
+	conn_key(&c, &k);
+	kmap_store(map(&t->b, CNIC), &k, &rec);
+	assert_int_equal(cn_engine_adopt(t->b.box[CNIC].eng, &k, &rec, t->b.now), 0);
+	assert_int_equal(map(&t->b, CNIC)->last_put.x.flags,
+			 CN_FF_FIN | CN_FF_TRANSLATE_TS);
+
+	rec = *rec_of(&t->a, CNIC, &d);
+	kernel_closes(&rec, &d);
+	conn_key(&d, &k);
+	t->b.box[CNIC].kclose = true;
+	box_start(&t->b, CNIC);
+	kmap_store(map(&t->b, CNIC), &k, &rec);
+	assert_int_equal(cn_engine_adopt(t->b.box[CNIC].eng, &k, &rec, t->b.now), 0);
+	assert_int_equal(map(&t->b, CNIC)->last_put.x.flags,
+			 CN_FF_KCLOSE | CN_FF_CLOSED | CN_FF_SLOW | CN_FF_FIN |
+				 CN_FF_TRANSLATE_TS);
+	assert_int_equal(cn_engine_fast_closed(t->b.box[CNIC].eng, &k, &rec, t->b.now),
+			 -EALREADY);
+	tick_at(&t->b, t->b.now + t->b.box[CNIC].cfg.close_grace_ns);
+	assert_int_equal(cn_engine_flow_count(t->b.box[CNIC].eng), 0);
+	assert_int_equal(kmap_count(map(&t->b, CNIC)), 0);
+}
+
 /* Events the ring could not take: the sweep reads the records back and
  * closes the flows the kernel closed, and those only. */
 static void test_kclose_sweep(void **state)
@@ -1584,6 +1631,8 @@ static void test_kclose_sweep(void **state)
 	struct net *n = net_a(state);
 	struct conn a, b;
 	struct cn_fast_flow *r;
+	uint32_t at = 0;
+	unsigned closed = 0, slices = 0;
 
 	n->box[CNIC].kclose = true;
 	net_start(n, false);
@@ -1598,9 +1647,19 @@ static void test_kclose_sweep(void **state)
 	r = rec_of(n, CNIC, &b);
 	kernel_closes(r, &b);
 	r->dir[CN_CLIENT].ack_seen = 0; /* its last ACK still on the way */
-	assert_int_equal(cn_engine_fast_sweep(n->box[CNIC].eng, n->now), 1);
+	/* In slices of three slots, to the end of the table. */
+	do {
+		at = cn_engine_fast_sweep(n->box[CNIC].eng, n->now, at, 3, &closed);
+		assert_true(at == 0 || at % 3 == 0);
+		slices++;
+	} while (at);
+	assert_int_equal(slices, (n->box[CNIC].cfg.max_flows + 2) / 3);
+	assert_int_equal(closed, 1);
 	assert_int_equal(ctr(n, CNIC)->flows_closed_kernel, 1);
-	assert_int_equal(cn_engine_fast_sweep(n->box[CNIC].eng, n->now), 0);
+	closed = 0;
+	assert_int_equal(cn_engine_fast_sweep(n->box[CNIC].eng, n->now, 0,
+					      UINT32_MAX, &closed), 0);
+	assert_int_equal(closed, 0);
 	tick_at(n, n->now + n->box[CNIC].cfg.close_grace_ns);
 	assert_int_equal(cn_engine_flow_count(n->box[CNIC].eng), 1);
 	assert_null(rec_of(n, CNIC, &a));
@@ -1670,6 +1729,7 @@ int main(void)
 		T(test_kclose_event_closes),
 		T(test_kclose_fin_through_daemon),
 		T(test_kclose_syn_before_event),
+		T(test_kclose_adopted),
 		T(test_kclose_sweep),
 		T(test_without_fast_callbacks),
 	};
