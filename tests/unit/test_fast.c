@@ -1447,6 +1447,15 @@ static void kernel_closes(struct cn_fast_flow *r, const struct conn *c)
 	r->close_told = 1;
 }
 
+/* A ClientNIC that reads the close events, and an established flow. */
+static void kclose_start(struct net *n, struct conn *c, uint32_t id)
+{
+	n->box[CNIC].kclose = true;
+	net_start(n, false);
+	conn_init(c, 4, id);
+	establish(n, c);
+}
+
 static int told(struct net *n, const struct conn *c, const struct cn_fast_flow *r)
 {
 	struct cn_flow_key k;
@@ -1469,10 +1478,7 @@ static void test_kclose_event_closes(void **state)
 	struct conn c;
 	uint64_t closed_at;
 
-	n->box[CNIC].kclose = true;
-	net_start(n, false);
-	conn_init(&c, 4, 30);
-	establish(n, &c);
+	kclose_start(n, &c, 30);
 	r = rec_of(n, CNIC, &c);
 	assert_non_null(r);
 	assert_int_equal(r->x.flags, CN_FF_KCLOSE | CN_FF_TRANSLATE_TS);
@@ -1526,10 +1532,7 @@ static void test_kclose_fin_through_daemon(void **state)
 	const struct cn_fast_flow *r;
 	struct conn c;
 
-	n->box[CNIC].kclose = true;
-	net_start(n, false);
-	conn_init(&c, 4, 31);
-	establish(n, &c);
+	kclose_start(n, &c, 31);
 	c_data(n, &c, FR_ACK | FR_FIN, 0);
 	r = rec_of(n, CNIC, &c);
 	assert_non_null(r);
@@ -1557,10 +1560,7 @@ static void test_kclose_syn_before_event(void **state)
 	struct cn_fast_flow *r;
 	struct conn c, next;
 
-	n->box[CNIC].kclose = true;
-	net_start(n, false);
-	conn_init(&c, 4, 34);
-	establish(n, &c);
+	kclose_start(n, &c, 34);
 	n->now += MS;
 	r = rec_of(n, CNIC, &c);
 	assert_non_null(r);
