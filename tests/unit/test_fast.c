@@ -1262,6 +1262,14 @@ static void test_adopt_closed_freed_after_grace(void **state)
 	assert_int_equal(kmap_count(map(&t->b, CNIC)), 0);
 }
 
+/* The client's FIN as the programs record it. */
+static void kernel_client_fin(struct cn_fast_flow *r, const struct conn *c)
+{
+	r->dir[CN_CLIENT].fin = 1;
+	r->dir[CN_CLIENT].fin_seq = c->cisn + 1 + c->csent;
+	r->dir[CN_CLIENT].end = c->cisn + 1 + c->csent + 1;
+}
+
 /* A FIN the programs recorded while no daemon was there: the adopter
  * writes the record again, saying so (the FIN's ACK may cross the kernel;
  * the other end's FIN comes to the adopter). */
@@ -1278,9 +1286,7 @@ static void test_adopt_flags_follow_state(void **state)
 	establish(&t->a, &c);
 	assert_non_null(rec_of(&t->a, CNIC, &c));
 	rec = *rec_of(&t->a, CNIC, &c);
-	rec.dir[CN_CLIENT].fin = 1;
-	rec.dir[CN_CLIENT].fin_seq = c.cisn + 1 + c.csent;
-	rec.dir[CN_CLIENT].end = c.cisn + 1 + c.csent + 1;
+	kernel_client_fin(&rec, &c);
 	conn_key(&c, &k);
 	kmap_store(map(&t->b, CNIC), &k, &rec);
 	assert_int_equal(cn_engine_adopt(t->b.box[CNIC].eng, &k, &rec, t->b.now), 0);
@@ -1598,9 +1604,7 @@ static void test_kclose_adopted(void **state)
 
 	rec = *rec_of(&t->a, CNIC, &c);
 	assert_true(rec.x.flags & CN_FF_KCLOSE);
-	rec.dir[CN_CLIENT].fin = 1;
-	rec.dir[CN_CLIENT].fin_seq = c.cisn + 1 + c.csent;
-	rec.dir[CN_CLIENT].end = c.cisn + 1 + c.csent + 1;
+	kernel_client_fin(&rec, &c);
 	conn_key(&c, &k);
 	kmap_store(map(&t->b, CNIC), &k, &rec);
 	assert_int_equal(cn_engine_adopt(t->b.box[CNIC].eng, &k, &rec, t->b.now), 0);
