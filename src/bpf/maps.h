@@ -36,12 +36,24 @@ struct {
 	__type(value, struct cn_fast_stats);
 } cn_stats SEC(".maps");
 
-/* Close events (struct cn_fast_close) for the daemon, which reads the
- * ring every turn of its loop and is woken only when it fills. */
-struct {
+/* Close events (struct cn_fast_close), a ring per daemon worker, which
+ * reads its own every turn of its loop and is woken only when it fills.
+ * The loader puts the rings in; a flow's goes to the worker its frames go
+ * to (cn_fast_key_hash(key) % cn_workers, as the fanout picks it). */
+struct cn_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, CN_EVENTS_BYTES);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, CN_MAX_WORKERS);
+	__type(key, __u32);
+	__array(values, struct cn_ring);
 } cn_events SEC(".maps");
+
+/* Set by the loader. */
+const volatile __u32 cn_workers = 1;
 
 /* Events the full ring refused: the daemon then looks for closed flows in
  * the records itself. */

@@ -242,15 +242,21 @@ static __always_inline bool both_fins_acked(const struct cn_fast_flow *r)
 static __always_inline void tell_close(const struct cn_seg *s,
 				       struct cn_fast_flow *r)
 {
+	__u32 w = cn_workers > 1 ? cn_fast_key_hash(&s->key) % cn_workers : 0;
 	struct cn_fast_close *ev;
 	__u64 flags = BPF_RB_NO_WAKEUP;
+	void *ring;
 
 	if (r->close_told)
 		return;
-	if (bpf_ringbuf_query(&cn_events, BPF_RB_AVAIL_DATA) >= CN_EVENTS_BYTES / 2)
+	if (!(ring = bpf_map_lookup_elem(&cn_events, &w))) {
+		__sync_fetch_and_add(&cn_events_lost, 1);
+		return;
+	}
+	if (bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= CN_EVENTS_BYTES / 2)
 		flags = BPF_RB_FORCE_WAKEUP;
 	/* Full: a retransmission of the segment may find room. */
-	ev = bpf_ringbuf_reserve(&cn_events, sizeof(*ev), 0);
+	ev = bpf_ringbuf_reserve(ring, sizeof(*ev), 0);
 	if (!ev) {
 		__sync_fetch_and_add(&cn_events_lost, 1);
 		return;

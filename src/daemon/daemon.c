@@ -569,6 +569,7 @@ static int open_fast(struct cn_daemon *d)
 					d->pool.nw * d->pool.nw),
 		.role = (enum cn_role)cfg->engine.role,
 		.timeout_ns = cfg->fail_open_ns,
+		.workers = d->pool.nw,
 	};
 	const char *msg = "?";
 	int ret;
@@ -750,7 +751,7 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 		rc = open_fast(d);
 	if (!rc && !d->fast)
 		without_fast(cfg->client_if, cfg->server_if);
-	d->env.fast_closes = d->fast && d->pool.nw == 1;
+	d->env.fast_closes = d->fast != NULL;
 	if (!rc)
 		rc = create_engines(d);
 	if (rc)

@@ -22,11 +22,17 @@ enum { MAP_FLOWS, MAP_STATE, MAP_STATS, MAP_N };
 static const char *const map_names[MAP_N] = { "cn_flows", "cn_state",
 					      "cn_stats" };
 
+/* A worker's close events. */
+struct fastpath_ring {
+	int fd;
+	struct ring_buffer *rb;
+	int (*fn)(void *ctx, const struct cn_fast_close *ev);
+	void *ctx;
+};
+
 struct fastpath {
 	struct fastpath_bpf *skel;
-	struct ring_buffer *closes;
-	int (*on_close)(void *ctx, const struct cn_fast_close *ev);
-	void *close_ctx;
+	struct fastpath_ring ring[CN_MAX_WORKERS];
 	struct fastpath_config cfg;
 	int map_fd[MAP_N];
 	int ncpu;
@@ -181,6 +187,13 @@ int fastpath_open(struct fastpath **out, const struct fastpath_config *cfg,
 	fp->cfg = *cfg;
 	for (int k = 0; k < MAP_N; k++)
 		fp->map_fd[k] = -1;
+	for (int i = 0; i < CN_MAX_WORKERS; i++)
+		fp->ring[i].fd = -1;
+	if (!cfg->workers || cfg->workers > CN_MAX_WORKERS) {
+		*errmsg = "bad worker count";
+		err = -EINVAL;
+		goto fail;
+	}
 	libbpf_set_print(NULL);
 	if (!(fp->skel = fastpath_bpf__open())) {
 		err = -errno;
@@ -194,6 +207,7 @@ int fastpath_open(struct fastpath **out, const struct fastpath_config *cfg,
 		*errmsg = "sizing the flow map failed";
 		goto fail;
 	}
+	fp->skel->rodata->cn_workers = cfg->workers;
 	if ((err = find_maps(fp, fp->map_fd)) == -EPERM)
 		fp->orphaned = true;
 	if (!err) {
@@ -216,6 +230,17 @@ int fastpath_open(struct fastpath **out, const struct fastpath_config *cfg,
 				*errmsg = "dup of a map fd failed";
 				goto fail;
 			}
+	for (__u32 i = 0; i < cfg->workers; i++) {
+		int outer = bpf_map__fd(fp->skel->maps.cn_events);
+
+		if ((fp->ring[i].fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "cn_ring", 0,
+						     0, CN_EVENTS_BYTES, NULL)) < 0 ||
+		    bpf_map_update_elem(outer, &i, &fp->ring[i].fd, BPF_ANY)) {
+			err = -errno;
+			*errmsg = "creating the event rings failed";
+			goto fail;
+		}
+	}
 	fp->ncpu = libbpf_num_possible_cpus();
 	if (fp->ncpu <= 0 ||
 	    !(fp->percpu = calloc((size_t)fp->ncpu, sizeof(*fp->percpu)))) {
@@ -358,28 +383,31 @@ unsigned fastpath_each(struct fastpath *fp,
 
 static int close_sample(void *ctx, void *data, size_t len)
 {
-	struct fastpath *fp = ctx;
+	struct fastpath_ring *r = ctx;
 
 	/* The ring holds what this load's programs wrote: one size. */
 	if (len < sizeof(struct cn_fast_close))
 		return 0;
-	return fp->on_close(fp->close_ctx, data);
+	return r->fn(r->ctx, data);
 }
 
-int fastpath_closes_open(struct fastpath *fp,
+int fastpath_closes_open(struct fastpath *fp, unsigned worker,
 			 int (*fn)(void *ctx, const struct cn_fast_close *ev),
 			 void *ctx)
 {
-	fp->on_close = fn;
-	fp->close_ctx = ctx;
-	fp->closes = ring_buffer__new(bpf_map__fd(fp->skel->maps.cn_events),
-				      close_sample, fp, NULL);
-	return fp->closes ? ring_buffer__epoll_fd(fp->closes) : -errno;
+	struct fastpath_ring *r = &fp->ring[worker];
+
+	if (worker >= fp->cfg.workers)
+		return -EINVAL;
+	r->fn = fn;
+	r->ctx = ctx;
+	r->rb = ring_buffer__new(r->fd, close_sample, r, NULL);
+	return r->rb ? ring_buffer__epoll_fd(r->rb) : -errno;
 }
 
-int fastpath_closes_read(struct fastpath *fp)
+int fastpath_closes_read(struct fastpath *fp, unsigned worker)
 {
-	return ring_buffer__consume(fp->closes);
+	return ring_buffer__consume(fp->ring[worker].rb);
 }
 
 uint64_t fastpath_closes_lost(const struct fastpath *fp)
@@ -409,7 +437,11 @@ void fastpath_close(struct fastpath *fp)
 	if (!fp)
 		return;
 	close_fds(fp->map_fd, MAP_N);
-	ring_buffer__free(fp->closes);
+	for (int i = 0; i < CN_MAX_WORKERS; i++) {
+		ring_buffer__free(fp->ring[i].rb);
+		if (fp->ring[i].fd >= 0)
+			close(fp->ring[i].fd);
+	}
 	fastpath_bpf__destroy(fp->skel);
 	free(fp->percpu);
 	free(fp);

@@ -22,6 +22,7 @@ struct fastpath_config {
 	uint32_t max_flows;    /* flow map entries */
 	enum cn_role role;
 	uint64_t timeout_ns;   /* heartbeat: fail open after this */
+	unsigned workers;      /* one close event ring each, 1..CN_MAX_WORKERS */
 };
 
 /*
@@ -65,15 +66,16 @@ unsigned fastpath_each(struct fastpath *fp,
 		       void *ctx);
 
 /*
- * The programs' close events (CN_FF_KCLOSE), for one reader: fn runs for
- * each from fastpath_closes_read(), which takes what is there without a
- * system call. Returns an fd that polls readable when the programs find
- * the ring half full, or -errno.
+ * The programs' close events (CN_FF_KCLOSE) of the flows whose frames go
+ * to that worker, for it alone: fn runs for each from
+ * fastpath_closes_read(), which takes what is there without a system
+ * call. Returns an fd that polls readable when the programs find the ring
+ * half full, or -errno.
  */
-int fastpath_closes_open(struct fastpath *fp,
+int fastpath_closes_open(struct fastpath *fp, unsigned worker,
 			 int (*fn)(void *ctx, const struct cn_fast_close *ev),
 			 void *ctx);
-int fastpath_closes_read(struct fastpath *fp);
+int fastpath_closes_read(struct fastpath *fp, unsigned worker);
 /* Events the full ring refused since the programs were loaded. */
 uint64_t fastpath_closes_lost(const struct fastpath *fp);
 

@@ -160,7 +160,7 @@ static int on_fast_close(void *ctx, const struct cn_fast_close *ev)
 
 int worker_closes_open(struct worker *w)
 {
-	return fastpath_closes_open(w->env->fast, on_fast_close, w);
+	return fastpath_closes_open(w->env->fast, w->id, on_fast_close, w);
 }
 
 /* Record reads a sweep makes per call: the heartbeat shares the thread. */
@@ -176,7 +176,7 @@ static void read_closes(struct worker *w)
 	if (!w->env->fast_closes)
 		return;
 	w->now_ns = cn_mono_ns();
-	fastpath_closes_read(w->env->fast);
+	fastpath_closes_read(w->env->fast, w->id);
 	lost = fastpath_closes_lost(w->env->fast);
 	/* At most one a second: under a load the ring cannot keep up with,
 	 * sweeping all the time would make it worse. */

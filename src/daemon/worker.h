@@ -42,8 +42,8 @@ enum ep_tag {
 struct worker_env {
 	const struct cn_daemon_config *cfg;
 	struct fastpath *fast;     /* NULL: every frame through the daemon */
-	/* The one worker reads the programs' close events: flows close in
-	 * the kernel. (With several, each flow's FINs come to its worker.) */
+	/* Each worker reads the programs' close events of its flows: flows
+	 * close in the kernel. */
 	bool fast_closes;
 	struct pcap_out *pcap;     /* NULL: no capture */
 	pthread_mutex_t pcap_lock; /* libpcap's dump handle is one FILE */

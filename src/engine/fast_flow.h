@@ -130,9 +130,10 @@ struct cn_fast_close {
 	struct cn_fast_flow rec;
 };
 
-/* The event ring's size: some 1300 events, read every turn of the
- * daemon's loop. */
+/* Each worker's event ring: some 1300 events, read every turn of its
+ * loop. */
 #define CN_EVENTS_BYTES (256 * 1024)
+#define CN_MAX_WORKERS 64
 
 /*
  * Which of the daemon's workers a flow belongs to: cn_fast_key_hash(key) %

@@ -4,7 +4,8 @@
 # frames to worker hash(key) % 2 (a BPF program, not the kernel's own
 # hash), so a daemon restarted after SIGKILL gives each adopted flow to
 # the worker that gets its frames: the FINs of every adopted flow reach
-# the engine that knows it, and all are closed and freed.
+# the engine that knows it, and all are closed and freed. The kernel's
+# close events go to each flow's worker likewise.
 #
 #   client --- [eth0 tc clientnic (2 workers) tc eth1] --- bridge --- bridge --- server
 . "$(dirname "$0")/lib.sh"
@@ -26,8 +27,18 @@ adopted=$(daemon_adopted clientnic)
 assert_eq "flows adopted (those the killed daemon tracked)" "$tracked" "$adopted"
 wait "$echo_pid" || { cat "$TOPO_DIR/echo.out" >&2; fail "echoes across the restart failed"; }
 assert_file_has "echoes across SIGKILL and restart" "$TOPO_DIR/echo.out" '^ok=16 errors=0'
+# Short connections close in the kernel, each close on the ring of the
+# worker that has the flow: on another's it would be stale there, and the
+# flow would stay open in its own.
+C $TOOL echo-clients $S_IP4 7000 --count 20 --size 1000 --timeout 20 >"$TOPO_DIR/short.out" ||
+	fail "short echoes failed: $(cat "$TOPO_DIR/short.out")"
+assert_file_has "20 short echoes" "$TOPO_DIR/short.out" '^ok=20 errors=0'
+_closed20() { daemon_snapshot clientnic; [ "$(daemon_counter clientnic flows_closed_kernel)" -ge 20 ]; }
+wait_until 5 _closed20 || true
 sleep 0.5
 box_stop
+assert_counter flows_closed_kernel '>=' 20
+assert_counter fast_closes_stale '==' 0
 assert_counter flows_adopted '==' "$tracked"
 assert_counter flows_active '==' 0
 assert_counter passed_untracked '==' 0

@@ -43,6 +43,7 @@ static uint64_t load_ns;                /* fastpath_bpf__open_and_load() */
 static struct cn_engine *eng_c, *eng_s; /* ClientNIC, ServerNIC */
 static uint32_t cur_out;                /* the state map's ifindex */
 static struct ring_buffer *closes;      /* the programs' close events */
+static int ring_fd = -1;                /* their one worker's ring */
 static struct cn_fast_close last_close;
 static unsigned n_closes;
 
@@ -561,7 +562,13 @@ static int setup(void **state)
 		return -1;
 	eng_c->cfg.role = CN_ROLE_CLIENTNIC;
 	eng_s->cfg.role = CN_ROLE_SERVERNIC;
-	closes = ring_buffer__new(fd_of(skel->maps.cn_events), on_close, NULL, NULL);
+	/* One worker's ring, as the loader puts it in. */
+	ring_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "cn_ring", 0, 0,
+				 CN_EVENTS_BYTES, NULL);
+	assert_true(ring_fd >= 0);
+	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.cn_events), &zero,
+					     &ring_fd, BPF_ANY), 0);
+	closes = ring_buffer__new(ring_fd, on_close, NULL, NULL);
 	assert_non_null(closes);
 	return 0;
 }
@@ -570,6 +577,8 @@ static int teardown(void **state)
 {
 	(void)state;
 	ring_buffer__free(closes);
+	if (ring_fd >= 0)
+		close(ring_fd);
 	fastpath_bpf__destroy(skel);
 	free(eng_c);
 	free(eng_s);
