@@ -2,9 +2,10 @@
 /*
  * The programs' maps, with the types user space shares
  * (src/engine/fast_flow.h). The loader sizes cn_flows; the rest are fixed.
- * A successor reuses cn_flows, cn_state and cn_stats; the event ring and
- * its loss count are each load's own (a successor finds a flow that closed
- * while nobody read the ring closed in its record when it adopts it).
+ * A successor reuses cn_flows, cn_state and cn_stats; the event rings and
+ * their loss count are each load's own (a successor finds a flow that
+ * closed while nobody read its ring closed in its record when it adopts
+ * it).
  */
 #ifndef CN_BPF_MAPS_H
 #define CN_BPF_MAPS_H
@@ -37,7 +38,7 @@ struct {
 } cn_stats SEC(".maps");
 
 /* Close events (struct cn_fast_close), a ring per daemon worker, which
- * reads its own every turn of its loop and is woken only when it fills.
+ * reads its own every turn of its loop and is woken when it is half full.
  * The loader puts the rings in; a flow's goes to the worker its frames go
  * to (cn_fast_key_hash(key) % cn_workers, as the fanout picks it). */
 struct cn_ring {

@@ -236,19 +236,20 @@ static __always_inline bool both_fins_acked(const struct cn_fast_flow *r)
 }
 
 /* The segment completed the close of a flow the daemon lets the kernel
- * close: the record goes to the daemon on the event ring, which wakes it
- * only when half full (it reads the ring every turn of its loop, and the
- * heartbeat turns it at least every 20 ms). */
+ * close: the record goes to the flow's worker on its event ring, which
+ * wakes it only when half full (it reads its ring every turn of its loop,
+ * and at least every 50 ms). */
 static __always_inline void tell_close(const struct cn_seg *s,
 				       struct cn_fast_flow *r)
 {
-	__u32 w = cn_workers > 1 ? cn_fast_key_hash(&s->key) % cn_workers : 0;
 	struct cn_fast_close *ev;
 	__u64 flags = BPF_RB_NO_WAKEUP;
 	void *ring;
+	__u32 w;
 
 	if (r->close_told)
 		return;
+	w = cn_workers > 1 ? cn_fast_key_hash(&s->key) % cn_workers : 0;
 	if (!(ring = bpf_map_lookup_elem(&cn_events, &w))) {
 		__sync_fetch_and_add(&cn_events_lost, 1);
 		return;

@@ -395,10 +395,11 @@ int fastpath_closes_open(struct fastpath *fp, unsigned worker,
 			 int (*fn)(void *ctx, const struct cn_fast_close *ev),
 			 void *ctx)
 {
-	struct fastpath_ring *r = &fp->ring[worker];
+	struct fastpath_ring *r;
 
 	if (worker >= fp->cfg.workers)
 		return -EINVAL;
+	r = &fp->ring[worker];
 	r->fn = fn;
 	r->ctx = ctx;
 	r->rb = ring_buffer__new(r->fd, close_sample, r, NULL);

@@ -994,6 +994,107 @@ static void test_kclose(void **state)
 	eng_c->io.fast_closes = false;
 }
 
+static int count_close(void *ctx, void *data, size_t len)
+{
+	(void)data;
+	(void)len;
+	++*(unsigned *)ctx;
+	return 0;
+}
+
+/*
+ * Programs loaded for three workers: a flow's close goes to the ring of
+ * the worker the sockets' fanout program gives its frames to, and to no
+ * other, for flows of both families.
+ */
+static void test_kclose_workers(void **state)
+{
+	enum { NW = 3 };
+	struct fastpath_bpf *sk;
+	struct ring_buffer *rb[NW];
+	unsigned got[NW];
+	int rings[NW];
+	struct cn_fast_state st = { .abi = CN_FAST_ABI, .ifindex = { IFINDEX, IFINDEX },
+				    .timeout_ns = 1000000000ull };
+	uint32_t zero = 0, seen[NW] = { 0 };
+	struct cn_fast_flow rec;
+	struct cn_flow f;
+	struct fr_flow fl;
+
+	(void)state;
+	NEED_BPF();
+	sk = fastpath_bpf__open();
+	assert_non_null(sk);
+	sk->rodata->cn_workers = NW;
+	assert_int_equal(fastpath_bpf__load(sk), 0);
+	for (uint32_t i = 0; i < NW; i++) {
+		rings[i] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "cn_ring", 0, 0,
+					  CN_EVENTS_BYTES, NULL);
+		assert_true(rings[i] >= 0);
+		assert_int_equal(bpf_map_update_elem(bpf_map__fd(sk->maps.cn_events),
+						     &i, &rings[i], BPF_ANY), 0);
+		rb[i] = ring_buffer__new(rings[i], count_close, &got[i], NULL);
+		assert_non_null(rb[i]);
+	}
+	st.beat_ns = mono_ns();
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(sk->maps.cn_state), &zero,
+					     &st, BPF_ANY), 0);
+	eng_c->io.fast_closes = true;
+	for (uint32_t n = 0; n < 60; n++) {
+		struct __sk_buff ctx = { 0 };
+		uint8_t out[FR_MAX];
+		struct fr_frame fr;
+		struct fr_spec s;
+		struct cn_flow_key key;
+		struct cn_pkt p;
+		uint32_t len, w;
+		DECLARE_LIBBPF_OPTS(bpf_test_run_opts, o, .data_out = out,
+				    .data_size_out = sizeof(out), .ctx_in = &ctx,
+				    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+		fr_flow_init(&fl, n % 2 ? 6 : 4, 2000 + n);
+		flow_init(&f, &fl);
+		fr_spec_c2s(&s, &fl, FR_ACK, 5001, 1001 + f.delta);
+		len = build(&fr, &s);
+		assert_int_equal(cn_parse(fr.buf, len, &p), CN_PARSE_TCP);
+		cn_pkt_flow_key(fr.buf, &p, CN_CLIENT, &key);
+		cn_fast_export(eng_c, &f, &rec);
+		rec.dir[CN_CLIENT].fin = rec.dir[CN_SERVER].fin = 1;
+		rec.dir[CN_CLIENT].fin_seq = 5000;
+		rec.dir[CN_SERVER].fin_seq = 1000;
+		rec.dir[CN_SERVER].ack = 5001;
+		assert_int_equal(bpf_map_update_elem(bpf_map__fd(sk->maps.cn_flows),
+						     &key, &rec, BPF_ANY), 0);
+		o.data_in = fr.buf;
+		o.data_size_in = len;
+		/* The fanout's pick: its program's value modulo the group. */
+		assert_int_equal(bpf_prog_test_run_opts(
+					 bpf_program__fd(sk->progs.cn_fanout_client), &o), 0);
+		w = o.retval % NW;
+		assert_int_equal(w, cn_fast_key_hash(&key) % NW);
+		o.data_size_out = sizeof(out);
+		assert_int_equal(bpf_prog_test_run_opts(
+					 bpf_program__fd(sk->progs.cn_tc_client), &o), 0);
+		assert_int_equal(o.retval, TC_ACT_REDIRECT);
+		for (uint32_t i = 0; i < NW; i++) {
+			got[i] = 0;
+			assert_true(ring_buffer__consume(rb[i]) >= 0);
+			assert_int_equal(got[i], i == w);
+		}
+		seen[w]++;
+		bpf_map_delete_elem(bpf_map__fd(sk->maps.cn_flows), &key);
+	}
+	printf("  fast_bpf kclose workers: 60 closes over %d rings: %u / %u / %u\n",
+	       NW, seen[0], seen[1], seen[2]);
+	for (uint32_t i = 0; i < NW; i++) {
+		assert_true(seen[i] > 0);
+		ring_buffer__free(rb[i]);
+		close(rings[i]);
+	}
+	eng_c->io.fast_closes = false;
+	fastpath_bpf__destroy(sk);
+}
+
 /* What the kernel path never touches: not TCP, tags, IPv4 options,
  * fragments, IPv6 extension headers, broken headers. */
 static void test_not_ours(void **state)
@@ -1498,6 +1599,7 @@ int main(void)
 		cmocka_unit_test(test_cut),
 		cmocka_unit_test(test_control),
 		cmocka_unit_test(test_kclose),
+		cmocka_unit_test(test_kclose_workers),
 		cmocka_unit_test(test_not_ours),
 		cmocka_unit_test(test_tracking_and_stats),
 		cmocka_unit_test(test_csum_ffff),
