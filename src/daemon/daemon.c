@@ -386,7 +386,7 @@ static int setup_worker_fds(struct worker *w, unsigned nw)
 		if (ret < 0)
 			return ret;
 	}
-	if (w->env->fast_closes) {
+	if (w->env->fast) {
 		if ((ret = worker_closes_open(w)) < 0 ||
 		    (ret = ep_add(w->epfd, ret, TAG_CLOSES)) < 0)
 			return ret;
@@ -751,7 +751,6 @@ static int start(struct cn_daemon *d, const sigset_t *sigs)
 		rc = open_fast(d);
 	if (!rc && !d->fast)
 		without_fast(cfg->client_if, cfg->server_if);
-	d->env.fast_closes = d->fast != NULL;
 	if (!rc)
 		rc = create_engines(d);
 	if (rc)

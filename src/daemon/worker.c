@@ -145,7 +145,7 @@ int worker_engine_create(struct worker *w, const struct cn_config *cfg,
 		io.fast_put = on_fast_put;
 		io.fast_del = on_fast_del;
 		io.fast_get = on_fast_get;
-		io.fast_closes = w->env->fast_closes;
+		io.fast_closes = true;
 	}
 	return cn_engine_create(&w->eng, cfg, secret, &io);
 }
@@ -154,7 +154,7 @@ static int on_fast_close(void *ctx, const struct cn_fast_close *ev)
 {
 	struct worker *w = ctx;
 
-	cn_engine_fast_closed(w->eng, &ev->key, &ev->rec, w->now_ns);
+	cn_engine_fast_closed(w->eng, &ev->key, &ev->rec, cn_mono_ns());
 	return 0;
 }
 
@@ -173,15 +173,16 @@ static void read_closes(struct worker *w)
 {
 	uint64_t lost;
 
-	if (!w->env->fast_closes)
+	if (!w->env->fast)
 		return;
-	w->now_ns = cn_mono_ns();
 	fastpath_closes_read(w->env->fast, w->id);
 	lost = fastpath_closes_lost(w->env->fast);
+	if (!w->sweep.on && lost == w->sweep.lost)
+		return;
+	w->now_ns = cn_mono_ns();
 	/* At most one a second: under a load the ring cannot keep up with,
 	 * sweeping all the time would make it worse. */
-	if (!w->sweep.on && lost != w->sweep.lost &&
-	    w->now_ns - w->sweep.started_ns >= NSEC_PER_SEC) {
+	if (!w->sweep.on && w->now_ns - w->sweep.started_ns >= NSEC_PER_SEC) {
 		w->sweep.on = true;
 		w->sweep.at = 0;
 		w->sweep.closed = 0;
@@ -292,7 +293,9 @@ static int arm_timer(struct worker *w)
 	uint64_t dl = cn_engine_next_deadline(w->eng);
 	struct itimerspec its = { 0 };
 
-	if (w->env->fast_closes) {
+	/* An armed timer was set at most that long ahead: only an unarmed
+	 * one needs the clock. */
+	if (w->env->fast && w->armed_ns == UINT64_MAX) {
 		uint64_t by = cn_mono_ns() + CLOSES_READ_NS;
 
 		if (dl > by)
@@ -413,8 +416,7 @@ int worker_loop(struct worker *w)
 			if (ret < 0)
 				return ret;
 		}
-		service_ports(w);
-		read_closes(w);
+		service_ports(w); /* reads the close rings first */
 		if (timer)
 			run_timers(w);
 		/* The event log goes out once per turn, as far as stdout

@@ -41,10 +41,9 @@ enum ep_tag {
 /* What every worker shares, owned by the daemon. */
 struct worker_env {
 	const struct cn_daemon_config *cfg;
-	struct fastpath *fast;     /* NULL: every frame through the daemon */
-	/* Each worker reads the programs' close events of its flows: flows
-	 * close in the kernel. */
-	bool fast_closes;
+	/* NULL: every frame through the daemon. Else each worker also reads
+	 * the programs' close events of its flows. */
+	struct fastpath *fast;
 	struct pcap_out *pcap;     /* NULL: no capture */
 	pthread_mutex_t pcap_lock; /* libpcap's dump handle is one FILE */
 	atomic_bool stop;
@@ -131,7 +130,7 @@ struct worker {
 int worker_engine_create(struct worker *w, const struct cn_config *cfg,
 			 const uint8_t secret[32]);
 
-/* Start reading the kernel path's close events (env->fast_closes):
+/* Start reading the kernel path's close events (env->fast):
  * returns the fd to poll for them (TAG_CLOSES), or -errno. */
 int worker_closes_open(struct worker *w);
 

@@ -33,7 +33,7 @@ static uint16_t fast_flags(const struct cn_engine *eng, const struct cn_flow *f)
 		fl |= CN_FF_KCLOSE;
 	if (f->held || fins == 2)
 		fl |= CN_FF_SLOW;
-	if (f->peer[CN_CLIENT].fin || f->peer[CN_SERVER].fin)
+	if (fins)
 		fl |= CN_FF_FIN;
 	if (f->passthrough)
 		fl |= CN_FF_PASSTHROUGH;
@@ -155,7 +155,7 @@ void sm_fast_refresh(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 		cn_fast_fold(f, &rec, now);
 }
 
-bool sm_fast_closed_there(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
+static bool closed_there(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
 {
 	if (f->state != CN_FS_ESTABLISHED || !(f->fast_flags & CN_FF_KCLOSE) ||
 	    !sm_both_fins_acked(f))
@@ -165,6 +165,12 @@ bool sm_fast_closed_there(struct cn_engine *eng, struct cn_flow *f, uint64_t now
 	eng->ctr.flows_closed_kernel++;
 	sm_flow_close(eng, f, now);
 	return true;
+}
+
+bool sm_fast_sync(struct cn_engine *eng, struct cn_flow *f, uint64_t now)
+{
+	sm_fast_refresh(eng, f, now);
+	return closed_there(eng, f, now);
 }
 
 int cn_engine_fast_closed(struct cn_engine *eng, const struct cn_flow_key *key,
@@ -184,7 +190,7 @@ int cn_engine_fast_closed(struct cn_engine *eng, const struct cn_flow_key *key,
 	if (f->state != CN_FS_ESTABLISHED)
 		return -EALREADY;
 	cn_fast_fold(f, rec, now);
-	return sm_fast_closed_there(eng, f, now) ? 0 : -EALREADY;
+	return closed_there(eng, f, now) ? 0 : -EALREADY;
 }
 
 uint32_t cn_engine_fast_sweep(struct cn_engine *eng, uint64_t now,
@@ -199,8 +205,7 @@ uint32_t cn_engine_fast_sweep(struct cn_engine *eng, uint64_t now,
 		if (f->state != CN_FS_ESTABLISHED || !f->fast_pub ||
 		    !(f->fast_flags & CN_FF_KCLOSE))
 			continue;
-		sm_fast_refresh(eng, f, now);
-		*closed += sm_fast_closed_there(eng, f, now);
+		*closed += sm_fast_sync(eng, f, now);
 	}
 	return end < cap ? end : 0;
 }
@@ -223,8 +228,7 @@ void sm_fast_publish(struct cn_engine *eng, struct cn_flow *f)
 	 * read: a FIN only the kernel saw would be lost, and with it the
 	 * close. Read it again just before (rare: a flag changed). */
 	if (f->fast_pub && (f->fast_flags & (CN_FF_KCLOSE | CN_FF_SLOW)) == CN_FF_KCLOSE) {
-		sm_fast_refresh(eng, f, f->last_seen);
-		sm_fast_closed_there(eng, f, f->last_seen);
+		sm_fast_sync(eng, f, f->last_seen);
 		cn_fast_export(eng, f, &rec);
 	}
 	if (eng->io.fast_put(eng->io.ctx, &f->key, &rec, !f->fast_pub)) {

@@ -22,9 +22,10 @@ void cn_fast_fold(struct cn_flow *f, const struct cn_fast_flow *rec,
  * have carried, publish after a frame may have changed it, forget when
  * it is freed. */
 void sm_fast_refresh(struct cn_engine *eng, struct cn_flow *f, uint64_t now);
-/* The record just folded in says the programs closed the flow (its event
- * may still be on the ring, behind this frame): close it here. */
-bool sm_fast_closed_there(struct cn_engine *eng, struct cn_flow *f, uint64_t now);
+/* Refresh, and close the flow here if the record says the programs
+ * closed it (its event may still be on the ring, behind this frame);
+ * returns whether it did. */
+bool sm_fast_sync(struct cn_engine *eng, struct cn_flow *f, uint64_t now);
 void sm_fast_publish(struct cn_engine *eng, struct cn_flow *f);
 void sm_fast_forget(struct cn_engine *eng, struct cn_flow *f);
 

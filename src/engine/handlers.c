@@ -994,9 +994,8 @@ enum cn_verdict cn_engine_input(struct cn_engine *eng, enum cn_side from,
 	hash = cn_ft_hash(&eng->ft, &key);
 	f = cn_ft_lookup(&eng->ft, &key, hash);
 	if (f) {
-		sm_fast_refresh(eng, f, now_ns);
 		/* A new SYN on the 4-tuple replaces a closed flow only. */
-		sm_fast_closed_there(eng, f, now_ns);
+		sm_fast_sync(eng, f, now_ns);
 		f->frames[from]++;
 		f->bytes[from] += p.ip_end;
 	}
