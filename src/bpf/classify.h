@@ -3,11 +3,12 @@
  * What the kernel path does with a frame, decided once for both program
  * types: the socket filter on the daemon's packet socket (which runs first,
  * as a packet tap) copies exactly the frames the tc program leaves to the
- * daemon. Both run cn_classify() on the same skb, reading it only through
- * bpf_skb_load_bytes() at offsets from skb->data, which is the Ethernet
- * header in both places (tc ingress pushes it back, a SOCK_RAW packet
- * socket too), so the two decisions are the same function of the same
- * bytes, the same map entries and the clock.
+ * daemon. Both run cn_classify() on the same skb, reading it at offsets
+ * from skb->data, which is the Ethernet header in both places (tc ingress
+ * pushes it back, a SOCK_RAW packet socket too): tc straight from the
+ * frame, the filter through bpf_skb_load_bytes() (cn_load()). So the two
+ * decisions are the same function of the same bytes, the same map
+ * entries and the clock.
  *
  * The parser mirrors the engine's cn_parse() (src/engine/packet.c) for
  * the frames the kernel may touch; everything else goes to the daemon
@@ -74,6 +75,10 @@ struct cn_seg {
 	__u8 sack_off;
 	__u8 sack_n;
 	__u8 tagged;       /* VLAN-tagged (cn_tagged()): parsed no further */
+	__u32 ports;       /* the TCP header's first word */
+	__u32 tsval;       /* the TS option's values, when ts_read */
+	__u32 tsecr;
+	__u8 ts_read;
 	__u64 now;
 	struct cn_fast_flow *rec;
 	struct cn_flow_key key;
@@ -192,12 +197,35 @@ bad:
 	return (int)(ts | sack << 8 | n << 16 | 1u << 24);
 }
 
+/*
+ * len bytes at frame offset off into to. tc reads them straight from the
+ * skb's linear part when they are there (always, for a frame a stack or a
+ * driver built: the headers come first); a socket filter has no
+ * skb->data, and a frame whose headers are not linear takes the helper.
+ * Every caller's off and len are constants, so the packet pointer moves by
+ * immediates only, which needs no CAP_PERFMON.
+ */
+static __always_inline int cn_load(struct __sk_buff *skb, __u32 off, void *to,
+				   __u32 len, bool direct)
+{
+	if (direct) {
+		const __u8 *data = (const __u8 *)(long)skb->data;
+		const __u8 *end = (const __u8 *)(long)skb->data_end;
+
+		if (data + off + len <= end) {
+			__builtin_memcpy(to, data + off, len);
+			return 0;
+		}
+	}
+	return (int)bpf_skb_load_bytes(skb, off, to, len);
+}
+
 /* The frame's EtherType (host order), or -1 when it has none. */
-static __always_inline int cn_ethertype(struct __sk_buff *skb)
+static __always_inline int cn_ethertype(struct __sk_buff *skb, bool direct)
 {
 	__u16 proto;
 
-	if (bpf_skb_load_bytes(skb, 12, &proto, 2))
+	if (cn_load(skb, 12, &proto, 2, direct))
 		return -1;
 	return bpf_ntohs(proto);
 }
@@ -211,22 +239,73 @@ static __always_inline bool cn_vlan_type(int proto)
  * run leaves it in). The daemon gets such a frame only from its tap. */
 static __always_inline bool cn_tagged(struct __sk_buff *skb)
 {
-	return skb->vlan_present || cn_vlan_type(cn_ethertype(skb));
+	return skb->vlan_present || cn_vlan_type(cn_ethertype(skb, false));
+}
+
+static __always_inline __u32 be32(const __u8 *b)
+{
+	return (__u32)b[0] << 24 | (__u32)b[1] << 16 | (__u32)b[2] << 8 | b[3];
+}
+
+/* The options every Linux segment of a flow with timestamps carries, and
+ * nothing else: NOP, NOP, TS. The walk would find the same. */
+#define CN_OPT_NNTS 0x0101080au
+
+/* The TCP header's fixed part at l4 (a constant: the caller's branch
+ * fixed the network header's length) into s, and the option walk's
+ * results where the tc program reads them. False: the header is not all
+ * within the IP packet that ends at ip_end, or cannot be read. */
+static __always_inline bool cn_parse_tcp(struct __sk_buff *skb, __u32 l4,
+					 __u32 ip_end, bool walk,
+					 struct cn_seg *s)
+{
+	__u8 th[CN_TCP_HLEN + 12];
+	__u32 o;
+
+	if (l4 + CN_TCP_HLEN > ip_end || cn_load(skb, l4, th, CN_TCP_HLEN, walk))
+		return false;
+	s->l4 = l4;
+	s->hlen = (__u32)(th[12] >> 4) * 4;
+	if (s->hlen < CN_TCP_HLEN || l4 + s->hlen > ip_end)
+		return false;
+	s->payload = ip_end - l4 - s->hlen;
+	s->flags = th[13];
+	s->seq = be32(th + 4);
+	s->ack = be32(th + 8);
+	s->win = (__u16)(th[14] << 8 | th[15]);
+	s->seg_len = s->payload + !!(s->flags & TCP_SYN) + !!(s->flags & TCP_FIN);
+	s->ports = be32(th);
+	if (!walk)
+		return true;
+	if (s->hlen == CN_TCP_HLEN + 12 &&
+	    !cn_load(skb, l4 + CN_TCP_HLEN, th + CN_TCP_HLEN, 12, true) &&
+	    be32(th + 20) == CN_OPT_NNTS) {
+		s->ts_off = CN_TCP_HLEN + 2;
+		s->ts_read = 1;
+		s->tsval = be32(th + 24);
+		s->tsecr = be32(th + 28);
+		return true;
+	}
+	o = (__u32)cn_walk_options(skb, l4, s->hlen);
+	s->ts_off = CN_OPT_TS(o);
+	s->sack_off = CN_OPT_SACK(o);
+	s->sack_n = CN_OPT_SACK_N(o);
+	s->bad = CN_OPT_BAD(o);
+	return true;
 }
 
 /* From the Ethernet header to the TCP header's fixed part and the key.
  * Returns CN_V_XLATE to go on, or the verdict for what is not a segment
- * the kernel path may touch. */
+ * the kernel path may touch. walk: the tc program's (read the options,
+ * straight from the frame where it can). */
 static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
 				    bool walk, struct cn_seg *s)
 {
 	int slow = alive ? CN_V_DAEMON : CN_V_FAILOPEN;
-	__u32 len = skb->len, l3 = CN_ETH_HLEN, ip_end, src, dst;
-	__u8 th[CN_TCP_HLEN];
+	__u32 len = skb->len, l3 = CN_ETH_HLEN;
 	int proto;
-	__u8 alen;
 
-	proto = skb->vlan_present ? 0 : cn_ethertype(skb);
+	proto = skb->vlan_present ? 0 : cn_ethertype(skb, walk);
 	s->tagged = skb->vlan_present || cn_vlan_type(proto);
 	if (s->tagged || proto < 0)
 		return slow;
@@ -234,7 +313,7 @@ static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
 		__u8 ip[20];
 		__u32 tot;
 
-		if (bpf_skb_load_bytes(skb, l3, ip, sizeof(ip)) ||
+		if (cn_load(skb, l3, ip, sizeof(ip), walk) ||
 		    (ip[0] >> 4) != 4 || (ip[0] & 0xf) < 5)
 			return slow;
 		tot = (__u32)ip[2] << 8 | ip[3];
@@ -249,17 +328,16 @@ static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
 		if (((__u32)ip[6] << 8 | ip[7]) & 0x3fff)
 			return CN_V_PASS;
 		s->key.family = 4;
-		s->l4 = l3 + 20;
-		ip_end = l3 + tot;
-		src = l3 + 12;
-		dst = l3 + 16;
-		alen = 4;
+		__builtin_memcpy(s->key.caddr, side == CN_CLIENT ? ip + 12 : ip + 16, 4);
+		__builtin_memcpy(s->key.saddr, side == CN_CLIENT ? ip + 16 : ip + 12, 4);
+		if (!cn_parse_tcp(skb, l3 + 20, l3 + tot, walk, s))
+			return slow;
 	} else if (proto == ETH_P_IPV6) {
-		__u8 ip[8];
+		__u8 ip[CN_IP6_HLEN];
 		__u32 plen;
 
-		if (bpf_skb_load_bytes(skb, l3, ip, sizeof(ip)) ||
-		    (ip[0] >> 4) != 6 || l3 + CN_IP6_HLEN > len)
+		if (l3 + CN_IP6_HLEN > len ||
+		    cn_load(skb, l3, ip, sizeof(ip), walk) || (ip[0] >> 4) != 6)
 			return slow;
 		plen = (__u32)ip[4] << 8 | ip[5];
 		if (l3 + CN_IP6_HLEN + plen > len)
@@ -269,54 +347,20 @@ static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
 		if (ip[6] != IPPROTO_TCP)
 			return CN_V_PASS;
 		s->key.family = 6;
-		s->l4 = l3 + CN_IP6_HLEN;
-		ip_end = l3 + CN_IP6_HLEN + plen;
-		src = l3 + 8;
-		dst = l3 + 24;
-		alen = 16;
+		__builtin_memcpy(s->key.caddr, side == CN_CLIENT ? ip + 8 : ip + 24, 16);
+		__builtin_memcpy(s->key.saddr, side == CN_CLIENT ? ip + 24 : ip + 8, 16);
+		if (!cn_parse_tcp(skb, l3 + CN_IP6_HLEN, l3 + CN_IP6_HLEN + plen,
+				  walk, s))
+			return slow;
 	} else {
 		return CN_V_PASS;
 	}
-	if (s->l4 + CN_TCP_HLEN > ip_end ||
-	    bpf_skb_load_bytes(skb, s->l4, th, sizeof(th)))
-		return slow;
-	s->hlen = (__u32)(th[12] >> 4) * 4;
-	if (s->hlen < CN_TCP_HLEN || s->l4 + s->hlen > ip_end)
-		return slow;
-	s->payload = ip_end - s->l4 - s->hlen;
-	s->flags = th[13];
-	s->seq = (__u32)th[4] << 24 | (__u32)th[5] << 16 | (__u32)th[6] << 8 | th[7];
-	s->ack = (__u32)th[8] << 24 | (__u32)th[9] << 16 | (__u32)th[10] << 8 | th[11];
-	s->win = (__u16)(th[14] << 8 | th[15]);
-	s->seg_len = s->payload + !!(s->flags & TCP_SYN) + !!(s->flags & TCP_FIN);
-
-	if (alen == 4) {
-		if (bpf_skb_load_bytes(skb, side == CN_CLIENT ? src : dst,
-				       s->key.caddr, 4) ||
-		    bpf_skb_load_bytes(skb, side == CN_CLIENT ? dst : src,
-				       s->key.saddr, 4))
-			return slow;
-	} else {
-		if (bpf_skb_load_bytes(skb, side == CN_CLIENT ? src : dst,
-				       s->key.caddr, 16) ||
-		    bpf_skb_load_bytes(skb, side == CN_CLIENT ? dst : src,
-				       s->key.saddr, 16))
-			return slow;
-	}
 	if (side == CN_CLIENT) {
-		s->key.cport = (__u16)(th[0] << 8 | th[1]);
-		s->key.sport = (__u16)(th[2] << 8 | th[3]);
+		s->key.cport = (__u16)(s->ports >> 16);
+		s->key.sport = (__u16)s->ports;
 	} else {
-		s->key.sport = (__u16)(th[0] << 8 | th[1]);
-		s->key.cport = (__u16)(th[2] << 8 | th[3]);
-	}
-	if (walk) {
-		__u32 o = (__u32)cn_walk_options(skb, s->l4, s->hlen);
-
-		s->ts_off = CN_OPT_TS(o);
-		s->sack_off = CN_OPT_SACK(o);
-		s->sack_n = CN_OPT_SACK_N(o);
-		s->bad = CN_OPT_BAD(o);
+		s->key.sport = (__u16)(s->ports >> 16);
+		s->key.cport = (__u16)s->ports;
 	}
 	return CN_V_XLATE;
 }

@@ -81,6 +81,20 @@ static __always_inline __u32 load32(struct __sk_buff *skb,
 	return bpf_ntohl(be);
 }
 
+/* The TS option's values: the parser read them with the common option
+ * layout. */
+static __always_inline __u32 ts_val(struct __sk_buff *skb,
+				    const struct cn_seg *s, struct cn_csum *c)
+{
+	return s->ts_read ? s->tsval : load32(skb, s, c, s->ts_off + 2);
+}
+
+static __always_inline __u32 ts_ecr(struct __sk_buff *skb,
+				    const struct cn_seg *s, struct cn_csum *c)
+{
+	return s->ts_read ? s->tsecr : load32(skb, s, c, s->ts_off + 6);
+}
+
 /* n (even) option bytes at off become NOPs: the old bytes' words leave
  * the sum (old: their sum as if at an even offset), n / 2 0x0101 enter. */
 static __always_inline void nop_out(struct __sk_buff *skb,
@@ -142,10 +156,9 @@ static __always_inline void rewrite_c2s(struct __sk_buff *skb,
 		__u32 o = s->ts_off;
 
 		if (fl & CN_FF_STRIP_TS_C2S) {
-			nop_out(skb, s, c, o, 10,
-				ts_sum(load32(skb, s, c, o + 2), load32(skb, s, c, o + 6)));
+			nop_out(skb, s, c, o, 10, ts_sum(ts_val(skb, s, c), ts_ecr(skb, s, c)));
 		} else if ((fl & CN_FF_TRANSLATE_TS) && (s->flags & TCP_ACK)) {
-			__u32 tsecr = load32(skb, s, c, o + 6);
+			__u32 tsecr = ts_ecr(skb, s, c);
 
 			put32(skb, s, c, o + 6, tsecr, tsecr - x->ts_delta);
 		}
@@ -183,7 +196,7 @@ static __always_inline void rewrite_s2c(struct __sk_buff *skb,
 	put32(skb, s, c, 4, s->seq, s->seq + x->delta);
 	rewrite_window(skb, s, c, x->s2c_shift_in, x->s2c_shift_out);
 	if (s->ts_off && (fl & CN_FF_TRANSLATE_TS)) {
-		__u32 tsval = load32(skb, s, c, s->ts_off + 2);
+		__u32 tsval = ts_val(skb, s, c);
 
 		put32(skb, s, c, s->ts_off + 2, tsval, tsval + x->ts_delta);
 	}
