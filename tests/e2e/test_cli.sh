@@ -239,6 +239,16 @@ if grep -q 'kernel path: tc programs' "$out/stderr"; then
 		"$out/stderr" 'kernel path of a predecessor taken off the ports'
 	assert_eq "tc program on cna after --datapath afpacket" "" \
 		"$(ip netns exec "$ns" tc filter show dev cna ingress | grep -o cn_tc_client || true)"
+	# Without CAP_PERFMON (or CAP_SYS_ADMIN, which implies it) the
+	# verifier also checks the programs against speculative execution:
+	# they load all the same.
+	noperf="setpriv --bounding-set -sys_admin,-perfmon --inh-caps -sys_admin,-perfmon"
+	# shellcheck disable=SC2086 # the setpriv command line, split on purpose
+	ready_then_term "daemon without CAP_PERFMON" 10 \
+		ip netns exec "$ns" $noperf "$BIN" --client-if cna --server-if cnb \
+		--control none --datapath bpf
+	assert_file_has "--datapath bpf without CAP_PERFMON loads the programs" \
+		"$out/stderr" 'kernel path: tc programs on cna and cnb$'
 fi
 
 # With the capability it starts, says it is ready, and stops on SIGTERM
