@@ -5,7 +5,8 @@ set -o errexit -o nounset -o pipefail
 
 pkgs=(gcc make libcmocka-dev libpcap-dev iproute2 iputils-ping tshark
       iperf3 curl ethtool python3 tcpdump librsvg2-bin clang libclang-rt-14-dev
-      valgrind linux-perf groff-base libbpf-dev bpftool libelf-dev zlib1g-dev)
+      valgrind linux-perf groff-base libbpf-dev bpftool libelf-dev zlib1g-dev
+      qemu-system-x86 cpio)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -219,8 +219,15 @@ int fastpath_open(struct fastpath **out, const struct fastpath_config *cfg,
 		*adopted = true;
 	}
 	if ((err = fastpath_bpf__load(fp->skel))) {
-		*errmsg = "loading the BPF programs failed (needs CAP_BPF, "
-			  "and CAP_SYS_ADMIN to find a predecessor's)";
+		/* EPERM: no CAP_BPF. EACCES: the verifier's no; without
+		 * CAP_PERFMON it also checks every path a mispredicted branch
+		 * could take, which Linux 6.1's does too strictly for them. */
+		*errmsg = err == -EACCES ?
+				  "the kernel's verifier refused the BPF programs "
+				  "(some kernels, Debian 12's 6.1 among them, take "
+				  "them only with CAP_PERFMON or CAP_SYS_ADMIN)" :
+				  "loading the BPF programs failed (needs CAP_BPF, "
+				  "and CAP_SYS_ADMIN to find a predecessor's)";
 		goto fail;
 	}
 	if (!*adopted)

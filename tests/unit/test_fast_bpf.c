@@ -546,7 +546,10 @@ static int setup(void **state)
 		skip_why = "not root: BPF_PROG_TEST_RUN needs CAP_BPF and CAP_NET_ADMIN";
 		return 0;
 	}
-	libbpf_set_print(NULL);
+	/* CN_FAST_BPF_LOG=1: libbpf's messages, the verifier's log among
+	 * them, when the programs do not load. */
+	if (!getenv("CN_FAST_BPF_LOG"))
+		libbpf_set_print(NULL);
 	load_ns = mono_ns();
 	skel = fastpath_bpf__open_and_load();
 	load_ns = mono_ns() - load_ns;
@@ -1519,9 +1522,12 @@ static void replay_file(const char *path, struct tally *t)
 	}
 }
 
+/* The fuzz corpus, made here, or the one CN_FAST_CORPUS names (made
+ * beforehand, where there is no python: tests/vm/run.sh's guest). */
 static void test_corpus(void **state)
 {
-	char dir[] = "/tmp/cn_fast_corpusXXXXXX", cmd[256], path[512];
+	char tmp[] = "/tmp/cn_fast_corpusXXXXXX", cmd[256], path[512];
+	const char *given = getenv("CN_FAST_CORPUS"), *dir = given;
 	struct tally t = { 0 };
 	struct dirent *de;
 	unsigned files = 0;
@@ -1529,20 +1535,24 @@ static void test_corpus(void **state)
 
 	(void)state;
 	NEED_BPF();
-	assert_non_null(mkdtemp(dir));
-	snprintf(cmd, sizeof(cmd), "python3 fuzz/make_corpus.py %s", dir);
-	assert_int_equal(system(cmd), 0);
+	if (!given) {
+		assert_non_null(dir = mkdtemp(tmp));
+		snprintf(cmd, sizeof(cmd), "python3 fuzz/make_corpus.py %s", dir);
+		assert_int_equal(system(cmd), 0);
+	}
 	assert_non_null(d = opendir(dir));
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		replay_file(path, &t);
-		unlink(path);
+		if (!given)
+			unlink(path);
 		files++;
 	}
 	closedir(d);
-	rmdir(dir);
+	if (!given)
+		rmdir(dir);
 	assert_true(files > 0);
 	tally_print("corpus", &t);
 	assert_true(t.translated > 0);

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+/*
+ * PID 1 of the test guest (tests/vm/run.sh): mounts what the tests read,
+ * runs the command the kernel command line names after "--" (the kernel
+ * gives those words to init as its arguments, and the line's unknown
+ * KEY=VALUE words as its environment), prints its exit status on the
+ * console in a line the host looks for, and powers the guest off. Static,
+ * so the initramfs needs no loader for it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void mount_or_say(const char *src, const char *dir, const char *type)
+{
+	mkdir(dir, 0755);
+	if (mount(src, dir, type, 0, NULL) && errno != EBUSY)
+		fprintf(stderr, "cn-vm: mount %s on %s: %s\n", type, dir,
+			strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+	int status = 0, code;
+	pid_t pid;
+
+	mount_or_say("proc", "/proc", "proc");
+	mount_or_say("sysfs", "/sys", "sysfs");
+	mount_or_say("devtmpfs", "/dev", "devtmpfs");
+	mount_or_say("tmpfs", "/tmp", "tmpfs");
+	if (argc < 2) {
+		fprintf(stderr, "cn-vm: no command (init -- PROGRAM ARGS...)\n");
+		code = 125;
+	} else if ((pid = fork()) < 0) {
+		fprintf(stderr, "cn-vm: fork: %s\n", strerror(errno));
+		code = 125;
+	} else if (pid == 0) {
+		execv(argv[1], argv + 1);
+		fprintf(stderr, "cn-vm: exec %s: %s\n", argv[1], strerror(errno));
+		_exit(127);
+	} else {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		code = WIFEXITED(status) ? WEXITSTATUS(status) :
+					   128 + WTERMSIG(status);
+	}
+	printf("cn-vm: exit %d\n", code);
+	fflush(stdout);
+	sync();
+	reboot(RB_POWER_OFF);
+	return 0;
+}
