@@ -5,9 +5,10 @@
  * as a packet tap) copies exactly the frames the tc program leaves to the
  * daemon. Both run cn_classify() on the same skb, reading it at offsets
  * from skb->data, which is the Ethernet header in both places (tc ingress
- * pushes it back, a SOCK_RAW packet socket too): tc straight from the
- * frame, the filter through bpf_skb_load_bytes() (cn_load()). So the two
- * decisions are the same function of the same bytes, the same map
+ * pushes it back, a SOCK_RAW packet socket too): tc its headers straight
+ * from the frame where they are linear, everything else (the filter's
+ * reads, option walks, SACK blocks) through bpf_skb_load_bytes(). So the
+ * two decisions are the same function of the same bytes, the same map
  * entries and the clock.
  *
  * The parser mirrors the engine's cn_parse() (src/engine/packet.c) for
@@ -135,8 +136,9 @@ static __always_inline __u32 max32(__u32 a, __u32 b)
  * verifier too: nothing it compares is kept from one step to the next
  * with a range the comparison narrowed, so the states at the loop's head
  * differ in the step count only and the verifier prunes all but one.
- * Every load is within the header, which is within the frame (cn_parse()
- * checked), so none fails; a failure would make the list bad.
+ * Every load is within the header, which is within the frame
+ * (cn_parse_tcp() checked), so none fails; a failure would make the list
+ * bad.
  */
 __attribute__((noinline)) int cn_walk_options(struct __sk_buff *skb, __u32 l4,
 					      __u32 hlen)
@@ -199,11 +201,12 @@ bad:
 
 /*
  * len bytes at frame offset off into to. tc reads them straight from the
- * skb's linear part when they are there (always, for a frame a stack or a
- * driver built: the headers come first); a socket filter has no
- * skb->data, and a frame whose headers are not linear takes the helper.
- * Every caller's off and len are constants, so the packet pointer moves by
- * immediates only, which needs no CAP_PERFMON.
+ * skb's linear part when they are there (the headers of a frame a stack
+ * or a driver built are); the verifier allows a socket filter no direct
+ * packet access, and a frame whose headers are not linear takes the
+ * helper. Every caller's off and len are constants once inlined (each
+ * network header's branch has its own copy of cn_parse_tcp()), so the
+ * packet pointer moves by immediates only, which needs no CAP_PERFMON.
  */
 static __always_inline int cn_load(struct __sk_buff *skb, __u32 off, void *to,
 				   __u32 len, bool direct)
@@ -247,8 +250,8 @@ static __always_inline __u32 be32(const __u8 *b)
 	return (__u32)b[0] << 24 | (__u32)b[1] << 16 | (__u32)b[2] << 8 | b[3];
 }
 
-/* The options every Linux segment of a flow with timestamps carries, and
- * nothing else: NOP, NOP, TS. The walk would find the same. */
+/* The options of a Linux segment of a flow with timestamps when it
+ * carries no SACK blocks: NOP, NOP, TS. The walk would find the same. */
 #define CN_OPT_NNTS 0x0101080au
 
 /* The TCP header's fixed part at l4 (a constant: the caller's branch
@@ -281,6 +284,9 @@ static __always_inline bool cn_parse_tcp(struct __sk_buff *skb, __u32 l4,
 	    !cn_load(skb, l4 + CN_TCP_HLEN, th + CN_TCP_HLEN, 12, true) &&
 	    be32(th + 20) == CN_OPT_NNTS) {
 		s->ts_off = CN_TCP_HLEN + 2;
+		s->sack_off = 0;
+		s->sack_n = 0;
+		s->bad = 0;
 		s->ts_read = 1;
 		s->tsval = be32(th + 24);
 		s->tsecr = be32(th + 28);
@@ -296,8 +302,9 @@ static __always_inline bool cn_parse_tcp(struct __sk_buff *skb, __u32 l4,
 
 /* From the Ethernet header to the TCP header's fixed part and the key.
  * Returns CN_V_XLATE to go on, or the verdict for what is not a segment
- * the kernel path may touch. walk: the tc program's (read the options,
- * straight from the frame where it can). */
+ * the kernel path may touch. walk: the tc program's, and only its (read
+ * the options; the headers straight from the frame, which the verifier
+ * refuses a socket filter). */
 static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
 				    bool walk, struct cn_seg *s)
 {
@@ -436,7 +443,8 @@ static __always_inline bool cn_wants_daemon(struct __sk_buff *skb, int side,
 
 /*
  * The one decision both program types take for a frame in on side. walk:
- * read the TCP options (the tc program's). A tracked flow's segment with
+ * the tc program's, and only its (it reads the TCP options, and the
+ * headers straight from the frame). A tracked flow's segment with
  * a broken option list is dropped by tc whether the daemon lives or not,
  * as the engine drops it: whether the daemon gets it does not depend on
  * the options, so the socket filter never reads them.
