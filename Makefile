@@ -58,7 +58,7 @@ CTL     := $(B)/clientnicctl
 UNITS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 .SECONDARY:
-.PHONY: all check unit unit-asan unit-vm fuzz e2e demo bench soak deps clean
+.PHONY: all check unit unit-asan vm fuzz e2e demo bench soak deps clean
 all: $(LIB) $(DAEMON) $(SNIC) $(LINKEM) $(CTL)
 
 $(B)/obj/%.o: %.c
@@ -131,14 +131,16 @@ fuzz: $(FUZZ)
 	$(Q)grep -E 'stat::number_of_executed_units|Done' build/fuzz/fuzz.log | \
 		sed 's/^/  fuzz: /'
 
-# The kernel path's programs under Debian 12's kernel (Linux 6.1) in an
-# emulated guest: tests/vm/fast_bpf.sh.
+# The kernel path under Debian 12's kernel (Linux 6.1) in an emulated
+# guest: its programs' unit test (tests/vm/fast_bpf.sh), and the daemon
+# attaching, handing over and detaching them (tests/vm/daemon.sh).
 $(B)/vm/init: tests/vm/init.c
 	$(call say,LD,$@)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CSTD) $(WARN) -O2 -static -o $@ $<
 
-unit-vm: $(B)/tests/test_fast_bpf $(B)/vm/init
+vm: $(B)/tests/test_fast_bpf $(B)/clientnic $(B)/servernic $(B)/vm/init
 	$(Q)tests/vm/fast_bpf.sh $(B)
+	$(Q)tests/vm/daemon.sh $(B)
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -154,7 +156,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory unit-asan
-	$(Q)$(MAKE) --no-print-directory unit-vm
+	$(Q)$(MAKE) --no-print-directory vm
 	$(Q)$(MAKE) --no-print-directory fuzz
 	$(Q)$(MAKE) --no-print-directory B=build/asan SAN=1 build/asan/clientnic \
 		build/asan/servernic

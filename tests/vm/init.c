@@ -6,11 +6,17 @@
  * KEY=VALUE words as its environment), prints its exit status on the
  * console in a line the host looks for, and powers the guest off. Static,
  * so the initramfs needs no loader for it.
+ *
+ * CN_VM_MODULES=PATH,PATH...: kernel modules (uncompressed, in dependency
+ * order) loaded before the command runs.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -24,6 +30,33 @@ static void mount_or_say(const char *src, const char *dir, const char *type)
 			strerror(errno));
 }
 
+static int load_modules(const char *list)
+{
+	char path[256];
+	int ret = 0;
+
+	while (list && *list) {
+		size_t n = strcspn(list, ",");
+		int fd;
+
+		if (n >= sizeof(path)) {
+			fprintf(stderr, "cn-vm: module path too long\n");
+			return -1;
+		}
+		memcpy(path, list, n);
+		path[n] = '\0';
+		list += list[n] ? n + 1 : n;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || syscall(SYS_finit_module, fd, "", 0)) {
+			fprintf(stderr, "cn-vm: module %s: %s\n", path, strerror(errno));
+			ret = -1;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	int status = 0, code;
@@ -33,7 +66,9 @@ int main(int argc, char **argv)
 	mount_or_say("sysfs", "/sys", "sysfs");
 	mount_or_say("devtmpfs", "/dev", "devtmpfs");
 	mount_or_say("tmpfs", "/tmp", "tmpfs");
-	if (argc < 2) {
+	if (load_modules(getenv("CN_VM_MODULES"))) {
+		code = 125;
+	} else if (argc < 2) {
 		fprintf(stderr, "cn-vm: no command (init -- PROGRAM ARGS...)\n");
 		code = 125;
 	} else if ((pid = fork()) < 0) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kernel.sh DIR: Debian 12's kernel image (the one linux-image-amd64 of
 # bookworm depends on, Linux 6.1) in DIR, fetched from Debian's archive
-# unless it is there already; prints its path. Only the package is
+# unless it is there already, with the modules the kernel path needs in
+# DIR/modules-VERSION; prints the image's path. Only the package is
 # downloaded and unpacked here (apt-get download, dpkg-deb): nothing is
 # installed on this machine.
 set -o errexit -o nounset -o pipefail
@@ -16,7 +17,8 @@ if [ -z "$pkg" ]; then
 	exit 1
 fi
 image=$dir/vmlinuz-${pkg#linux-image-}
-if [ ! -s "$image" ]; then
+mods=$dir/modules-${pkg#linux-image-}
+if [ ! -s "$image" ] || [ ! -d "$mods" ]; then
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/cn-kernel.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
 	# apt's sandbox user may not write the folder; the download is a
@@ -26,8 +28,14 @@ if [ ! -s "$image" ]; then
 		apt-get update -qq
 		(cd "$tmp" && apt-get download -q "$pkg" >/dev/null)
 	fi
+	# The image, and the modules a daemon's kernel path needs there
+	# (veth for the test's ports, clsact, the BPF classifier).
 	dpkg-deb --fsys-tarfile "$tmp"/"$pkg"_*.deb |
-		tar -x -C "$tmp" --wildcards './boot/vmlinuz-*'
+		tar -x -C "$tmp" --wildcards './boot/vmlinuz-*' \
+			'*/drivers/net/veth.ko' '*/net/sched/sch_ingress.ko' \
+			'*/net/sched/cls_bpf.ko'
+	mkdir -p "$mods"
+	find "$tmp/lib/modules" -name '*.ko' -exec cp {} "$mods/" \;
 	mv "$tmp"/boot/vmlinuz-* "$image.tmp"
 	mv "$image.tmp" "$image"
 fi

@@ -7,7 +7,8 @@
 # timeout).
 #
 # Environment: VM_INIT (the static init binary, required), VM_COPY (host
-# files or folders put in the guest's /t next to PROGRAM), VM_ENV
+# files or folders put in the guest's /t next to PROGRAM, executables with
+# their libraries), VM_ENV
 # (KEY=VALUE words, the guest program's environment), VM_TIMEOUT
 # (seconds, default 600), VM_MEM (MiB, default 1024), VM_ACCEL=kvm (KVM
 # instead of software emulation; nested KVM here hangs before the kernel
@@ -31,15 +32,19 @@ mkdir -p "$root/t"
 cp "$init" "$root/init"
 cp "$prog" "$root/t/"
 for f in ${VM_COPY:-}; do
-	cp -r "$f" "$root/t/"
+	cp -rL "$f" "$root/t/"
 done
-# The program's libraries and loader at their own paths (ldd prints
-# "name => path (addr)" and the loader as "path (addr)").
-ldd "$prog" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
-	while read -r lib; do
-		mkdir -p "$root$(dirname "$lib")"
-		cp -L "$lib" "$root$lib"
-	done
+# Every program's libraries and loader at their own paths (ldd prints
+# "name => path (addr)" and the loader as "path (addr)"; it fails for
+# files that are not dynamic executables).
+for f in "$prog" ${VM_COPY:-}; do
+	if ! { [ -f "$f" ] && [ -x "$f" ]; }; then continue; fi
+	{ ldd "$f" 2>/dev/null || true; } |
+		awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
+done | sort -u | while read -r lib; do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$tmp/initrd.gz"
 
 accel=(-accel tcg)
