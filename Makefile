@@ -138,7 +138,8 @@ $(B)/vm/init: tests/vm/init.c
 	$(call say,LD,$@)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CSTD) $(WARN) -O2 -static -o $@ $<
 
-vm: $(B)/tests/test_fast_bpf $(B)/clientnic $(B)/servernic $(B)/vm/init
+vm: $(B)/tests/test_fast_bpf $(B)/clientnic $(B)/servernic $(B)/bench/loadgen \
+    $(B)/vm/init
 	$(Q)tests/vm/fast_bpf.sh $(B)
 	$(Q)tests/vm/daemon.sh $(B)
 

@@ -18,7 +18,7 @@ if [ -z "$pkg" ]; then
 fi
 image=$dir/vmlinuz-${pkg#linux-image-}
 mods=$dir/modules-${pkg#linux-image-}
-if [ ! -s "$image" ] || [ ! -d "$mods" ]; then
+if [ ! -s "$image" ] || [ ! -s "$mods/8021q.ko" ]; then
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/cn-kernel.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
 	# apt's sandbox user may not write the folder; the download is a
@@ -29,11 +29,13 @@ if [ ! -s "$image" ] || [ ! -d "$mods" ]; then
 		(cd "$tmp" && apt-get download -q "$pkg" >/dev/null)
 	fi
 	# The image, and the modules a daemon's kernel path needs there
-	# (veth for the test's ports, clsact, the BPF classifier).
+	# (veth for the test's ports, clsact, the BPF classifier; 802.1Q
+	# devices and what they need, for VLAN-tagged frames).
 	dpkg-deb --fsys-tarfile "$tmp"/"$pkg"_*.deb |
 		tar -x -C "$tmp" --wildcards './boot/vmlinuz-*' \
 			'*/drivers/net/veth.ko' '*/net/sched/sch_ingress.ko' \
-			'*/net/sched/cls_bpf.ko'
+			'*/net/sched/cls_bpf.ko' '*/net/llc/llc.ko' '*/net/802/stp.ko' \
+			'*/net/802/garp.ko' '*/net/802/mrp.ko' '*/net/8021q/8021q.ko'
 	mkdir -p "$mods"
 	find "$tmp/lib/modules" -name '*.ko' -exec cp {} "$mods/" \;
 	mv "$tmp"/boot/vmlinuz-* "$image.tmp"
