@@ -162,8 +162,9 @@ mx=$(jget "$LK_JSON" a2b.delay_us.max)
 log "figure: a2b one-way delay with jitter: min $mn max $mx us over $(jget "$LK_JSON" a2b.delay_us.count) frames"
 check_between "jitter: a2b min delay us (10 ms - 5 ms, 60 samples)" "$mn" 5000 6500
 # The top of the jitter, plus what the scheduler adds to its deadline
-# (a run here: +941 us).
-check_between "jitter: a2b max delay us (10 ms + 5 ms, 60 samples)" "$mx" 13500 16500
+# (runs here: +941 us, once +1612 us on a loaded machine). No jitter
+# would stay under 13.5 ms, twice the jitter reach 20 ms.
+check_between "jitter: a2b max delay us (10 ms + 5 ms, 60 samples)" "$mx" 13500 18000
 check_between "jitter: ping RTT min ms (never below 2 x 5 ms)" "$pmn" 10 40
 udp_run --gap-us 100
 check_eq "jitter: datagrams missing" 0 "$(jget "$UDP_OUT" missing)"
