@@ -76,7 +76,6 @@ struct cn_seg {
 	__u8 sack_off;
 	__u8 sack_n;
 	__u8 tagged;       /* VLAN-tagged (cn_tagged()): parsed no further */
-	__u32 ports;       /* the TCP header's first word */
 	__u32 tsval;       /* the TS option's values, when ts_read */
 	__u32 tsecr;
 	__u8 ts_read;
@@ -255,11 +254,12 @@ static __always_inline __u32 be32(const __u8 *b)
 #define CN_OPT_NNTS 0x0101080au
 
 /* The TCP header's fixed part at l4 (a constant: the caller's branch
- * fixed the network header's length) into s, and the option walk's
- * results where the tc program reads them. False: the header is not all
- * within the IP packet that ends at ip_end, or cannot be read. */
-static __always_inline bool cn_parse_tcp(struct __sk_buff *skb, __u32 l4,
-					 __u32 ip_end, bool walk,
+ * fixed the network header's length) and the key's ports (from side)
+ * into s, and the option walk's results where the tc program reads them.
+ * False: the header is not all within the IP packet that ends at ip_end,
+ * or cannot be read. */
+static __always_inline bool cn_parse_tcp(struct __sk_buff *skb, int side,
+					 __u32 l4, __u32 ip_end, bool walk,
 					 struct cn_seg *s)
 {
 	__u8 th[CN_TCP_HLEN + 12];
@@ -277,7 +277,8 @@ static __always_inline bool cn_parse_tcp(struct __sk_buff *skb, __u32 l4,
 	s->ack = be32(th + 8);
 	s->win = (__u16)(th[14] << 8 | th[15]);
 	s->seg_len = s->payload + !!(s->flags & TCP_SYN) + !!(s->flags & TCP_FIN);
-	s->ports = be32(th);
+	s->key.cport = (__u16)(side == CN_CLIENT ? th[0] << 8 | th[1] : th[2] << 8 | th[3]);
+	s->key.sport = (__u16)(side == CN_CLIENT ? th[2] << 8 | th[3] : th[0] << 8 | th[1]);
 	if (!walk)
 		return true;
 	if (s->hlen == CN_TCP_HLEN + 12 &&
@@ -337,7 +338,7 @@ static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
 		s->key.family = 4;
 		__builtin_memcpy(s->key.caddr, side == CN_CLIENT ? ip + 12 : ip + 16, 4);
 		__builtin_memcpy(s->key.saddr, side == CN_CLIENT ? ip + 16 : ip + 12, 4);
-		if (!cn_parse_tcp(skb, l3 + 20, l3 + tot, walk, s))
+		if (!cn_parse_tcp(skb, side, l3 + 20, l3 + tot, walk, s))
 			return slow;
 	} else if (proto == ETH_P_IPV6) {
 		__u8 ip[CN_IP6_HLEN];
@@ -356,18 +357,11 @@ static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
 		s->key.family = 6;
 		__builtin_memcpy(s->key.caddr, side == CN_CLIENT ? ip + 8 : ip + 24, 16);
 		__builtin_memcpy(s->key.saddr, side == CN_CLIENT ? ip + 24 : ip + 8, 16);
-		if (!cn_parse_tcp(skb, l3 + CN_IP6_HLEN, l3 + CN_IP6_HLEN + plen,
-				  walk, s))
+		if (!cn_parse_tcp(skb, side, l3 + CN_IP6_HLEN,
+				  l3 + CN_IP6_HLEN + plen, walk, s))
 			return slow;
 	} else {
 		return CN_V_PASS;
-	}
-	if (side == CN_CLIENT) {
-		s->key.cport = (__u16)(s->ports >> 16);
-		s->key.sport = (__u16)s->ports;
-	} else {
-		s->key.sport = (__u16)(s->ports >> 16);
-		s->key.cport = (__u16)s->ports;
 	}
 	return CN_V_XLATE;
 }
