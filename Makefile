@@ -131,17 +131,16 @@ fuzz: $(FUZZ)
 	$(Q)grep -E 'stat::number_of_executed_units|Done' build/fuzz/fuzz.log | \
 		sed 's/^/  fuzz: /'
 
-# The kernel path under Debian 12's kernel (Linux 6.1) in an emulated
-# guest: its programs' unit test (tests/vm/fast_bpf.sh), and the daemon
-# attaching, handing over and detaching them (tests/vm/daemon.sh).
+# The kernel path under Debian 12's kernel (Linux 6.1) in emulated
+# guests: its programs' unit test, the daemons attaching, handing over and
+# detaching them, TCP inside a VLAN tag (tests/vm/check.sh).
 $(B)/vm/init: tests/vm/init.c
 	$(call say,LD,$@)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CSTD) $(WARN) -O2 -static -o $@ $<
 
 vm: $(B)/tests/test_fast_bpf $(B)/clientnic $(B)/servernic $(B)/bench/loadgen \
     $(B)/vm/init
-	$(Q)tests/vm/fast_bpf.sh $(B)
-	$(Q)tests/vm/daemon.sh $(B)
+	$(Q)tests/vm/check.sh $(B)
 
 deps:
 	$(Q)scripts/install-deps.sh

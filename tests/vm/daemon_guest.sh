@@ -1,5 +1,5 @@
 #!/bin/bash
-# In the guest of tests/vm/daemon.sh, as PID 1's child: each daemon's
+# In a guest of tests/vm/check.sh, as PID 1's child: each daemon's
 # kernel path on two veth pairs under Linux 6.1. Programs in /t; each
 # check prints "ok: ..." or "FAIL: ..." and the exit status is the count
 # of failures.

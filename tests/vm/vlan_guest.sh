@@ -1,5 +1,5 @@
 #!/bin/bash
-# In the guest of tests/vm/daemon.sh: TCP inside VLAN 10 through the
+# In a guest of tests/vm/check.sh: TCP inside VLAN 10 through the
 # ClientNIC with the kernel path, on a kernel with 802.1Q devices. The
 # daemon's ports carry the tagged frames; the tap takes them and tc drops
 # its own copy (docs/fastpath.md). Each check prints "ok: ..." or
