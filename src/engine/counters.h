@@ -76,6 +76,7 @@
 	X(bad_checksum, "SYN, SYN-ACK or RST with a wrong TCP checksum")      \
 	X(bad_options, "segment of a tracked flow with a broken option list") \
 	X(rst_fallback, "server RSTs to untranslated early data after a fallback") \
+	X(rst_stray, "server RSTs to early data that overtook its SYN, after the peer's SYN-ACK") \
 	X(syn_repeated, "ServerNIC: a repeated SYN of a flow taken over, with no SYN-ACK kept to answer it")
 
 struct cn_counters {

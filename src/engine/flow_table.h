@@ -125,6 +125,9 @@ struct cn_flow {
 	struct cn_syn_opts client;  /* the client's SYN */
 	struct cn_syn_opts spoofed; /* what the box answered */
 	struct cn_syn_opts real;    /* the server's real SYN-ACK */
+	/* ClientNIC: client segments sent for a peer before its SYN-ACK
+	 * (saturating), each of which may draw one stray RST. */
+	uint8_t strays;
 	struct cn_held *held;     /* early client frames, arrival order */
 	struct cn_held **held_tail;
 	uint32_t held_frames;

@@ -823,8 +823,11 @@ static enum cn_verdict on_server_embryonic(struct cn_engine *eng,
 			return peer_on_missing(eng, f, fr, p, now, reason);
 		return sm_on_real_synack(eng, f, fr, p, now, reason);
 	}
-	if (fl & CN_TCP_RST)
+	if (fl & CN_TCP_RST) {
+		if (f->peer_state == CN_FP_EARLY)
+			peer_stray_rst(f, p); /* dropped as not matching the SYN */
 		return on_refused(eng, f, p, now, reason);
+	}
 	if (f->peer_state != CN_FP_NONE && peer_relayed_segment(f, p))
 		return peer_on_relayed(eng, f, fr, p, now, reason);
 	/* Nothing else can be translated before the delta is known. */
@@ -917,6 +920,10 @@ static enum cn_verdict on_server(struct cn_engine *eng, struct cn_frame *fr,
 		 * it kept its half-open connection, and the replayed copy
 		 * completed it. */
 		*reason = CN_DROP_rst_fallback;
+		return CN_DROP;
+	}
+	if (f->passthrough && peer_stray_rst(f, p)) {
+		*reason = CN_DROP_rst_stray;
 		return CN_DROP;
 	}
 	return sm_translate(eng, f, CN_SERVER, fr, p, now, reason);

@@ -166,6 +166,8 @@ enum cn_verdict peer_send_early(struct cn_engine *eng, struct cn_flow *f,
 				const struct cn_frame *fr,
 				const struct cn_pkt *p)
 {
+	if (f->strays < UINT8_MAX)
+		f->strays++;
 	if (sm_held_already(f, p))
 		return CN_FORWARD;
 	if (sm_keep(eng, f, fr, p) == CN_DROP_NONE)
@@ -180,6 +182,25 @@ enum cn_verdict peer_send_early(struct cn_engine *eng, struct cn_flow *f,
 		f->peer[CN_CLIENT].fin_seq = p->seq + p->payload_len;
 	}
 	return CN_FORWARD;
+}
+
+/*
+ * ClientNIC: a segment sent behind the SYN can overtake it on a WAN that
+ * reorders. The server's stack answers it as a segment of no connection,
+ * with an RST at its ACK number (the spoofed ISN + 1) and no ACK flag, and
+ * then takes the SYN as usual. That RST can trail the SYN-ACK the peer
+ * translated, and the client, which has received nothing yet, would take
+ * it for the end of the connection. One such RST per segment sent early
+ * is the server's answer to it (dropped before the SYN-ACK too, where it
+ * uses up its segment); past that, the RST is the server's own.
+ */
+bool peer_stray_rst(struct cn_flow *f, const struct cn_pkt *p)
+{
+	if ((p->flags & (CN_TCP_RST | CN_TCP_ACK)) != CN_TCP_RST ||
+	    p->seq != f->spoof_isn + 1 || !f->strays)
+		return false;
+	f->strays--;
+	return true;
 }
 
 static uint32_t max32(uint32_t a, uint32_t b)

@@ -571,6 +571,61 @@ static void test_syn_lost(void **state)
 	reply_reaches_client(p, &c, 100);
 }
 
+/* Early segments overtake their SYN on the WAN (here: the SYN is lost and
+ * resent, which the boxes see the same way). The server answers each with
+ * an RST at the spoofed ISN + 1, which crosses the ServerNIC before it has
+ * the flow, and one of those is overtaken in turn by the SYN-ACK the peer
+ * translates: the client, which has received nothing yet, must not see it.
+ * One RST per segment sent early; a further one is the server's own and
+ * reaches the client. */
+static void test_rst_to_overtaking_data(void **state)
+{
+	struct pair *p = *state;
+	struct conn c;
+	struct fr_view v;
+	struct fr_spec s;
+	struct fr_frame rst;
+	enum cn_drop why = CN_DROP_NONE;
+
+	p->cfg[CNIC].peer_mode = CN_PEER_ALWAYS;
+	pair_start(p, true);
+	conn_init(&c, 4, 8);
+	p->lose_n[CN_SERVER] = 1;
+	p->lose_flags[CN_SERVER] = FR_SYN;
+	c_syn(p, &c);
+	c_data(p, &c, FR_ACK, 0);
+	c_data(p, &c, FR_ACK | FR_PSH, 100);
+	assert_int_equal(fr_cap_count(&p->server, CN_SERVER), 2);
+	s_rst_at(p, &c, c.spoof + 1);
+	fr_spec_s2c(&s, &c.fl, FR_RST, c.spoof + 1, 0);
+	fr_build(&rst, &s);
+	assert_int_equal(cn_engine_input(p->box[SNIC], CN_SERVER, &rst.f, p->now, &why),
+			 CN_FORWARD);
+	tick(p, 60 * MS);
+	nth(&p->server, -1, &v);
+	assert_int_equal(v.flags, FR_SYN);
+	s_synack(p, &c);
+	assert_int_equal(ctr(p, CNIC)->flows_taken_over, 1);
+	box_in(p, CNIC, CN_SERVER, &rst.f); /* the second RST, late */
+	assert_int_equal(fr_cap_count(&p->client, CN_CLIENT), 1);
+	assert_int_equal(drops(p, CNIC, CN_DROP_rst_embryonic_bad), 1);
+	assert_int_equal(drops(p, CNIC, CN_DROP_rst_stray), 1);
+	assert_int_equal(ctr(p, CNIC)->flows_reset, 0);
+	c.csent = 0;
+	c_data(p, &c, FR_ACK | FR_PSH, 100);
+	nth(&p->server, -1, &v);
+	assert_at_server(&v, &c, 100);
+	/* Both early segments answered: the server's own RST to a segment
+	 * acknowledging its SYN-ACK (its connection gone) reaches the client. */
+	s_rst_at(p, &c, c.sisn + 1);
+	assert_int_equal(fr_cap_count(&p->client, CN_CLIENT), 2);
+	nth(&p->client, -1, &v);
+	assert_int_equal(v.flags, FR_RST);
+	assert_int_equal(v.seq, c.spoof + 1);
+	assert_int_equal(drops(p, CNIC, CN_DROP_rst_stray), 1);
+	assert_int_equal(ctr(p, CNIC)->flows_reset, 1);
+}
+
 /* No ServerNIC although one was expected: the untranslated early data
  * draws RSTs from the server (Linux keeps its half-open connection), the
  * SYN-ACK comes back untranslated, the ClientNIC translates the flow
@@ -1127,6 +1182,7 @@ int main(void)
 		T(test_synack_before_early_data),
 		T(test_translated_synack_lost),
 		T(test_syn_lost),
+		T(test_rst_to_overtaking_data),
 		T(test_fallback_without_peer),
 		T(test_peer_lost),
 		T(test_peer_expires),
