@@ -59,6 +59,14 @@ enum cn_bpf_verdict {
 	CN_V_DROP,     /* the engine would drop it too */
 };
 
+/* The checksum's change as the rewrite goes (xlate.h). */
+struct cn_csum {
+	__u32 even;
+	__u32 odd;
+	bool touched;
+	bool err;      /* a load or a store failed */
+};
+
 /* A TCP segment as far as the decision needed it. Option offsets are
  * from the start of the TCP header (0: none). */
 struct cn_seg {
@@ -79,10 +87,51 @@ struct cn_seg {
 	__u32 tsval;       /* the TS option's values, when ts_read */
 	__u32 tsecr;
 	__u8 ts_read;
+	__u8 alive;        /* the daemon's heartbeat is fresh */
 	__u64 now;
-	struct cn_fast_flow *rec;
 	struct cn_flow_key key;
+	/* Room for what is read from the frame or handed to a helper. */
+	__u8 ip[CN_IP6_HLEN];
+	__u8 th[CN_TCP_HLEN + 12];
+	__u32 word;
+	__u16 half;
+	struct cn_csum csum;
 };
+
+/*
+ * The segment lives in a per-CPU map, not on the stack: without
+ * CAP_PERFMON the verifier of some kernels (Debian 12's 6.1) refuses a
+ * store narrower than 8 bytes into a stack slot that held a spilled
+ * register, which the compiler's packing of small fields and its reuse of
+ * slots make at places no source line shows. A program runs to its end on
+ * its CPU before another starts there (redirects happen after it
+ * returns); each program type has its own entry all the same.
+ */
+#define CN_SCRATCH_TC 0
+#define CN_SCRATCH_SOCK 1
+#define CN_SCRATCH_FANOUT 2
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 3);
+	__type(key, __u32);
+	__type(value, struct cn_seg);
+} cn_scratch SEC(".maps");
+
+/* Map keys, read-only data: a key on the stack would be another narrow
+ * store there. */
+static const __u32 cn_key[3] = { 0, 1, 2 };
+
+/* The entry, zeroed; NULL never happens (a per-CPU array's entries
+ * always exist), but the verifier wants the check. */
+static __always_inline struct cn_seg *cn_seg_get(int which)
+{
+	struct cn_seg *s = bpf_map_lookup_elem(&cn_scratch, &cn_key[which]);
+
+	if (s)
+		__builtin_memset(s, 0, sizeof(*s));
+	return s;
+}
 
 /* Both values loaded before one is chosen: without CAP_PERFMON the
  * verifier refuses a pointer whose offset depends on the path taken,
@@ -122,80 +171,98 @@ static __always_inline __u32 max32(__u32 a, __u32 b)
  * after which a 28th would find nothing left. */
 #define CN_OPT_STEPS 27
 
+/* The walk's state, between the steps bpf_loop() runs (64-bit fields:
+ * the steps write them through a pointer into the caller's stack). */
+struct cn_walk {
+	struct __sk_buff *skb;
+	__u64 l4;
+	__u64 off;
+	__u64 end;
+	__u64 ts;
+	__u64 sack;
+	__u64 n;
+	__u64 bad;
+};
+
 /*
- * parse_tcp_options() of the engine: EOL ends the list, every other
- * length is checked against the end of the header, a malformed list is
- * bad, the last TS and SACK options are the ones that count. One load per
- * option keeps every stack access at a fixed offset.
- *
- * A global function, so the verifier checks it once per program, on its
- * own, and not once for each state its callers reach it in. It takes the
- * context and scalars only, and returns the offsets (from the TCP header,
- * 0: none) packed as CN_OPT_*() unpack them. Its loop is written for the
- * verifier too: nothing it compares is kept from one step to the next
- * with a range the comparison narrowed, so the states at the loop's head
- * differ in the step count only and the verifier prunes all but one.
- * Every load is within the header, which is within the frame
- * (cn_parse_tcp() checked), so none fails; a failure would make the list
- * bad.
+ * One step of parse_tcp_options() of the engine: EOL ends the list, every
+ * other length is checked against the end of the header, a malformed list
+ * is bad, the last TS and SACK options are the ones that count. One load
+ * per option keeps every stack access at a fixed offset. Every load is
+ * within the header, which is within the frame (cn_parse_tcp() checked),
+ * so none fails; a failure would make the list bad. Returns 1 to stop.
  */
-__attribute__((noinline)) int cn_walk_options(struct __sk_buff *skb, __u32 l4,
-					      __u32 hlen)
+static long cn_walk_step(__u32 i, void *ctx)
 {
-	__u32 off = CN_TCP_HLEN, end = hlen & 0x3c, ts = 0, sack = 0, n = 0;
+	struct cn_walk *w = ctx;
+	__u64 off = w->off & 0x3f, kind, olen, want;
+	__s64 rem = (__s64)w->end - (__s64)off;
+	__u8 b[8] = {};
 
-	for (int i = 0; i < CN_OPT_STEPS; i++) {
-		__u8 b[2] = { 0, 0 };
-		__u32 kind, olen, want;
-		__s32 rem;
-
-		/* off <= end <= 60 here: the mask changes nothing but what
-		 * the verifier knows, that off is in 0..63, so that "nothing
-		 * left" is never a foregone conclusion it must tell apart. */
-		off &= 0x3f;
-		rem = (__s32)(end - off);
-		if (rem <= 0)
-			break;
-		if (rem == 1) {
-			/* One byte left: EOL, NOP or a broken option. */
-			if (bpf_skb_load_bytes(skb, l4 + off, b, 1))
-				goto bad;
-			if (b[0] == TCPOPT_EOL)
-				break;
-			if (b[0] != TCPOPT_NOP)
-				goto bad;
-			off++;
-			continue;
-		}
-		if (bpf_skb_load_bytes(skb, l4 + off, b, 2))
-			goto bad;
-		kind = b[0];
-		olen = b[1];
-		if (kind == TCPOPT_EOL)
-			break;
-		if (kind == TCPOPT_NOP) {
-			/* Two in a row are common: one step takes both. */
-			off += olen == TCPOPT_NOP ? 2 : 1;
-			continue;
-		}
-		if (olen < 2 || (__s32)olen > rem)
-			goto bad;
-		want = kind <= TCPOPT_TS ? (__u32)(CN_OPT_LENS >> (4 * kind)) & 0xf : 0;
-		if (want && olen != want)
-			goto bad;
-		if (kind == TCPOPT_SACK) {
-			if ((olen - 2) % 8 || olen == 2)
-				goto bad;
-			sack = off;
-			n = (olen - 2) / 8;
-		} else if (kind == TCPOPT_TS) {
-			ts = off;
-		}
-		off += olen;
+	(void)i;
+	if (rem <= 0)
+		return 1;
+	/* Two bytes at a time, the last byte's with the one before it: a
+	 * length the verifier must know exactly would make it tell every
+	 * step's offset apart. */
+	if (bpf_skb_load_bytes(w->skb, (__u32)(w->l4 + off - (rem == 1)), b, 2))
+		goto bad;
+	kind = rem == 1 ? b[1] : b[0];
+	olen = rem == 1 ? 0 : b[1];
+	if (kind == TCPOPT_EOL)
+		return 1;
+	if (kind == TCPOPT_NOP) {
+		/* Two in a row are common: one step takes both. */
+		w->off = (off + (rem > 1 && olen == TCPOPT_NOP ? 2 : 1)) & 0x3f;
+		return 0;
 	}
-	return (int)(ts | sack << 8 | n << 16);
+	if (rem == 1 || olen < 2 || (__s64)olen > rem)
+		goto bad;
+	want = kind <= TCPOPT_TS ? (CN_OPT_LENS >> (4 * kind)) & 0xf : 0;
+	if (want && olen != want)
+		goto bad;
+	if (kind == TCPOPT_SACK && ((olen - 2) % 8 || olen == 2))
+		goto bad;
+	/* Every field stored on every path: a store to one or the other
+	 * would be one through a pointer chosen by the branch. */
+	w->sack = (kind == TCPOPT_SACK ? off : w->sack) & 0x3f;
+	w->n = (kind == TCPOPT_SACK ? (olen - 2) / 8 : w->n) & 7;
+	w->ts = (kind == TCPOPT_TS ? off : w->ts) & 0x3f;
+	w->off = (off + olen) & 0x3f; /* within the header: no change */
+	return 0;
 bad:
-	return (int)(ts | sack << 8 | n << 16 | 1u << 24);
+	w->bad = 1;
+	return 1;
+}
+
+/*
+ * The option list of the TCP header at l4 (hlen bytes long), as offsets
+ * from the TCP header (0: none) packed as CN_OPT_*() unpack them. The
+ * steps run under bpf_loop(): 6.1's verifier checks one step, where 27 in
+ * a row, each with the paths of its mispredicted branches (which it
+ * follows without CAP_PERFMON), were more jumps than it follows. Later
+ * verifiers run the steps until a step starts in a state seen before; the
+ * walk's fields therefore start as values it cannot know, a zero read
+ * back from the map, in the ranges the steps keep them in, which every
+ * later step's state is within.
+ */
+static __always_inline __u32 cn_walk_options(struct __sk_buff *skb,
+					     struct cn_seg *s, __u32 l4,
+					     __u32 hlen)
+{
+	struct cn_walk w = { .skb = skb, .l4 = l4, .end = hlen & 0x3c };
+	__u64 z;
+
+	s->word = 0;
+	z = CN_READ(s->word);
+	w.off = (z + CN_TCP_HLEN) & 0x3f;
+	w.ts = z & 0x3f;
+	w.sack = z & 0x3f;
+	w.n = z & 7;
+	w.bad = z & 1;
+	bpf_loop(CN_OPT_STEPS, cn_walk_step, &w, 0);
+	return (__u32)((w.ts & 0x3f) | (w.sack & 0x3f) << 8 | (w.n & 7) << 16 |
+		       (w.bad & 1) << 24);
 }
 
 /*
@@ -223,13 +290,12 @@ static __always_inline int cn_load(struct __sk_buff *skb, __u32 off, void *to,
 }
 
 /* The frame's EtherType (host order), or -1 when it has none. */
-static __always_inline int cn_ethertype(struct __sk_buff *skb, bool direct)
+static __always_inline int cn_ethertype(struct __sk_buff *skb,
+					struct cn_seg *s, bool direct)
 {
-	__u16 proto;
-
-	if (cn_load(skb, 12, &proto, 2, direct))
+	if (cn_load(skb, 12, &s->half, 2, direct))
 		return -1;
-	return bpf_ntohs(proto);
+	return bpf_ntohs(s->half);
 }
 
 static __always_inline bool cn_vlan_type(int proto)
@@ -239,9 +305,9 @@ static __always_inline bool cn_vlan_type(int proto)
 
 /* VLAN-tagged: the kernel moves the outer tag out of the frame (a test
  * run leaves it in). The daemon gets such a frame only from its tap. */
-static __always_inline bool cn_tagged(struct __sk_buff *skb)
+static __always_inline bool cn_tagged(struct __sk_buff *skb, struct cn_seg *s)
 {
-	return skb->vlan_present || cn_vlan_type(cn_ethertype(skb, false));
+	return skb->vlan_present || cn_vlan_type(cn_ethertype(skb, s, false));
 }
 
 static __always_inline __u32 be32(const __u8 *b)
@@ -262,7 +328,7 @@ static __always_inline bool cn_parse_tcp(struct __sk_buff *skb, int side,
 					 __u32 l4, __u32 ip_end, bool walk,
 					 struct cn_seg *s)
 {
-	__u8 th[CN_TCP_HLEN + 12];
+	__u8 *th = s->th;
 	__u32 o;
 
 	if (l4 + CN_TCP_HLEN > ip_end || cn_load(skb, l4, th, CN_TCP_HLEN, walk))
@@ -293,7 +359,7 @@ static __always_inline bool cn_parse_tcp(struct __sk_buff *skb, int side,
 		s->tsecr = be32(th + 28);
 		return true;
 	}
-	o = (__u32)cn_walk_options(skb, l4, s->hlen);
+	o = cn_walk_options(skb, s, l4, s->hlen);
 	s->ts_off = CN_OPT_TS(o);
 	s->sack_off = CN_OPT_SACK(o);
 	s->sack_n = CN_OPT_SACK_N(o);
@@ -313,15 +379,15 @@ static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
 	__u32 len = skb->len, l3 = CN_ETH_HLEN;
 	int proto;
 
-	proto = skb->vlan_present ? 0 : cn_ethertype(skb, walk);
+	proto = skb->vlan_present ? 0 : cn_ethertype(skb, s, walk);
 	s->tagged = skb->vlan_present || cn_vlan_type(proto);
 	if (s->tagged || proto < 0)
 		return slow;
 	if (proto == ETH_P_IP) {
-		__u8 ip[20];
+		__u8 *ip = s->ip;
 		__u32 tot;
 
-		if (cn_load(skb, l3, ip, sizeof(ip), walk) ||
+		if (cn_load(skb, l3, ip, 20, walk) ||
 		    (ip[0] >> 4) != 4 || (ip[0] & 0xf) < 5)
 			return slow;
 		tot = (__u32)ip[2] << 8 | ip[3];
@@ -341,11 +407,11 @@ static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
 		if (!cn_parse_tcp(skb, side, l3 + 20, l3 + tot, walk, s))
 			return slow;
 	} else if (proto == ETH_P_IPV6) {
-		__u8 ip[CN_IP6_HLEN];
+		__u8 *ip = s->ip;
 		__u32 plen;
 
 		if (l3 + CN_IP6_HLEN > len ||
-		    cn_load(skb, l3, ip, sizeof(ip), walk) || (ip[0] >> 4) != 6)
+		    cn_load(skb, l3, ip, CN_IP6_HLEN, walk) || (ip[0] >> 4) != 6)
 			return slow;
 		plen = (__u32)ip[4] << 8 | ip[5];
 		if (l3 + CN_IP6_HLEN + plen > len)
@@ -436,52 +502,75 @@ static __always_inline bool cn_wants_daemon(struct __sk_buff *skb, int side,
 }
 
 /*
- * The one decision both program types take for a frame in on side. walk:
- * the tc program's, and only its (it reads the TCP options, and the
- * headers straight from the frame). A tracked flow's segment with
- * a broken option list is dropped by tc whether the daemon lives or not,
- * as the engine drops it: whether the daemon gets it does not depend on
- * the options, so the socket filter never reads them.
+ * The one decision both program types take for a frame in on side, in
+ * three parts: cn_classify_frame() up to the record's key (CN_V_XLATE: go
+ * on and look the record up), then cn_classify_untracked() without a
+ * record or cn_classify_flow() with one. walk: the tc program's, and only
+ * its (it reads the TCP options, and the headers straight from the
+ * frame). A tracked flow's segment with a broken option list is dropped
+ * by tc whether the daemon lives or not, as the engine drops it: whether
+ * the daemon gets it does not depend on the options, so the socket filter
+ * never reads them. The record is used only where its lookup found it:
+ * without CAP_PERFMON some verifiers (6.1) follow a mispredicted branch
+ * into code that uses it with the pointer NULL from a path without one.
  */
-static __always_inline int cn_classify(struct __sk_buff *skb, int side,
-				       bool walk, struct cn_seg *s)
+static __always_inline int cn_classify_frame(struct __sk_buff *skb, int side,
+					     bool walk, struct cn_seg *s)
 {
 	const struct cn_fast_state *st;
-	struct cn_fast_flow *r;
-	__u32 zero = 0;
-	bool alive, daemon;
-	int v;
 
 	s->now = bpf_ktime_get_ns();
-	st = bpf_map_lookup_elem(&cn_state, &zero);
+	st = bpf_map_lookup_elem(&cn_state, &cn_key[0]);
 	if (!st || !(s->out = st->ifindex[side ^ 1]))
 		return CN_V_LOCAL;
-	alive = st->beat_ns && s->now - st->beat_ns < st->timeout_ns;
-	v = cn_parse(skb, side, alive, walk, s);
-	if (v != CN_V_XLATE)
-		return v;
-	s->rec = r = bpf_map_lookup_elem(&cn_flows, &s->key);
-	if (!r) {
-		/* A client segment may open a flow; the daemon tracks no
-		 * server segment it has no flow for. */
-		if ((s->flags & (TCP_SYN | TCP_FIN | TCP_RST)) || side == CN_CLIENT)
-			return alive ? CN_V_DAEMON : CN_V_FAILOPEN;
-		return CN_V_PASS;
-	}
+	s->alive = st->beat_ns && s->now - st->beat_ns < st->timeout_ns;
+	return cn_parse(skb, side, s->alive, walk, s);
+}
+
+static __always_inline int cn_classify_untracked(int side, const struct cn_seg *s)
+{
+	/* A client segment may open a flow; the daemon tracks no server
+	 * segment it has no flow for. */
+	if ((s->flags & (TCP_SYN | TCP_FIN | TCP_RST)) || side == CN_CLIENT)
+		return s->alive ? CN_V_DAEMON : CN_V_FAILOPEN;
+	return CN_V_PASS;
+}
+
+static __always_inline int cn_classify_flow(struct __sk_buff *skb, int side,
+					    const struct cn_seg *s,
+					    const struct cn_fast_flow *r)
+{
+	bool daemon;
+
 	if (s->bad)
 		return CN_V_DROP;
 	daemon = cn_wants_daemon(skb, side, s, r);
-	if (alive && daemon)
+	if (s->alive && daemon)
 		return CN_V_DAEMON;
 	if (r->x.flags & CN_FF_PASSTHROUGH)
 		return CN_V_TRACK;
-	if (alive)
+	if (s->alive)
 		return CN_V_XLATE;
 	/* The daemon is away: established flows stay translated, FIN and
 	 * RST included; a new connection on the 4-tuple is not this flow. */
 	if ((s->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
 		return CN_V_FAILOPEN;
 	return CN_V_XLATE;
+}
+
+/* The socket filter's whole decision. */
+static __always_inline int cn_classify(struct __sk_buff *skb, int side,
+				       struct cn_seg *s)
+{
+	const struct cn_fast_flow *r;
+	int v = cn_classify_frame(skb, side, false, s);
+
+	if (v != CN_V_XLATE)
+		return v;
+	r = bpf_map_lookup_elem(&cn_flows, &s->key);
+	if (!r)
+		return cn_classify_untracked(side, s);
+	return cn_classify_flow(skb, side, s, r);
 }
 
 #endif

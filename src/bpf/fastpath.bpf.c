@@ -19,66 +19,78 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-static __always_inline struct cn_fast_side_stats *side_stats(int side)
-{
-	struct cn_fast_stats *st;
-	__u32 zero = 0;
-
-	st = bpf_map_lookup_elem(&cn_stats, &zero);
-	return st ? &st->side[side] : NULL;
-}
-
 static __always_inline int forward(struct __sk_buff *skb,
 				   struct cn_fast_side_stats *ss, __u32 out)
 {
 	long r = bpf_redirect(out, 0);
 
-	if (r != TC_ACT_REDIRECT && ss)
+	if (r != TC_ACT_REDIRECT)
 		ss->redirect_errors++;
 	return (int)r;
 }
 
-static __always_inline int tc_run(struct __sk_buff *skb, int side)
+/* What tc does with a frame it does not translate. */
+static __always_inline int tc_act(struct __sk_buff *skb, const struct cn_seg *s,
+				  struct cn_fast_side_stats *ss, int v)
 {
-	struct cn_fast_side_stats *ss = side_stats(side);
-	struct cn_seg s = {};
-	int v = cn_classify(skb, side, true, &s);
-
 	switch (v) {
 	case CN_V_LOCAL:
 		return TC_ACT_OK;
 	case CN_V_DAEMON:
-		if (ss)
-			ss->to_daemon++;
-		return s.tagged ? TC_ACT_SHOT : TC_ACT_OK;
+		ss->to_daemon++;
+		return s->tagged ? TC_ACT_SHOT : TC_ACT_OK;
 	case CN_V_DROP:
-		if (ss)
-			ss->dropped++;
+		ss->dropped++;
 		return TC_ACT_SHOT;
-	case CN_V_XLATE:
-		if (!cn_translate(skb, side, &s))
-			return TC_ACT_SHOT;
-		cn_track(skb, side, &s);
-		if (ss) {
-			ss->translated++;
-			ss->translated_bytes += skb->len;
-		}
-		return forward(skb, ss, s.out);
-	case CN_V_TRACK:
-		cn_track(skb, side, &s);
-		break;
 	case CN_V_FAILOPEN:
-		if (ss)
-			ss->failed_open++;
-		return forward(skb, ss, s.out);
+		ss->failed_open++;
+		return forward(skb, ss, s->out);
 	default:
 		break;
 	}
-	if (ss) {
-		ss->passed++;
-		ss->passed_bytes += skb->len;
+	ss->passed++;
+	ss->passed_bytes += skb->len;
+	return forward(skb, ss, s->out);
+}
+
+/* A segment of a flow with a record: everything that uses the record
+ * happens here, where its lookup found it (classify.h). */
+static __always_inline int tc_flow(struct __sk_buff *skb, int side,
+				   struct cn_seg *s, struct cn_fast_flow *r,
+				   struct cn_fast_side_stats *ss)
+{
+	int v = cn_classify_flow(skb, side, s, r);
+
+	if (v == CN_V_XLATE) {
+		if (!cn_translate(skb, side, s, r))
+			return TC_ACT_SHOT;
+		cn_track(skb, side, s, r);
+		ss->translated++;
+		ss->translated_bytes += skb->len;
+		return forward(skb, ss, s->out);
 	}
-	return forward(skb, ss, s.out);
+	if (v == CN_V_TRACK)
+		cn_track(skb, side, s, r);
+	return tc_act(skb, s, ss, v);
+}
+
+static __always_inline int tc_run(struct __sk_buff *skb, int side)
+{
+	struct cn_fast_stats *st = bpf_map_lookup_elem(&cn_stats, &cn_key[0]);
+	struct cn_seg *s = cn_seg_get(CN_SCRATCH_TC);
+	struct cn_fast_flow *r;
+	int v;
+
+	/* Neither is ever missing: both are per-CPU arrays. */
+	if (!st || !s)
+		return TC_ACT_OK;
+	v = cn_classify_frame(skb, side, true, s);
+	if (v != CN_V_XLATE)
+		return tc_act(skb, s, &st->side[side], v);
+	r = bpf_map_lookup_elem(&cn_flows, &s->key);
+	if (!r)
+		return tc_act(skb, s, &st->side[side], cn_classify_untracked(side, s));
+	return tc_flow(skb, side, s, r, &st->side[side]);
 }
 
 /* A filter's verdict is how many bytes the socket takes: all of a frame
@@ -87,11 +99,11 @@ static __always_inline int tc_run(struct __sk_buff *skb, int side)
  * group ignore them.) */
 static __always_inline int sock_run(struct __sk_buff *skb, int side)
 {
-	struct cn_seg s = {};
+	struct cn_seg *s = cn_seg_get(CN_SCRATCH_SOCK);
 
-	if (!cn_tagged(skb))
+	if (!s || !cn_tagged(skb, s))
 		return 0;
-	return cn_classify(skb, side, false, &s) == CN_V_DAEMON ? (int)skb->len : 0;
+	return cn_classify(skb, side, s) == CN_V_DAEMON ? (int)skb->len : 0;
 }
 
 /*
@@ -103,10 +115,11 @@ static __always_inline int sock_run(struct __sk_buff *skb, int side)
  * all); anything without one goes to the first worker.
  */
 static __always_inline int fanout_key(struct __sk_buff *skb, int side,
-				      struct cn_flow_key *k)
+				      struct cn_seg *s)
 {
 	__u16 proto = bpf_ntohs((__u16)skb->protocol);
-	__u8 ip[CN_IP6_HLEN], th[4];
+	struct cn_flow_key *k = &s->key;
+	__u8 *ip = s->ip, *th = s->th;
 	__u32 l4, alen;
 
 	if (proto == ETH_P_IP) {
@@ -131,7 +144,7 @@ static __always_inline int fanout_key(struct __sk_buff *skb, int side,
 	} else {
 		return -1;
 	}
-	if (l4 < 20 || bpf_skb_load_bytes(skb, l4 & 0x3f, th, sizeof(th)))
+	if (l4 < 20 || bpf_skb_load_bytes(skb, l4 & 0x3f, th, 4))
 		return -1;
 	k->cport = (__u16)(side == CN_CLIENT ? th[0] << 8 | th[1] : th[2] << 8 | th[3]);
 	k->sport = (__u16)(side == CN_CLIENT ? th[2] << 8 | th[3] : th[0] << 8 | th[1]);
@@ -140,12 +153,12 @@ static __always_inline int fanout_key(struct __sk_buff *skb, int side,
 
 static __always_inline int fanout_run(struct __sk_buff *skb, int side)
 {
-	struct cn_flow_key k = {};
+	struct cn_seg *s = cn_seg_get(CN_SCRATCH_FANOUT);
 
-	if (fanout_key(skb, side, &k) < 0)
+	if (!s || fanout_key(skb, side, s) < 0)
 		return 0;
 	/* The kernel takes it modulo the group size, as an unsigned int. */
-	return (int)cn_fast_key_hash(&k);
+	return (int)cn_fast_key_hash(&s->key);
 }
 
 SEC("tc")

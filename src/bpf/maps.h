@@ -2,10 +2,10 @@
 /*
  * The programs' maps, with the types user space shares
  * (src/engine/fast_flow.h). The loader sizes cn_flows; the rest are fixed.
- * A successor reuses cn_flows, cn_state and cn_stats; the event rings and
- * their loss count are each load's own (a successor finds a flow that
- * closed while nobody read its ring closed in its record when it adopts
- * it).
+ * A successor reuses cn_flows, cn_state and cn_stats; the event rings,
+ * their loss count and the per-CPU segment (cn_scratch, classify.h) are
+ * each load's own (a successor finds a flow that closed while nobody read
+ * its ring closed in its record when it adopts it).
  */
 #ifndef CN_BPF_MAPS_H
 #define CN_BPF_MAPS_H

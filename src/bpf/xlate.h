@@ -20,13 +20,6 @@
 
 #include "bpf/classify.h"
 
-struct cn_csum {
-	__u32 even;
-	__u32 odd;
-	bool touched;
-	bool err;      /* a load or a store failed */
-};
-
 static __always_inline __u32 cs_fold(__u32 v)
 {
 	v = (v & 0xffff) + (v >> 16);
@@ -61,36 +54,34 @@ static __always_inline void cs_replace32(struct cn_csum *c, __u32 odd,
 }
 
 /* Store a 32-bit value at TCP header offset off, with its checksum part. */
-static __always_inline void put32(struct __sk_buff *skb, const struct cn_seg *s,
+static __always_inline void put32(struct __sk_buff *skb, struct cn_seg *s,
 				  struct cn_csum *c, __u32 off, __u32 old,
 				  __u32 new)
 {
-	__u32 be = bpf_htonl(new);
-
-	c->err |= bpf_skb_store_bytes(skb, s->l4 + off, &be, 4, 0) != 0;
+	s->word = bpf_htonl(new);
+	c->err |= bpf_skb_store_bytes(skb, s->l4 + off, &s->word, 4, 0) != 0;
 	cs_replace32(c, off & 1, old, new);
 }
 
 static __always_inline __u32 load32(struct __sk_buff *skb,
-				    const struct cn_seg *s, struct cn_csum *c,
+				    struct cn_seg *s, struct cn_csum *c,
 				    __u32 off)
 {
-	__u32 be = 0;
-
-	c->err |= bpf_skb_load_bytes(skb, s->l4 + off, &be, 4) != 0;
-	return bpf_ntohl(be);
+	s->word = 0;
+	c->err |= bpf_skb_load_bytes(skb, s->l4 + off, &s->word, 4) != 0;
+	return bpf_ntohl(s->word);
 }
 
 /* The TS option's values: the parser read them with the common option
  * layout. */
 static __always_inline __u32 ts_val(struct __sk_buff *skb,
-				    const struct cn_seg *s, struct cn_csum *c)
+				    struct cn_seg *s, struct cn_csum *c)
 {
 	return s->ts_read ? s->tsval : load32(skb, s, c, s->ts_off + 2);
 }
 
 static __always_inline __u32 ts_ecr(struct __sk_buff *skb,
-				    const struct cn_seg *s, struct cn_csum *c)
+				    struct cn_seg *s, struct cn_csum *c)
 {
 	return s->ts_read ? s->tsecr : load32(skb, s, c, s->ts_off + 6);
 }
@@ -122,17 +113,17 @@ static __always_inline __u16 rescale_window(__u16 win, __u8 in, __u8 out)
 }
 
 static __always_inline void rewrite_window(struct __sk_buff *skb,
-					   const struct cn_seg *s,
+					   struct cn_seg *s,
 					   struct cn_csum *c, __u8 in, __u8 out)
 {
-	__u16 w, be;
+	__u16 w;
 
 	/* RFC 7323 2.2: the window of a SYN is never scaled. */
 	if (in == out || (s->flags & TCP_SYN))
 		return;
 	w = rescale_window(s->win, in, out);
-	be = bpf_htons(w);
-	c->err |= bpf_skb_store_bytes(skb, s->l4 + 14, &be, 2, 0) != 0;
+	s->half = bpf_htons(w);
+	c->err |= bpf_skb_store_bytes(skb, s->l4 + 14, &s->half, 2, 0) != 0;
 	cs_add(c, 0, (~(__u32)s->win & 0xffff) + w);
 }
 
@@ -142,8 +133,48 @@ static __always_inline __u32 ts_sum(__u32 tsval, __u32 tsecr)
 	return (TCPOPT_TS << 8 | 10) + cs_words(tsval) + cs_words(tsecr);
 }
 
+/* The SACK blocks' walk, between the steps bpf_loop() runs. */
+struct cn_sack_walk {
+	struct __sk_buff *skb;
+	struct cn_seg *s;
+	struct cn_csum *c;
+	__u64 delta;
+	__u64 put;
+	__u64 sum;
+};
+
+/* Block i: its edges shifted back by delta (put), or their sum taken
+ * (the option is about to become NOPs). As a bpf_loop() step the
+ * verifier checks it once rather than four times in a row, each with
+ * every path a mispredicted branch could take. */
+static long cn_sack_step(__u32 i, void *ctx)
+{
+	struct cn_sack_walk *w = ctx;
+	__u32 e = w->s->sack_off + 2 + 8 * (i & 3), a, b;
+
+	a = load32(w->skb, w->s, w->c, e);
+	b = load32(w->skb, w->s, w->c, e + 4);
+	if (w->put) {
+		put32(w->skb, w->s, w->c, e, a, a - (__u32)w->delta);
+		put32(w->skb, w->s, w->c, e + 4, b, b - (__u32)w->delta);
+	} else {
+		w->sum += cs_words(a) + cs_words(b);
+	}
+	return 0;
+}
+
+static __always_inline __u32 sack_blocks(struct __sk_buff *skb, struct cn_seg *s,
+					 struct cn_csum *c, __u32 delta, bool put)
+{
+	struct cn_sack_walk w = { .skb = skb, .s = s, .c = c, .delta = delta,
+				  .put = put };
+
+	bpf_loop(s->sack_n & 7, cn_sack_step, &w, 0);
+	return (__u32)w.sum;
+}
+
 static __always_inline void rewrite_c2s(struct __sk_buff *skb,
-					const struct cn_seg *s,
+					struct cn_seg *s,
 					const struct cn_fast_xlate *x,
 					struct cn_csum *c)
 {
@@ -164,22 +195,10 @@ static __always_inline void rewrite_c2s(struct __sk_buff *skb,
 		}
 	}
 	if (s->sack_n) {
-		__u32 o = s->sack_off, n = s->sack_n, sum = 0;
+		__u32 o = s->sack_off, n = s->sack_n;
+		__u32 sum = sack_blocks(skb, s, c, fl & CN_FF_STRIP_SACK_C2S ? 0 : x->delta,
+					!(fl & CN_FF_STRIP_SACK_C2S));
 
-		for (__u32 i = 0; i < 4; i++) {
-			__u32 e = o + 2 + 8 * i, a, b;
-
-			if (i >= n)
-				break;
-			a = load32(skb, s, c, e);
-			b = load32(skb, s, c, e + 4);
-			if (fl & CN_FF_STRIP_SACK_C2S) {
-				sum += cs_words(a) + cs_words(b);
-			} else {
-				put32(skb, s, c, e, a, a - x->delta);
-				put32(skb, s, c, e + 4, b, b - x->delta);
-			}
-		}
 		if (fl & CN_FF_STRIP_SACK_C2S)
 			nop_out(skb, s, c, o, 2 + 8 * n,
 				sum + (TCPOPT_SACK << 8 | (2 + 8 * n)));
@@ -187,7 +206,7 @@ static __always_inline void rewrite_c2s(struct __sk_buff *skb,
 }
 
 static __always_inline void rewrite_s2c(struct __sk_buff *skb,
-					const struct cn_seg *s,
+					struct cn_seg *s,
 					const struct cn_fast_xlate *x,
 					struct cn_csum *c)
 {
@@ -201,16 +220,9 @@ static __always_inline void rewrite_s2c(struct __sk_buff *skb,
 		put32(skb, s, c, s->ts_off + 2, tsval, tsval + x->ts_delta);
 	}
 	if (s->sack_n && (fl & CN_FF_STRIP_SACK_S2C)) {
-		__u32 o = s->sack_off, n = s->sack_n, sum = 0;
+		__u32 o = s->sack_off, n = s->sack_n;
+		__u32 sum = sack_blocks(skb, s, c, 0, false);
 
-		for (__u32 i = 0; i < 4; i++) {
-			__u32 e = o + 2 + 8 * i;
-
-			if (i >= n)
-				break;
-			sum += cs_words(load32(skb, s, c, e)) +
-			       cs_words(load32(skb, s, c, e + 4));
-		}
 		nop_out(skb, s, c, o, 2 + 8 * n,
 			sum + (TCPOPT_SACK << 8 | (2 + 8 * n)));
 	}
@@ -219,21 +231,22 @@ static __always_inline void rewrite_s2c(struct __sk_buff *skb,
 /* Rewrite the segment in place; false when the checksum could not be
  * patched (the frame must not go on). */
 static __always_inline bool cn_translate(struct __sk_buff *skb, int side,
-					 const struct cn_seg *s)
+					 struct cn_seg *s,
+					 const struct cn_fast_flow *r)
 {
-	const struct cn_fast_xlate *x = &s->rec->x;
-	struct cn_csum c = { 0, 0, false, false };
+	const struct cn_fast_xlate *x = &r->x;
+	struct cn_csum *c = &s->csum;
 	__u32 diff;
 
 	if (side == CN_CLIENT)
-		rewrite_c2s(skb, s, x, &c);
+		rewrite_c2s(skb, s, x, c);
 	else
-		rewrite_s2c(skb, s, x, &c);
-	if (c.err)
+		rewrite_s2c(skb, s, x, c);
+	if (c->err)
 		return false;
-	if (!c.touched)
+	if (!c->touched)
 		return true;
-	diff = cs_fold(cs_fold(c.even) + swap16(cs_fold(c.odd)));
+	diff = cs_fold(cs_fold(c->even) + swap16(cs_fold(c->odd)));
 	/* The sum is of big-endian words; the kernel's are in memory order. */
 	diff = bpf_htons((__u16)diff);
 	return !bpf_l4_csum_replace(skb, s->l4 + 16, 0, diff, 0);
@@ -252,18 +265,17 @@ static __always_inline bool both_fins_acked(const struct cn_fast_flow *r)
  * close: the record goes to the flow's worker on its event ring, which
  * wakes it only when half full (it reads its ring every turn of its loop,
  * and at least every 50 ms). */
-static __always_inline void tell_close(const struct cn_seg *s,
+static __always_inline void tell_close(struct cn_seg *s,
 				       struct cn_fast_flow *r)
 {
 	struct cn_fast_close *ev;
 	__u64 flags = BPF_RB_NO_WAKEUP;
 	void *ring;
-	__u32 w;
 
 	if (r->close_told)
 		return;
-	w = cn_workers > 1 ? cn_fast_key_hash(&s->key) % cn_workers : 0;
-	if (!(ring = bpf_map_lookup_elem(&cn_events, &w))) {
+	s->word = cn_workers > 1 ? cn_fast_key_hash(&s->key) % cn_workers : 0;
+	if (!(ring = bpf_map_lookup_elem(&cn_events, &s->word))) {
 		__sync_fetch_and_add(&cn_events_lost, 1);
 		return;
 	}
@@ -284,9 +296,8 @@ static __always_inline void tell_close(const struct cn_seg *s,
 /* The engine's track(), in the server side's space, on the sender's end
  * of the record. Like the engine, an RST moves none of the marks. */
 static __always_inline void cn_track(struct __sk_buff *skb, int side,
-				     const struct cn_seg *s)
+				     struct cn_seg *s, struct cn_fast_flow *r)
 {
-	struct cn_fast_flow *r = s->rec;
 	struct cn_fast_end *d = &r->dir[side];
 	__u16 fl = r->x.flags;
 	bool pt = fl & CN_FF_PASSTHROUGH;

@@ -219,13 +219,11 @@ int fastpath_open(struct fastpath **out, const struct fastpath_config *cfg,
 		*adopted = true;
 	}
 	if ((err = fastpath_bpf__load(fp->skel))) {
-		/* EPERM: no CAP_BPF. EACCES: the verifier's no; without
-		 * CAP_PERFMON it also checks every path a mispredicted branch
-		 * could take, which Linux 6.1's does too strictly for them. */
+		/* EPERM: no CAP_BPF. EACCES: the verifier's no (they load
+		 * on 6.1 and later, without CAP_PERFMON too). */
 		*errmsg = err == -EACCES ?
 				  "the kernel's verifier refused the BPF programs "
-				  "(some kernels, Debian 12's 6.1 among them, take "
-				  "them only with CAP_PERFMON or CAP_SYS_ADMIN)" :
+				  "(they need Linux 6.1 or later)" :
 				  "loading the BPF programs failed (needs CAP_BPF, "
 				  "and CAP_SYS_ADMIN to find a predecessor's)";
 		goto fail;

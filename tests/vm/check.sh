@@ -2,13 +2,14 @@
 # check.sh BUILD: the kernel path under Debian 12's kernel (Linux 6.1,
 # tests/vm/kernel.sh), whose verifier must accept the programs as this
 # machine's does, in three emulated guests (tests/vm/run.sh):
-#   - BUILD/tests/test_fast_bpf as root: load, then every directed, corpus
-#     and random frame against the engine's rewriter. (Without CAP_PERFMON
-#     and CAP_SYS_ADMIN 6.1's verifier refuses them; the daemon says so,
-#     and the units start it with CAP_SYS_ADMIN.)
+#   - BUILD/tests/test_fast_bpf as root without CAP_PERFMON and
+#     CAP_SYS_ADMIN (then the verifier also follows the paths of
+#     mispredicted branches): load, then every directed, corpus and random
+#     frame against the engine's rewriter;
 #   - both daemons on two veth pairs (daemon_guest.sh): tc attach over
-#     netlink, the take-over of a predecessor's programs and maps, the
-#     fanout program of two workers, --detach;
+#     netlink (without those two capabilities too), the take-over of a
+#     predecessor's programs and maps, the fanout program of two workers,
+#     --detach;
 #   - TCP inside a VLAN tag through the ClientNIC (vlan_guest.sh: this
 #     machine's kernel has no 802.1Q devices).
 # With iproute2's ip and tc from this machine. Each guest's console is in
@@ -27,7 +28,7 @@ m=/t/${mods##*/}
 rm -rf "$vm/corpus"
 python3 "$here/../../fuzz/make_corpus.py" "$vm/corpus" >/dev/null
 tools=()
-for t in ip tc sleep seq grep cat sed mkdir bash; do
+for t in ip tc sleep seq grep cat sed mkdir bash setpriv; do
 	tools+=("$(command -v "$t")")
 done
 
@@ -53,7 +54,9 @@ guest() {
 	fail=1
 }
 net=$m/veth.ko,$m/sch_ingress.ko,$m/cls_bpf.ko
-guest "test_fast_bpf" fast_bpf "" "$build/tests/test_fast_bpf"
+guest "test_fast_bpf without CAP_PERFMON and CAP_SYS_ADMIN" fast_bpf "" \
+	"$(command -v setpriv)" --bounding-set -perfmon,-sys_admin \
+	--inh-caps -perfmon,-sys_admin /t/test_fast_bpf
 guest "the daemons' kernel path" daemon "$net" "$(command -v bash)" /t/daemon_guest.sh
 guest "TCP in VLAN 10 through the ClientNIC's kernel path" vlan \
 	"$net,$m/llc.ko,$m/stp.ko,$m/garp.ko,$m/mrp.ko,$m/8021q.ko" \
