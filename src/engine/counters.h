@@ -36,6 +36,7 @@
 	X(rsts_sent, "RSTs the box sent to clients")                          \
 	X(frames_buffered, "client frames held until the real SYN-ACK")       \
 	X(frames_held_dup, "client retransmissions of a frame already held")  \
+	X(acks_superseded, "held pure ACKs dropped for the client's next held segment, which acknowledges as much") \
 	X(frames_flushed, "held frames sent after the real SYN-ACK")          \
 	X(frames_rewritten, "frames translated between sequence spaces")      \
 	X(frames_cut, "client segments over the server's MSS, sent for the kernel to cut") \

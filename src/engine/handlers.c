@@ -478,17 +478,46 @@ void sm_client_sent(struct cn_flow *f, const struct cn_pkt *p)
 		f->peer[CN_CLIENT].end = p->seq + cn_pkt_seg_len(p);
 }
 
+/*
+ * A pure ACK held last says nothing the client's next segment with an ACK
+ * does not: before the SYN-ACK the client has received nothing else to
+ * acknowledge, and either completes the server's handshake. Once that
+ * segment is held, the ACK goes, and the server takes one frame fewer
+ * (the request alone, for a client that speaks first). link: where the
+ * frame before the new one hangs.
+ */
+static void supersede_ack(struct cn_engine *eng, struct cn_flow *f,
+			  struct cn_held **link, const struct cn_pkt *p)
+{
+	struct cn_held *ack = *link;
+
+	if (!(p->flags & CN_TCP_ACK) || ack->seg_len || !ack->next)
+		return;
+	*link = ack->next;
+	f->held_frames--;
+	f->held_bytes -= ack->len;
+	eng->held_bytes -= ack->len;
+	free(ack);
+	eng->ctr.acks_superseded++;
+}
+
 static enum cn_verdict hold(struct cn_engine *eng, struct cn_flow *f,
 			    const struct cn_frame *fr, const struct cn_pkt *p,
 			    uint64_t now, enum cn_drop *reason)
 {
+	struct cn_held **last = NULL;
+
 	if (sm_held_already(f, p)) {
 		eng->ctr.frames_held_dup++;
 		return CN_STOLEN;
 	}
+	for (struct cn_held **l = &f->held; *l; l = &(*l)->next)
+		last = l;
 	*reason = sm_keep(eng, f, fr, p);
 	if (*reason != CN_DROP_NONE)
 		return CN_DROP;
+	if (last)
+		supersede_ack(eng, f, last, p);
 	eng->ctr.frames_buffered++;
 	sm_client_sent(f, p);
 	sm_event(eng, CN_EV_BUFFERED, f, now);

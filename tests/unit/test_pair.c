@@ -429,13 +429,12 @@ static void test_first_conn_taken_over(void **state)
 	/* The client saw one SYN-ACK only, the spoofed one. The ServerNIC
 	 * held nothing and has seen no word of the client, so it leaves the
 	 * handshake to the client's own frames, which follow, translated by
-	 * it. */
+	 * it: the request, which acknowledges what the held ACK did. */
 	assert_int_equal(fr_cap_count(&p->client, CN_CLIENT), 1);
-	assert_int_equal(fr_cap_count(&p->server, CN_SERVER), 3);
+	assert_int_equal(fr_cap_count(&p->server, CN_SERVER), 2);
+	assert_int_equal(ctr(p, CNIC)->acks_superseded, 1);
 	nth(&p->server, 1, &v);
-	assert_int_equal(v.flags, FR_ACK);
-	assert_at_server(&v, &c, 0);
-	nth(&p->server, 2, &v);
+	assert_int_equal(v.flags, FR_ACK | FR_PSH);
 	assert_at_server(&v, &c, 100);
 	assert_int_equal(v.seq, c.cisn + 1);
 	assert_int_equal(ctr(p, CNIC)->flows_taken_over, 1);
@@ -451,7 +450,7 @@ static void test_first_conn_taken_over(void **state)
 	assert_at_server(&v, &c, 0);
 	/* Only the peer rewrote anything. */
 	assert_int_equal(ctr(p, CNIC)->frames_rewritten, 0);
-	assert_true(ctr(p, SNIC)->frames_rewritten >= 4);
+	assert_true(ctr(p, SNIC)->frames_rewritten >= 3);
 }
 
 /* From the second connection on, early data goes out at once: it is at
