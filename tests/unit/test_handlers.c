@@ -541,6 +541,26 @@ static void test_early_data_flushed_in_order(void **state)
 	assert_int_equal(fr_cap_events(&h->cap, CN_EV_FLUSHED), 1);
 }
 
+/* A connection whose SYN the box answered, nothing on the wires yet. */
+static void syn_answered(struct h *h, struct conn *c, uint32_t n)
+{
+	conn_init(c, 4, n);
+	do_syn(h, c);
+	fr_cap_reset(&h->cap);
+}
+
+/* A client segment before the SYN-ACK, which the box holds. */
+static void held(struct h *h, struct conn *c, uint8_t flags, uint32_t seq,
+		 uint32_t len, uint16_t win)
+{
+	struct fr_spec s;
+
+	c_spec(&s, c, flags, seq, 0, len);
+	if (win)
+		s.win = win;
+	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_STOLEN);
+}
+
 /* A held pure ACK goes when the client's next segment with an ACK is held
  * (it acknowledges as much), and only then: alone, it completes the
  * server's handshake itself (a server that speaks first); behind data it
@@ -548,14 +568,11 @@ static void test_early_data_flushed_in_order(void **state)
 static void test_pure_ack_superseded(void **state)
 {
 	struct h *h = *state;
-	struct fr_spec s, e;
+	struct fr_spec e;
 	struct conn c;
 
-	conn_init(&c, 4, 1);
-	do_syn(h, &c);
-	fr_cap_reset(&h->cap);
-	c_spec(&s, &c, FR_ACK, 0, 0, 0);
-	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_STOLEN);
+	syn_answered(h, &c, 1);
+	held(h, &c, FR_ACK, 0, 0, 0);
 	assert_int_equal(do_synack(h, &c, NULL), CN_STOLEN);
 	assert_int_equal(fr_cap_count(&h->cap, CN_SERVER), 1);
 	c_expect(&e, &c, FR_ACK, 0, 0, 0);
@@ -563,24 +580,16 @@ static void test_pure_ack_superseded(void **state)
 	assert_int_equal(ctr(h)->acks_superseded, 0);
 	assert_int_equal(ctr(h)->acks_synthesized, 0);
 
-	conn_init(&c, 4, 2);
-	do_syn(h, &c);
-	fr_cap_reset(&h->cap);
-	c_spec(&s, &c, FR_ACK | FR_PSH, 0, 0, 100);
-	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_STOLEN);
-	c_spec(&s, &c, FR_ACK, 100, 0, 0);
-	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_STOLEN);
+	syn_answered(h, &c, 2);
+	held(h, &c, FR_ACK | FR_PSH, 0, 100, 0);
+	held(h, &c, FR_ACK, 100, 0, 0);
 	assert_int_equal(do_synack(h, &c, NULL), CN_STOLEN);
 	assert_int_equal(fr_cap_count(&h->cap, CN_SERVER), 2);
 	assert_int_equal(ctr(h)->acks_superseded, 0);
 
-	conn_init(&c, 4, 3);
-	do_syn(h, &c);
-	fr_cap_reset(&h->cap);
-	c_spec(&s, &c, FR_ACK, 0, 0, 0);
-	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_STOLEN);
-	s.win = 9000;
-	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_STOLEN);
+	syn_answered(h, &c, 3);
+	held(h, &c, FR_ACK, 0, 0, 0);
+	held(h, &c, FR_ACK, 0, 0, 9000);
 	assert_int_equal(ctr(h)->acks_superseded, 1);
 	assert_int_equal(do_synack(h, &c, NULL), CN_STOLEN);
 	assert_int_equal(fr_cap_count(&h->cap, CN_SERVER), 1);
@@ -594,21 +603,15 @@ static void test_pure_ack_superseded(void **state)
 static void test_early_retransmission_held_once(void **state)
 {
 	struct h *h = *state;
-	struct fr_spec s, e;
+	struct fr_spec e;
 	struct conn c;
 
-	conn_init(&c, 4, 1);
-	do_syn(h, &c);
-	fr_cap_reset(&h->cap);
-	c_spec(&s, &c, FR_ACK, 0, 0, 0);
-	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_STOLEN);
-	for (int i = 0; i < 3; i++) {
-		c_spec(&s, &c, FR_ACK | FR_PSH, 0, 0, 500);
-		assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_STOLEN);
-	}
+	syn_answered(h, &c, 1);
+	held(h, &c, FR_ACK, 0, 0, 0);
+	for (int i = 0; i < 3; i++)
+		held(h, &c, FR_ACK | FR_PSH, 0, 500, 0);
 	/* Same start, more data: new bytes, so held. */
-	c_spec(&s, &c, FR_ACK | FR_PSH, 0, 0, 800);
-	assert_int_equal(h_send(h, CN_CLIENT, &s, NULL), CN_STOLEN);
+	held(h, &c, FR_ACK | FR_PSH, 0, 800, 0);
 	assert_int_equal(ctr(h)->frames_buffered, 3);
 	assert_int_equal(ctr(h)->frames_held_dup, 2);
 	assert_int_equal(do_synack(h, &c, NULL), CN_STOLEN);
