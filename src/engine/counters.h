@@ -56,6 +56,7 @@
 	X(frames_copied, "early frames sent at once, a copy kept for a fallback") \
 	X(frames_uncopied, "early frames sent at once without a copy (bound)") \
 	X(frames_replayed, "copies sent again, translated, after a fallback")  \
+	X(frames_resent, "copies sent again for a peer: a segment had reached the server before its SYN") \
 	X(peers_learned, "servers learned to have a peer")                    \
 	X(peers_lost, "servers whose peer did not answer (forgotten)")       \
 	X(synacks_receipt, "translated SYN-ACKs with the receipt (ServerNIC)") \

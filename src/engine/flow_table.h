@@ -126,8 +126,10 @@ struct cn_flow {
 	struct cn_syn_opts spoofed; /* what the box answered */
 	struct cn_syn_opts real;    /* the server's real SYN-ACK */
 	/* ClientNIC: client segments sent for a peer before its SYN-ACK
-	 * (saturating), each of which may draw one stray RST. */
+	 * (saturating), each of which may draw one stray RST; and whether
+	 * one did before the SYN-ACK (the server threw a segment away). */
 	uint8_t strays;
+	bool stray_lost;
 	struct cn_held *held;     /* early client frames, arrival order */
 	struct cn_held **held_tail;
 	uint32_t held_frames;

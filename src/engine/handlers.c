@@ -853,8 +853,9 @@ static enum cn_verdict on_server_embryonic(struct cn_engine *eng,
 		return sm_on_real_synack(eng, f, fr, p, now, reason);
 	}
 	if (fl & CN_TCP_RST) {
-		if (f->peer_state == CN_FP_EARLY)
-			peer_stray_rst(f, p); /* dropped as not matching the SYN */
+		/* Dropped as not matching the SYN; the copies go again. */
+		if (f->peer_state == CN_FP_EARLY && peer_stray_rst(f, p))
+			f->stray_lost = true;
 		return on_refused(eng, f, p, now, reason);
 	}
 	if (f->peer_state != CN_FP_NONE && peer_relayed_segment(f, p))

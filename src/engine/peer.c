@@ -203,6 +203,24 @@ bool peer_stray_rst(struct cn_flow *f, const struct cn_pkt *p)
 	return true;
 }
 
+/*
+ * The peer has the flow now: the copies of what went out early are no
+ * longer needed, unless the server answered one with a stray RST, which
+ * means it threw that segment away. Sent again as they went (the peer
+ * translates them), the server gets it now rather than after the
+ * client's retransmission timeout; the segments that did arrive it takes
+ * for duplicates.
+ */
+static void copies_done(struct cn_engine *eng, struct cn_flow *f)
+{
+	if (f->stray_lost)
+		for (struct cn_held *h = f->held; h; h = h->next) {
+			sm_emit(eng, CN_SERVER, h->data, h->len, &h->off);
+			eng->ctr.frames_resent++;
+		}
+	sm_held_free_all(eng, f);
+}
+
 static uint32_t max32(uint32_t a, uint32_t b)
 {
 	return a > b ? a : b;
@@ -397,7 +415,7 @@ enum cn_verdict peer_on_synack(struct cn_engine *eng, struct cn_flow *f,
 	eng->ctr.flows_taken_over++;
 	sm_event(eng, CN_EV_TAKEN_OVER, f, now);
 	if (was_early)
-		sm_held_free_all(eng, f);
+		copies_done(eng, f);
 	else
 		sm_flush(eng, f, fr->data, p, now);
 	/* Only now: what was held went out for the first time, not again. */
@@ -442,7 +460,7 @@ enum cn_verdict peer_on_relayed(struct cn_engine *eng, struct cn_flow *f,
 	if (cn_oc_peer(&eng->oc, &f->key))
 		cn_oc_set_peer(&eng->oc, &f->key, now ? now : 1);
 	if (was_early)
-		sm_held_free_all(eng, f);
+		copies_done(eng, f);
 	else
 		sm_flush(eng, f, fr->data, p, now);
 	f->peer_state = CN_FP_RELAYED_BLIND;

@@ -65,7 +65,7 @@ assert_num "frames linkem lost towards the server" "$(lost a2b)" '>' 0
 assert_num "frames linkem lost towards the client" "$(lost b2a)" '>' 0
 box_stop
 snic_stop
-log "figure: clientnic syns_resent $(box_counter syns_resent), servernic synacks_resent $(snic_counter synacks_resent), frames_copied $(box_counter frames_copied), frames_probes $(box_counter frames_probes), drop.rst_stray $(box_counter drop.rst_stray)"
+log "figure: clientnic syns_resent $(box_counter syns_resent), servernic synacks_resent $(snic_counter synacks_resent), frames_copied $(box_counter frames_copied), frames_probes $(box_counter frames_probes), drop.rst_stray $(box_counter drop.rst_stray), frames_resent $(box_counter frames_resent)"
 assert_counter syns_resent '>=' 1
 assert_counter flows_timed_out '==' 0
 assert_counter flows_peer_early '==' $count

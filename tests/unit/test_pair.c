@@ -480,6 +480,8 @@ static void test_second_conn_early(void **state)
 	reply_reaches_client(p, &c2, 2000);
 	assert_int_equal(ctr(p, CNIC)->flows_taken_over, 2);
 	assert_int_equal(ctr(p, CNIC)->peers_learned, 1);
+	/* No segment was thrown away: the copies were freed unsent. */
+	assert_int_equal(ctr(p, CNIC)->frames_resent, 0);
 }
 
 /* --peer always: early data at once from the first connection. */
@@ -576,7 +578,9 @@ static void test_syn_lost(void **state)
  * the flow, and one of those is overtaken in turn by the SYN-ACK the peer
  * translates: the client, which has received nothing yet, must not see it.
  * One RST per segment sent early; a further one is the server's own and
- * reaches the client. */
+ * reaches the client. The first RST, before the SYN-ACK, says the server
+ * threw a segment away: the ClientNIC sends its copies again once the
+ * peer has the flow. */
 static void test_rst_to_overtaking_data(void **state)
 {
 	struct pair *p = *state;
@@ -605,6 +609,11 @@ static void test_rst_to_overtaking_data(void **state)
 	assert_int_equal(v.flags, FR_SYN);
 	s_synack(p, &c);
 	assert_int_equal(ctr(p, CNIC)->flows_taken_over, 1);
+	assert_int_equal(ctr(p, CNIC)->frames_resent, 2);
+	nth(&p->server, -1, &v);
+	assert_at_server(&v, &c, 100);
+	nth(&p->server, -2, &v);
+	assert_at_server(&v, &c, 0);
 	box_in(p, CNIC, CN_SERVER, &rst.f); /* the second RST, late */
 	assert_int_equal(fr_cap_count(&p->client, CN_CLIENT), 1);
 	assert_int_equal(drops(p, CNIC, CN_DROP_rst_embryonic_bad), 1);
