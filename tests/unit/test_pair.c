@@ -540,22 +540,32 @@ static void test_translated_synack_lost(void **state)
 	reply_reaches_client(p, &c, 100);
 }
 
+/* --peer always through both boxes, a connection whose first SYN is
+ * lost on the WAN: the spoofed SYN-ACK is the client's, nothing reached
+ * the server. */
+static void start_syn_lost(struct pair *p, struct conn *c, uint32_t n)
+{
+	p->cfg[CNIC].peer_mode = CN_PEER_ALWAYS;
+	pair_start(p, true);
+	conn_init(c, 4, n);
+	p->lose_n[CN_SERVER] = 1;
+	p->lose_flags[CN_SERVER] = FR_SYN;
+	c_syn(p, c);
+	assert_int_equal(fr_cap_count(&p->server, CN_SERVER), 0);
+}
+
 /* The SYN is lost on the WAN: the early data meets no flow at the
- * ServerNIC and passes; the resent SYN (with its option) sets things
- * right, and the client's retransmission is translated. */
+ * ServerNIC and passes, and the server's RST to it says it was thrown
+ * away; the resent SYN (with its option) sets things right, the copy of
+ * the data goes again once the peer has the flow, and the client's own
+ * retransmission is translated too. */
 static void test_syn_lost(void **state)
 {
 	struct pair *p = *state;
 	struct conn c;
 	struct fr_view v;
 
-	p->cfg[CNIC].peer_mode = CN_PEER_ALWAYS;
-	pair_start(p, true);
-	conn_init(&c, 4, 6);
-	p->lose_n[CN_SERVER] = 1;
-	p->lose_flags[CN_SERVER] = FR_SYN;
-	c_syn(p, &c);
-	assert_int_equal(fr_cap_count(&p->server, CN_SERVER), 0);
+	start_syn_lost(p, &c, 6);
 	c_data(p, &c, FR_ACK | FR_PSH, 100);
 	/* A listener's RST to it does not reach the client. */
 	s_rst_at(p, &c, c.spoof + 1);
@@ -565,6 +575,9 @@ static void test_syn_lost(void **state)
 	nth(&p->server, -1, &v);
 	assert_int_equal(v.flags, FR_SYN);
 	s_synack(p, &c);
+	assert_int_equal(ctr(p, CNIC)->frames_resent, 1);
+	nth(&p->server, -1, &v);
+	assert_at_server(&v, &c, 100);
 	c.csent = 0;
 	c_data(p, &c, FR_ACK | FR_PSH, 100);
 	nth(&p->server, -1, &v);
@@ -590,12 +603,7 @@ static void test_rst_to_overtaking_data(void **state)
 	struct fr_frame rst;
 	enum cn_drop why = CN_DROP_NONE;
 
-	p->cfg[CNIC].peer_mode = CN_PEER_ALWAYS;
-	pair_start(p, true);
-	conn_init(&c, 4, 8);
-	p->lose_n[CN_SERVER] = 1;
-	p->lose_flags[CN_SERVER] = FR_SYN;
-	c_syn(p, &c);
+	start_syn_lost(p, &c, 8);
 	c_data(p, &c, FR_ACK, 0);
 	c_data(p, &c, FR_ACK | FR_PSH, 100);
 	assert_int_equal(fr_cap_count(&p->server, CN_SERVER), 2);
