@@ -854,7 +854,7 @@ static enum cn_verdict on_server_embryonic(struct cn_engine *eng,
 	}
 	if (fl & CN_TCP_RST) {
 		/* Dropped as not matching the SYN; the copies go again. */
-		if (f->peer_state == CN_FP_EARLY && peer_stray_rst(f, p))
+		if (f->peer_state == CN_FP_EARLY && peer_stray_rst(eng, f, p, now))
 			f->stray_lost = true;
 		return on_refused(eng, f, p, now, reason);
 	}
@@ -952,7 +952,7 @@ static enum cn_verdict on_server(struct cn_engine *eng, struct cn_frame *fr,
 		*reason = CN_DROP_rst_fallback;
 		return CN_DROP;
 	}
-	if (f->passthrough && peer_stray_rst(f, p)) {
+	if (f->passthrough && peer_stray_rst(eng, f, p, now)) {
 		*reason = CN_DROP_rst_stray;
 		return CN_DROP;
 	}

@@ -96,7 +96,8 @@ enum cn_verdict peer_on_syn(struct cn_engine *eng, struct cn_frame *fr,
 enum cn_verdict peer_send_early(struct cn_engine *eng, struct cn_flow *f,
 				const struct cn_frame *fr,
 				const struct cn_pkt *p);
-bool peer_stray_rst(struct cn_flow *f, const struct cn_pkt *p);
+bool peer_stray_rst(const struct cn_engine *eng, struct cn_flow *f,
+		    const struct cn_pkt *p, uint64_t now);
 bool peer_vanished(struct cn_engine *eng, struct cn_flow *f,
 		   enum cn_side from, const struct cn_pkt *p,
 		   uint64_t now);

@@ -192,10 +192,23 @@ enum cn_verdict peer_send_early(struct cn_engine *eng, struct cn_flow *f,
  * translated, and the client, which has received nothing yet, would take
  * it for the end of the connection. One such RST per segment sent early
  * is the server's answer to it (dropped before the SYN-ACK too, where it
- * uses up its segment); past that, the RST is the server's own.
+ * uses up its segment); past that, the RST is the server's own. So is one
+ * that comes later than a retransmission timeout after the last SYN (a
+ * reordering WAN delays it by less), or once the server has sent data or
+ * acknowledged the client's (a round trip after its SYN-ACK): a server
+ * that lost the connection before it sent anything is heard at once.
  */
-bool peer_stray_rst(struct cn_flow *f, const struct cn_pkt *p)
+bool peer_stray_rst(const struct cn_engine *eng, struct cn_flow *f,
+		    const struct cn_pkt *p, uint64_t now)
 {
+	const struct cn_peer *s = &f->peer[CN_SERVER];
+	unsigned shift = f->syn_tries < 16 ? f->syn_tries : 16;
+
+	if (f->passthrough &&
+	    (now - f->syn_at >= eng->cfg.syn_rto_ns << shift ||
+	     cn_seq_lt(f->spoof_isn + 1, s->end) ||
+	     (s->ack_seen && cn_seq_lt(f->client_isn + 1, s->ack))))
+		f->strays = 0;
 	if ((p->flags & (CN_TCP_RST | CN_TCP_ACK)) != CN_TCP_RST ||
 	    p->seq != f->spoof_isn + 1 || !f->strays)
 		return false;

@@ -642,6 +642,45 @@ static void test_rst_to_overtaking_data(void **state)
 	assert_int_equal(ctr(p, CNIC)->flows_reset, 1);
 }
 
+/* A server that lost the connection before it sent anything answers the
+ * client's next segment with an RST at the spoofed ISN + 1 too. Once a
+ * retransmission timeout has passed since the SYN, or once the server
+ * has acknowledged the client's data, no stray RST is on the way any
+ * more: that one is the server's own and reaches the client, however
+ * many segments went out early. */
+static void test_stray_budget_expires(void **state)
+{
+	struct pair *p = *state;
+	struct conn c;
+	struct fr_view v;
+
+	p->cfg[CNIC].peer_mode = CN_PEER_ALWAYS;
+	pair_start(p, true);
+	conn_init(&c, 4, 9);
+	c_syn(p, &c);
+	c_data(p, &c, FR_ACK, 0);
+	c_data(p, &c, FR_ACK | FR_PSH, 100);
+	s_synack(p, &c);
+	assert_int_equal(ctr(p, CNIC)->flows_taken_over, 1);
+	tick(p, 60 * MS);
+	s_rst_at(p, &c, c.sisn + 1);
+	nth(&p->client, -1, &v);
+	assert_int_equal(v.flags, FR_RST);
+	assert_int_equal(v.seq, c.spoof + 1);
+
+	conn_init(&c, 4, 10);
+	c_syn(p, &c);
+	c_data(p, &c, FR_ACK | FR_PSH, 100);
+	s_synack(p, &c);
+	s_data(p, &c, FR_ACK, 0); /* the server acknowledges the request */
+	s_rst_at(p, &c, c.sisn + 1);
+	nth(&p->client, -1, &v);
+	assert_int_equal(v.flags, FR_RST);
+	assert_int_equal(v.seq, c.spoof + 1);
+	assert_int_equal(drops(p, CNIC, CN_DROP_rst_stray), 0);
+	assert_int_equal(ctr(p, CNIC)->flows_reset, 2);
+}
+
 /* No ServerNIC although one was expected: the untranslated early data
  * draws RSTs from the server (Linux keeps its half-open connection), the
  * SYN-ACK comes back untranslated, the ClientNIC translates the flow
@@ -1199,6 +1238,7 @@ int main(void)
 		T(test_translated_synack_lost),
 		T(test_syn_lost),
 		T(test_rst_to_overtaking_data),
+		T(test_stray_budget_expires),
 		T(test_fallback_without_peer),
 		T(test_peer_lost),
 		T(test_peer_expires),
