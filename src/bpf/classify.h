@@ -90,12 +90,13 @@ struct cn_seg {
 	__u8 alive;        /* the daemon's heartbeat is fresh */
 	__u64 now;
 	struct cn_flow_key key;
-	/* Room for what is read from the frame or handed to a helper. */
+	struct cn_csum csum;
+	/* Room for what is read from the frame or handed to a helper, each
+	 * written before it is read: not zeroed per frame. */
 	__u8 ip[CN_IP6_HLEN];
 	__u8 th[CN_TCP_HLEN + 12];
 	__u32 word;
 	__u16 half;
-	struct cn_csum csum;
 };
 
 /*
@@ -122,14 +123,15 @@ struct {
  * store there. */
 static const __u32 cn_key[3] = { 0, 1, 2 };
 
-/* The entry, zeroed; NULL never happens (a per-CPU array's entries
- * always exist), but the verifier wants the check. */
+/* The entry, its fields zeroed (not the buffers after them); NULL never
+ * happens (a per-CPU array's entries always exist), but the verifier
+ * wants the check. */
 static __always_inline struct cn_seg *cn_seg_get(int which)
 {
 	struct cn_seg *s = bpf_map_lookup_elem(&cn_scratch, &cn_key[which]);
 
 	if (s)
-		__builtin_memset(s, 0, sizeof(*s));
+		__builtin_memset(s, 0, __builtin_offsetof(struct cn_seg, ip));
 	return s;
 }
 
