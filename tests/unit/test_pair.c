@@ -540,6 +540,18 @@ static void test_translated_synack_lost(void **state)
 	reply_reaches_client(p, &c, 100);
 }
 
+/* The server's own RST (its connection gone) to a segment acknowledging
+ * its SYN-ACK reaches the client, at the client's next number. */
+static void server_rst_reaches_client(struct pair *p, struct conn *c)
+{
+	struct fr_view v;
+
+	s_rst_at(p, c, c->sisn + 1);
+	nth(&p->client, -1, &v);
+	assert_int_equal(v.flags, FR_RST);
+	assert_int_equal(v.seq, c->spoof + 1);
+}
+
 /* --peer always through both boxes, a connection whose first SYN is
  * lost on the WAN: the spoofed SYN-ACK is the client's, nothing reached
  * the server. */
@@ -633,11 +645,8 @@ static void test_rst_to_overtaking_data(void **state)
 	assert_at_server(&v, &c, 100);
 	/* Both early segments answered: the server's own RST to a segment
 	 * acknowledging its SYN-ACK (its connection gone) reaches the client. */
-	s_rst_at(p, &c, c.sisn + 1);
+	server_rst_reaches_client(p, &c);
 	assert_int_equal(fr_cap_count(&p->client, CN_CLIENT), 2);
-	nth(&p->client, -1, &v);
-	assert_int_equal(v.flags, FR_RST);
-	assert_int_equal(v.seq, c.spoof + 1);
 	assert_int_equal(drops(p, CNIC, CN_DROP_rst_stray), 1);
 	assert_int_equal(ctr(p, CNIC)->flows_reset, 1);
 }
@@ -652,7 +661,6 @@ static void test_stray_budget_expires(void **state)
 {
 	struct pair *p = *state;
 	struct conn c;
-	struct fr_view v;
 
 	p->cfg[CNIC].peer_mode = CN_PEER_ALWAYS;
 	pair_start(p, true);
@@ -663,20 +671,14 @@ static void test_stray_budget_expires(void **state)
 	s_synack(p, &c);
 	assert_int_equal(ctr(p, CNIC)->flows_taken_over, 1);
 	tick(p, 60 * MS);
-	s_rst_at(p, &c, c.sisn + 1);
-	nth(&p->client, -1, &v);
-	assert_int_equal(v.flags, FR_RST);
-	assert_int_equal(v.seq, c.spoof + 1);
+	server_rst_reaches_client(p, &c);
 
 	conn_init(&c, 4, 10);
 	c_syn(p, &c);
 	c_data(p, &c, FR_ACK | FR_PSH, 100);
 	s_synack(p, &c);
 	s_data(p, &c, FR_ACK, 0); /* the server acknowledges the request */
-	s_rst_at(p, &c, c.sisn + 1);
-	nth(&p->client, -1, &v);
-	assert_int_equal(v.flags, FR_RST);
-	assert_int_equal(v.seq, c.spoof + 1);
+	server_rst_reaches_client(p, &c);
 	assert_int_equal(drops(p, CNIC, CN_DROP_rst_stray), 0);
 	assert_int_equal(ctr(p, CNIC)->flows_reset, 2);
 }
