@@ -102,20 +102,27 @@ box_ticks() {
 	for pid in $BOX_PID $SNIC_PID; do t=$((t + $(proc_ticks "$pid"))); done
 	echo $t
 }
-T_WALL=0 T_BOX=0 T_ALL=0
+# The connection test's server (loadgen server), whose CPU is metered too.
+LG_CONN_PID=
+srv_ticks() { [ -n "$LG_CONN_PID" ] && proc_ticks "$LG_CONN_PID" || echo 0; }
+T_WALL=0 T_BOX=0 T_ALL=0 T_SRV=0
 meter_start() {
 	T_WALL=$(date +%s%N)
 	T_ALL=$(busy_ticks)
 	T_BOX=$(box_ticks)
+	T_SRV=$(srv_ticks)
 }
-# meter_stop: sets BOX_CORES and ALL_CORES, the cores busy on average.
+cores() { # ticks wall_ns -> cores busy on average
+	awk -v t="$1" -v hz="$HZ" -v w="$2" 'BEGIN { printf "%.4f", t / hz / (w / 1e9) }'
+}
+# meter_stop: sets BOX_CORES, ALL_CORES and SRV_CORES, the cores busy on
+# average.
 meter_stop() {
-	local wall all bx
+	local wall
 	wall=$(($(date +%s%N) - T_WALL))
-	all=$(($(busy_ticks) - T_ALL))
-	bx=$(($(box_ticks) - T_BOX))
-	BOX_CORES=$(awk -v t="$bx" -v hz="$HZ" -v w="$wall" 'BEGIN { printf "%.4f", t / hz / (w / 1e9) }')
-	ALL_CORES=$(awk -v t="$all" -v hz="$HZ" -v w="$wall" 'BEGIN { printf "%.4f", t / hz / (w / 1e9) }')
+	ALL_CORES=$(cores $(($(busy_ticks) - T_ALL)) "$wall")
+	BOX_CORES=$(cores $(($(box_ticks) - T_BOX)) "$wall")
+	SRV_CORES=$(cores $(($(srv_ticks) - T_SRV)) "$wall")
 }
 
 # perf record the daemon for a while in the background (LIVE_PROFILE).
@@ -193,6 +200,12 @@ conn_rate() { # figure-name prefix
 		"$(awk -v c="$ALL_CORES" -v r="$rate" 'BEGIN { printf "%.2f", 100 * c / (r / 1000) }')" "%core/(1k conn/s)"
 	[ "$box" != bridge ] && emit "cpu_box.$name" \
 		"$(awk -v c="$BOX_CORES" -v r="$rate" 'BEGIN { printf "%.2f", 100 * c / (r / 1000) }')" "%core/(1k conn/s)"
+	# The endpoints: the client's own figure (us a connection), the
+	# server's from its ticks.
+	emit "cpu_client.$name" \
+		"$(awk -v u="$(kv cpu_us "$out")" 'BEGIN { printf "%.2f", u / 10 }')" "%core/(1k conn/s)"
+	emit "cpu_server.$name" \
+		"$(awk -v c="$SRV_CORES" -v r="$rate" 'BEGIN { printf "%.2f", 100 * c / (r / 1000) }')" "%core/(1k conn/s)"
 	return 0
 }
 
@@ -487,6 +500,7 @@ servers_start() { # iperf3 and loadgen's servers
 	spawn S "$TOPO_DIR/iperf3.log" iperf3 -s -p $IPERF_PORT
 	wait_listen S $IPERF_PORT
 	spawn S "$TOPO_DIR/lg-conn.log" "$LOADGEN" server --listen "$S_IP4":$CONN_PORT --close-after 100
+	LG_CONN_PID=$SPAWNED_PID
 	spawn S "$TOPO_DIR/lg-rr.log" "$LOADGEN" server --listen "$S_IP4":$RR_PORT
 	wait_listen S $CONN_PORT
 	wait_listen S $RR_PORT

@@ -96,7 +96,7 @@ def parse(path):
 
 
 ORDER = ["throughput", "retransmits", "conn", "conn_nolog", "rr",
-         "cpu_all", "cpu_box", "fastpath", "bpf", "counter", "wan", "flood"]
+         "cpu_all", "cpu_box", "cpu_client", "cpu_server", "fastpath", "bpf", "counter", "wan", "flood"]
 SETUPS = ["clientnic", "clientnic_afpacket", "pair", "pair_afpacket", "tfo",
           "h2h"]
 DATAPATH = {"clientnic": "bpf", "pair": "bpf",
@@ -197,7 +197,10 @@ LEGEND = [
     " box places)",
     "cpu_box: the daemons' own CPU; cpu_all: the whole machine's. With the"
     " kernel fast path a frame's work is softirq time of whatever core"
-    " carries it, not the daemon's: compare setups by cpu_all",
+    " carries it, not the daemon's: compare setups by cpu_all;"
+    " cpu_client, cpu_server: the connection test's two endpoints (loadgen"
+    " conn and its server), the softirq work done in their context"
+    " included",
     "fastpath.DAEMON.share: frames the tc programs forwarded (translated or"
     " passed) over those plus the frames the daemon received, over the bulk"
     " runs",
