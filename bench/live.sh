@@ -275,8 +275,8 @@ fast_stop() {
 	done
 }
 
-# The BPF programs a daemon holds (its tc programs and socket filters):
-# "id name" a line.
+# The BPF programs a daemon holds (its tc and fanout programs): "id name"
+# a line.
 bpf_progs() { # pid
 	local ids
 	ids=$(sed -n 's/^prog_id:[[:space:]]*//p' /proc/"$1"/fdinfo/* 2>/dev/null | sort -un | tr '\n' ' ')

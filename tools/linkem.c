@@ -796,7 +796,6 @@ static int open_ports(struct lk *lk)
 		struct pktio_config cfg = {
 			.ifname = lk->ifname[i],
 			.promisc = true, /* a bridge port: frames for any MAC */
-			.bpf_filter = -1,
 			.bpf_fanout = -1,
 		};
 		const char *msg = NULL;

@@ -1,15 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the kernel path does with a frame, decided once for both program
- * types: the socket filter on the daemon's packet socket (which runs first,
- * as a packet tap) copies exactly the frames the tc program leaves to the
- * daemon. Both run cn_classify() on the same skb, reading it at offsets
- * from skb->data, which is the Ethernet header in both places (tc ingress
- * pushes it back, a SOCK_RAW packet socket too): tc its headers straight
- * from the frame where they are linear, everything else (the filter's
- * reads, option walks, SACK blocks) through bpf_skb_load_bytes(). So the
- * two decisions are the same function of the same bytes, the same map
- * entries and the clock.
+ * What the kernel path's tc program does with a frame: translate it,
+ * pass it, drop it, or leave it to the daemon. It reads the frame at
+ * offsets from skb->data, the Ethernet header (tc ingress pushes it
+ * back): the headers straight from the frame where they are linear,
+ * everything else (option walks, SACK blocks) through
+ * bpf_skb_load_bytes().
  *
  * The parser mirrors the engine's cn_parse() (src/engine/packet.c) for
  * the frames the kernel may touch; everything else goes to the daemon
@@ -83,7 +79,7 @@ struct cn_seg {
 	__u8 ts_off;
 	__u8 sack_off;
 	__u8 sack_n;
-	__u8 tagged;       /* VLAN-tagged (cn_tagged()): parsed no further */
+	__u8 tagged;       /* VLAN-tagged: parsed no further */
 	__u32 tsval;       /* the TS option's values, when ts_read */
 	__u32 tsecr;
 	__u8 ts_read;
@@ -109,19 +105,18 @@ struct cn_seg {
  * returns); each program type has its own entry all the same.
  */
 #define CN_SCRATCH_TC 0
-#define CN_SCRATCH_SOCK 1
-#define CN_SCRATCH_FANOUT 2
+#define CN_SCRATCH_FANOUT 1
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 3);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct cn_seg);
 } cn_scratch SEC(".maps");
 
 /* Map keys, read-only data: a key on the stack would be another narrow
  * store there. */
-static const __u32 cn_key[3] = { 0, 1, 2 };
+static const __u32 cn_key[2] = { 0, 1 };
 
 /* The entry, its fields zeroed (not the buffers after them); NULL never
  * happens (a per-CPU array's entries always exist), but the verifier
@@ -268,34 +263,31 @@ static __always_inline __u32 cn_walk_options(struct __sk_buff *skb,
 }
 
 /*
- * len bytes at frame offset off into to. tc reads them straight from the
- * skb's linear part when they are there (the headers of a frame a stack
- * or a driver built are); the verifier allows a socket filter no direct
- * packet access, and a frame whose headers are not linear takes the
- * helper. Every caller's off and len are constants once inlined (each
- * network header's branch has its own copy of cn_parse_tcp()), so the
- * packet pointer moves by immediates only, which needs no CAP_PERFMON.
+ * len bytes at frame offset off into to: straight from the skb's linear
+ * part when they are there (the headers of a frame a stack or a driver
+ * built are), else through the helper. Every caller's off and len are
+ * constants once inlined (each network header's branch has its own copy
+ * of cn_parse_tcp()), so the packet pointer moves by immediates only,
+ * which needs no CAP_PERFMON.
  */
 static __always_inline int cn_load(struct __sk_buff *skb, __u32 off, void *to,
-				   __u32 len, bool direct)
+				   __u32 len)
 {
-	if (direct) {
-		const __u8 *data = (const __u8 *)(long)skb->data;
-		const __u8 *end = (const __u8 *)(long)skb->data_end;
+	const __u8 *data = (const __u8 *)(long)skb->data;
+	const __u8 *end = (const __u8 *)(long)skb->data_end;
 
-		if (data + off + len <= end) {
-			__builtin_memcpy(to, data + off, len);
-			return 0;
-		}
+	if (data + off + len <= end) {
+		__builtin_memcpy(to, data + off, len);
+		return 0;
 	}
 	return (int)bpf_skb_load_bytes(skb, off, to, len);
 }
 
 /* The frame's EtherType (host order), or -1 when it has none. */
 static __always_inline int cn_ethertype(struct __sk_buff *skb,
-					struct cn_seg *s, bool direct)
+					struct cn_seg *s)
 {
-	if (cn_load(skb, 12, &s->half, 2, direct))
+	if (cn_load(skb, 12, &s->half, 2))
 		return -1;
 	return bpf_ntohs(s->half);
 }
@@ -303,13 +295,6 @@ static __always_inline int cn_ethertype(struct __sk_buff *skb,
 static __always_inline bool cn_vlan_type(int proto)
 {
 	return proto == ETH_P_8021Q || proto == ETH_P_8021AD;
-}
-
-/* VLAN-tagged: the kernel moves the outer tag out of the frame (a test
- * run leaves it in). The daemon gets such a frame only from its tap. */
-static __always_inline bool cn_tagged(struct __sk_buff *skb, struct cn_seg *s)
-{
-	return skb->vlan_present || cn_vlan_type(cn_ethertype(skb, s, false));
 }
 
 static __always_inline __u32 be32(const __u8 *b)
@@ -327,13 +312,12 @@ static __always_inline __u32 be32(const __u8 *b)
  * False: the header is not all within the IP packet that ends at ip_end,
  * or cannot be read. */
 static __always_inline bool cn_parse_tcp(struct __sk_buff *skb, int side,
-					 __u32 l4, __u32 ip_end, bool walk,
-					 struct cn_seg *s)
+					 __u32 l4, __u32 ip_end, struct cn_seg *s)
 {
 	__u8 *th = s->th;
 	__u32 o;
 
-	if (l4 + CN_TCP_HLEN > ip_end || cn_load(skb, l4, th, CN_TCP_HLEN, walk))
+	if (l4 + CN_TCP_HLEN > ip_end || cn_load(skb, l4, th, CN_TCP_HLEN))
 		return false;
 	s->l4 = l4;
 	s->hlen = (__u32)(th[12] >> 4) * 4;
@@ -347,10 +331,8 @@ static __always_inline bool cn_parse_tcp(struct __sk_buff *skb, int side,
 	s->seg_len = s->payload + !!(s->flags & TCP_SYN) + !!(s->flags & TCP_FIN);
 	s->key.cport = (__u16)(side == CN_CLIENT ? th[0] << 8 | th[1] : th[2] << 8 | th[3]);
 	s->key.sport = (__u16)(side == CN_CLIENT ? th[2] << 8 | th[3] : th[0] << 8 | th[1]);
-	if (!walk)
-		return true;
 	if (s->hlen == CN_TCP_HLEN + 12 &&
-	    !cn_load(skb, l4 + CN_TCP_HLEN, th + CN_TCP_HLEN, 12, true) &&
+	    !cn_load(skb, l4 + CN_TCP_HLEN, th + CN_TCP_HLEN, 12) &&
 	    be32(th + 20) == CN_OPT_NNTS) {
 		s->ts_off = CN_TCP_HLEN + 2;
 		s->sack_off = 0;
@@ -369,19 +351,17 @@ static __always_inline bool cn_parse_tcp(struct __sk_buff *skb, int side,
 	return true;
 }
 
-/* From the Ethernet header to the TCP header's fixed part and the key.
- * Returns CN_V_XLATE to go on, or the verdict for what is not a segment
- * the kernel path may touch. walk: the tc program's, and only its (read
- * the options; the headers straight from the frame, which the verifier
- * refuses a socket filter). */
+/* From the Ethernet header to the TCP header's fixed part, its options
+ * and the key. Returns CN_V_XLATE to go on, or the verdict for what is not
+ * a segment the kernel path may touch. */
 static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
-				    bool walk, struct cn_seg *s)
+				    struct cn_seg *s)
 {
 	int slow = alive ? CN_V_DAEMON : CN_V_FAILOPEN;
 	__u32 len = skb->len, l3 = CN_ETH_HLEN;
 	int proto;
 
-	proto = skb->vlan_present ? 0 : cn_ethertype(skb, s, walk);
+	proto = skb->vlan_present ? 0 : cn_ethertype(skb, s);
 	s->tagged = skb->vlan_present || cn_vlan_type(proto);
 	if (s->tagged || proto < 0)
 		return slow;
@@ -389,7 +369,7 @@ static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
 		__u8 *ip = s->ip;
 		__u32 tot;
 
-		if (cn_load(skb, l3, ip, 20, walk) ||
+		if (cn_load(skb, l3, ip, 20) ||
 		    (ip[0] >> 4) != 4 || (ip[0] & 0xf) < 5)
 			return slow;
 		tot = (__u32)ip[2] << 8 | ip[3];
@@ -406,14 +386,14 @@ static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
 		s->key.family = 4;
 		__builtin_memcpy(s->key.caddr, side == CN_CLIENT ? ip + 12 : ip + 16, 4);
 		__builtin_memcpy(s->key.saddr, side == CN_CLIENT ? ip + 16 : ip + 12, 4);
-		if (!cn_parse_tcp(skb, side, l3 + 20, l3 + tot, walk, s))
+		if (!cn_parse_tcp(skb, side, l3 + 20, l3 + tot, s))
 			return slow;
 	} else if (proto == ETH_P_IPV6) {
 		__u8 *ip = s->ip;
 		__u32 plen;
 
 		if (l3 + CN_IP6_HLEN > len ||
-		    cn_load(skb, l3, ip, CN_IP6_HLEN, walk) || (ip[0] >> 4) != 6)
+		    cn_load(skb, l3, ip, CN_IP6_HLEN) || (ip[0] >> 4) != 6)
 			return slow;
 		plen = (__u32)ip[4] << 8 | ip[5];
 		if (l3 + CN_IP6_HLEN + plen > len)
@@ -426,7 +406,7 @@ static __always_inline int cn_parse(struct __sk_buff *skb, int side, bool alive,
 		__builtin_memcpy(s->key.caddr, side == CN_CLIENT ? ip + 8 : ip + 24, 16);
 		__builtin_memcpy(s->key.saddr, side == CN_CLIENT ? ip + 24 : ip + 8, 16);
 		if (!cn_parse_tcp(skb, side, l3 + CN_IP6_HLEN,
-				  l3 + CN_IP6_HLEN + plen, walk, s))
+				  l3 + CN_IP6_HLEN + plen, s))
 			return slow;
 	} else {
 		return CN_V_PASS;
@@ -504,20 +484,17 @@ static __always_inline bool cn_wants_daemon(struct __sk_buff *skb, int side,
 }
 
 /*
- * The one decision both program types take for a frame in on side, in
- * three parts: cn_classify_frame() up to the record's key (CN_V_XLATE: go
- * on and look the record up), then cn_classify_untracked() without a
- * record or cn_classify_flow() with one. walk: the tc program's, and only
- * its (it reads the TCP options, and the headers straight from the
- * frame). A tracked flow's segment with a broken option list is dropped
- * by tc whether the daemon lives or not, as the engine drops it: whether
- * the daemon gets it does not depend on the options, so the socket filter
- * never reads them. The record is used only where its lookup found it:
+ * The tc program's decision for a frame in on side, in three parts:
+ * cn_classify_frame() up to the record's key (CN_V_XLATE: go on and look
+ * the record up), then cn_classify_untracked() without a record or
+ * cn_classify_flow() with one. A tracked flow's segment with a broken
+ * option list is dropped whether the daemon lives or not, as the engine
+ * drops it. The record is used only where its lookup found it:
  * without CAP_PERFMON some verifiers (6.1) follow a mispredicted branch
  * into code that uses it with the pointer NULL from a path without one.
  */
 static __always_inline int cn_classify_frame(struct __sk_buff *skb, int side,
-					     bool walk, struct cn_seg *s)
+					     struct cn_seg *s)
 {
 	const struct cn_fast_state *st;
 
@@ -526,7 +503,7 @@ static __always_inline int cn_classify_frame(struct __sk_buff *skb, int side,
 	if (!st || !(s->out = st->ifindex[side ^ 1]))
 		return CN_V_LOCAL;
 	s->alive = st->beat_ns && s->now - st->beat_ns < st->timeout_ns;
-	return cn_parse(skb, side, s->alive, walk, s);
+	return cn_parse(skb, side, s->alive, s);
 }
 
 static __always_inline int cn_classify_untracked(int side, const struct cn_seg *s)
@@ -558,21 +535,6 @@ static __always_inline int cn_classify_flow(struct __sk_buff *skb, int side,
 	if ((s->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
 		return CN_V_FAILOPEN;
 	return CN_V_XLATE;
-}
-
-/* The socket filter's whole decision. */
-static __always_inline int cn_classify(struct __sk_buff *skb, int side,
-				       struct cn_seg *s)
-{
-	const struct cn_fast_flow *r;
-	int v = cn_classify_frame(skb, side, false, s);
-
-	if (v != CN_V_XLATE)
-		return v;
-	r = bpf_map_lookup_elem(&cn_flows, &s->key);
-	if (!r)
-		return cn_classify_untracked(side, s);
-	return cn_classify_flow(skb, side, s, r);
 }
 
 #endif

@@ -4,10 +4,9 @@
  * translates the established flows' plain segments with their record and
  * redirects them to the other port. What it leaves to the daemon goes on
  * (TC_ACT_OK) to the daemon's packet sockets bound to IPv4 and IPv6, which
- * the kernel serves after tc ingress. A VLAN-tagged frame cannot take that
- * way (the kernel clears the tag before it serves them): the daemon's tap
- * on the port, served before tc, takes it, with the same decision
- * (classify.h) as its socket filter, and tc drops its own copy.
+ * the kernel serves after tc ingress, and to those bound to the two VLAN
+ * EtherTypes for a tagged frame (below). No socket of the daemon's sees
+ * a frame before tc: a tap would be served every frame of the port.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -29,6 +28,29 @@ static __always_inline int forward(struct __sk_buff *skb,
 	return (int)r;
 }
 
+/*
+ * A VLAN-tagged frame for the daemon. The kernel moved its outer tag out
+ * of the frame before tc, and clears it before it serves the EtherType
+ * sockets, which would get the frame untagged. Pushed under a tag of VID
+ * 4095 (reserved: no VLAN device has it), the tag goes back into the
+ * frame and the frame's EtherType becomes the tag's: the kernel, finding
+ * no device for the outer tag, drops that one and serves the frame, as it
+ * came on the wire, to the daemon's socket for its VLAN EtherType. (A tag
+ * still in the frame, as in a test run, is there already.)
+ */
+#define CN_VID_HANDOVER 4095
+
+static __always_inline int to_daemon_tagged(struct __sk_buff *skb,
+					    struct cn_fast_side_stats *ss)
+{
+	if (skb->vlan_present &&
+	    bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), CN_VID_HANDOVER)) {
+		ss->redirect_errors++;
+		return TC_ACT_SHOT;
+	}
+	return TC_ACT_OK;
+}
+
 /* What tc does with a frame it does not translate. */
 static __always_inline int tc_act(struct __sk_buff *skb, const struct cn_seg *s,
 				  struct cn_fast_side_stats *ss, int v)
@@ -38,7 +60,7 @@ static __always_inline int tc_act(struct __sk_buff *skb, const struct cn_seg *s,
 		return TC_ACT_OK;
 	case CN_V_DAEMON:
 		ss->to_daemon++;
-		return s->tagged ? TC_ACT_SHOT : TC_ACT_OK;
+		return s->tagged ? to_daemon_tagged(skb, ss) : TC_ACT_OK;
 	case CN_V_DROP:
 		ss->dropped++;
 		return TC_ACT_SHOT;
@@ -84,26 +106,13 @@ static __always_inline int tc_run(struct __sk_buff *skb, int side)
 	/* Neither is ever missing: both are per-CPU arrays. */
 	if (!st || !s)
 		return TC_ACT_OK;
-	v = cn_classify_frame(skb, side, true, s);
+	v = cn_classify_frame(skb, side, s);
 	if (v != CN_V_XLATE)
 		return tc_act(skb, s, &st->side[side], v);
 	r = bpf_map_lookup_elem(&cn_flows, &s->key);
 	if (!r)
 		return tc_act(skb, s, &st->side[side], cn_classify_untracked(side, s));
 	return tc_flow(skb, side, s, r, &st->side[side]);
-}
-
-/* A filter's verdict is how many bytes the socket takes: all of a frame
- * the daemon must see and can only get here (VLAN-tagged), none of the
- * others. (Outgoing frames never reach it: the socket and its fanout
- * group ignore them.) */
-static __always_inline int sock_run(struct __sk_buff *skb, int side)
-{
-	struct cn_seg *s = cn_seg_get(CN_SCRATCH_SOCK);
-
-	if (!s || !cn_tagged(skb, s))
-		return 0;
-	return cn_classify(skb, side, s) == CN_V_DAEMON ? (int)skb->len : 0;
 }
 
 /*
@@ -171,18 +180,6 @@ SEC("tc")
 int cn_tc_server(struct __sk_buff *skb)
 {
 	return tc_run(skb, CN_SERVER);
-}
-
-SEC("socket")
-int cn_sock_client(struct __sk_buff *skb)
-{
-	return sock_run(skb, CN_CLIENT);
-}
-
-SEC("socket")
-int cn_sock_server(struct __sk_buff *skb)
-{
-	return sock_run(skb, CN_SERVER);
 }
 
 SEC("socket")

@@ -259,14 +259,14 @@ static int open_port(struct worker *w, enum cn_side side, const char *ifname,
 		.promisc = cfg->promisc,
 		.qdisc_bypass = cfg->qdisc_bypass,
 		.fanout_group = fanout[0],
-		.bpf_filter = w->env->fast ? fastpath_sock_filter(w->env->fast, side) : -1,
 		.bpf_fanout = w->env->fast ? fastpath_fanout(w->env->fast, side) : -1,
 		/* The kernel path's tc program leaves the daemon its frames
 		 * (TC_ACT_OK): nothing it forwards reaches a socket. */
 		.after_tc = w->env->fast != NULL,
-		.fanout_after_tc = { fanout[1], fanout[2] },
+		.fanout_after_tc = { fanout[1], fanout[2], fanout[3], fanout[4] },
 	};
 	const char *msg = NULL;
+	bool grouped = false;
 	int ret;
 
 	p->w = w;
@@ -292,11 +292,12 @@ static int open_port(struct worker *w, enum cn_side side, const char *ifname,
 		       strerror(-ret));
 		return CN_EXIT_FAIL;
 	}
-	if (fanout[0]) {
-		fanout[0] = pktio_fanout_group(p->io);
-		fanout[1] = pktio_fanout_group_of(p->io, 0);
-		fanout[2] = pktio_fanout_group_of(p->io, 1);
-	}
+	/* The first worker started the groups (PKTIO_FANOUT_NEW in all, a
+	 * socket that receives nothing joins none): the others join them. */
+	for (unsigned k = 0; k < PKTIO_SOCKS; k++)
+		grouped |= fanout[k] != 0;
+	for (unsigned k = 0; grouped && k < PKTIO_SOCKS; k++)
+		fanout[k] = pktio_fanout_group_of(p->io, k);
 	p->pif.ifindex = if_nametoindex(ifname);
 	ret = get_mac(ifname, p->pif.mac);
 	if (ret < 0 && w->id == 0)

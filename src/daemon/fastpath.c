@@ -313,12 +313,6 @@ int fastpath_remove(const unsigned ifindex[2])
 	return n;
 }
 
-int fastpath_sock_filter(const struct fastpath *fp, enum cn_side side)
-{
-	return bpf_program__fd(side == CN_CLIENT ? fp->skel->progs.cn_sock_client :
-						   fp->skel->progs.cn_sock_server);
-}
-
 int fastpath_fanout(const struct fastpath *fp, enum cn_side side)
 {
 	return bpf_program__fd(side == CN_CLIENT ? fp->skel->progs.cn_fanout_client :

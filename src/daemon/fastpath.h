@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The kernel fast path: tc ingress programs on both ports that translate
- * established flows and forward everything the daemon need not see, maps
- * shared with them, and a socket filter that keeps those frames out of the
- * daemon's sockets. The programs stay attached when the daemon ends: a
+ * established flows and forward everything the daemon need not see, and
+ * maps shared with them. The daemon reads what they leave it from sockets
+ * the kernel serves after tc (pktio.h). The programs stay attached when the daemon ends: a
  * successor finds them through the ports' tc filters (in any mount
  * namespace) and takes their maps and flows over.
  */
@@ -34,10 +34,8 @@ struct fastpath_config {
 int fastpath_open(struct fastpath **out, const struct fastpath_config *cfg,
 		  bool *adopted, const char **errmsg);
 
-/* The socket filter that keeps a daemon socket of that side deaf to what
- * the kernel forwards, and the fanout program that sends a flow's frames
- * to worker cn_fast_key_hash(key) % workers. */
-int fastpath_sock_filter(const struct fastpath *fp, enum cn_side side);
+/* The fanout program that sends a flow's frames to worker
+ * cn_fast_key_hash(key) % workers. */
 int fastpath_fanout(const struct fastpath *fp, enum cn_side side);
 
 /* The daemon is alive; beat_ns 0 says it stopped (fail open at once). */

@@ -96,12 +96,14 @@ struct pktio {
 	struct pktio_acc *acc;
 	uint32_t fanout;      /* PKTIO_FANOUT_JOIN | id, or 0 */
 	struct pktio_tx tx;
-	/* after_tc: the IPv4 and IPv6 sockets, receive only */
-	struct pktio *after[2];
+	/* after_tc: the sockets served after tc (pktio.h), receive only */
+	struct pktio *after[PKTIO_AFTER];
 };
 
-/* The tap of an after_tc pktio sees only VLAN-tagged frames: a small ring. */
-#define PKTIO_TAP_RING (1u << 20)
+/* An after_tc pktio's own socket receives nothing: the smallest ring.
+ * The VLAN EtherTypes' get only tagged frames: a small one. */
+#define PKTIO_SEND_RING (1u << 19)
+#define PKTIO_VLAN_RING (1u << 20)
 
 /* ---- setup --------------------------------------------------------- */
 
@@ -273,16 +275,6 @@ static int pktio_deaf(struct pktio *io, bool on, const char **errmsg)
 	return 0;
 }
 
-static int pktio_filter(struct pktio *io, int prog_fd, const char **errmsg)
-{
-	if (setsockopt(io->fd, SOL_SOCKET, SO_ATTACH_BPF, &prog_fd,
-		       sizeof(prog_fd))) {
-		*errmsg = "the kernel path's socket filter (SO_ATTACH_BPF) failed";
-		return -errno;
-	}
-	return 0;
-}
-
 /*
  * Join (or start) a hash fanout group; after bind(), as the kernel wants.
  * IGNORE_OUTGOING: the group's hook replaces the socket's own, and without
@@ -345,12 +337,11 @@ static int pktio_alloc_tx(struct pktio *io, uint32_t bytes,
 	return 0;
 }
 
-/* One socket: bound to proto, its filter and fanout group, a receive ring
- * of ring_bytes (0: the default) and tx_bytes of transmit staging. */
+/* One socket: bound to proto and its fanout group, a receive ring of
+ * ring_bytes (0: the default) and tx_bytes of transmit staging. */
 static int pktio_open_sock(struct pktio **out, const struct pktio_config *cfg,
-			   uint16_t proto, int filter, uint32_t group,
-			   uint32_t ring_bytes, uint32_t tx_bytes,
-			   const char **errmsg)
+			   uint16_t proto, uint32_t group, uint32_t ring_bytes,
+			   uint32_t tx_bytes, const char **errmsg)
 {
 	struct pktio *io;
 	int err;
@@ -369,15 +360,11 @@ static int pktio_open_sock(struct pktio **out, const struct pktio_config *cfg,
 	    (err = pktio_ring(io, ring_bytes, errmsg)) ||
 	    (err = pktio_alloc_tx(io, tx_bytes, errmsg)) ||
 	    (group && (err = pktio_deaf(io, true, errmsg))) ||
-	    (!group && filter >= 0 && (err = pktio_filter(io, filter, errmsg))) ||
 	    (err = pktio_bind(io, proto, cfg->promisc, errmsg)))
 		goto fail;
-	/* Deaf until it joined; then its own filter replaces that in one
-	 * step, or none. */
-	if (group &&
-	    ((err = pktio_fanout(io, group, cfg->bpf_fanout, errmsg)) ||
-	     (err = filter >= 0 ? pktio_filter(io, filter, errmsg) :
-				  pktio_deaf(io, false, errmsg))))
+	/* Deaf until it joined. */
+	if (group && ((err = pktio_fanout(io, group, cfg->bpf_fanout, errmsg)) ||
+		      (err = pktio_deaf(io, false, errmsg))))
 		goto fail;
 	*out = io;
 	return 0;
@@ -389,23 +376,28 @@ fail:
 int pktio_open(struct pktio **out, const struct pktio_config *cfg,
 	       const char **errmsg)
 {
-	static const uint16_t after_proto[2] = { ETH_P_IP, ETH_P_IPV6 };
+	static const uint16_t after_proto[PKTIO_AFTER] = {
+		ETH_P_IP, ETH_P_IPV6, ETH_P_8021Q, ETH_P_8021AD
+	};
 	uint32_t tx = cfg->tx_ring_bytes ? cfg->tx_ring_bytes :
 					   PKTIO_TX_STAGE_DEFAULT;
 	struct pktio *io;
 	int err;
 
 	*errmsg = NULL;
-	err = pktio_open_sock(&io, cfg, ETH_P_ALL, cfg->bpf_filter,
-			      cfg->fanout_group,
-			      cfg->after_tc ? PKTIO_TAP_RING : cfg->rx_ring_bytes,
+	/* Bound to no EtherType, a socket still sends on its interface, and
+	 * the kernel parses each frame's own. */
+	err = pktio_open_sock(&io, cfg, cfg->after_tc ? 0 : ETH_P_ALL,
+			      cfg->after_tc ? 0 : cfg->fanout_group,
+			      cfg->after_tc ? PKTIO_SEND_RING : cfg->rx_ring_bytes,
 			      tx, errmsg);
 	if (err)
 		return err;
-	for (int i = 0; cfg->after_tc && i < 2; i++) {
-		err = pktio_open_sock(&io->after[i], cfg, after_proto[i], -1,
+	for (int i = 0; cfg->after_tc && i < PKTIO_AFTER; i++) {
+		err = pktio_open_sock(&io->after[i], cfg, after_proto[i],
 				      cfg->fanout_after_tc[i],
-				      cfg->rx_ring_bytes, 0, errmsg);
+				      i < 2 ? cfg->rx_ring_bytes : PKTIO_VLAN_RING,
+				      0, errmsg);
 		if (err) {
 			pktio_close(io);
 			return err;
@@ -419,8 +411,8 @@ void pktio_close(struct pktio *io)
 {
 	if (!io)
 		return;
-	pktio_close(io->after[0]);
-	pktio_close(io->after[1]);
+	for (int i = 0; i < PKTIO_AFTER; i++)
+		pktio_close(io->after[i]);
 	if (io->ring)
 		munmap(io->ring, io->ring_len);
 	if (io->fd >= 0)
@@ -442,7 +434,7 @@ unsigned pktio_fds(const struct pktio *io, int fds[PKTIO_SOCKS])
 	unsigned n = 0;
 
 	fds[n++] = io->fd;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < PKTIO_AFTER; i++)
 		if (io->after[i])
 			fds[n++] = io->after[i]->fd;
 	return n;
@@ -470,14 +462,11 @@ const char *pktio_ifname(const struct pktio *io)
 	return io->ifname;
 }
 
-uint32_t pktio_fanout_group(const struct pktio *io)
-{
-	return io->fanout;
-}
-
 uint32_t pktio_fanout_group_of(const struct pktio *io, unsigned i)
 {
-	return i < 2 && io->after[i] ? io->after[i]->fanout : 0;
+	if (!i)
+		return io->fanout;
+	return i <= PKTIO_AFTER && io->after[i - 1] ? io->after[i - 1]->fanout : 0;
 }
 
 /* ---- receive ------------------------------------------------------- */
@@ -630,7 +619,7 @@ static void rx_release_one(struct pktio *io)
 void pktio_rx_release(struct pktio *io)
 {
 	rx_release_one(io);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < PKTIO_AFTER; i++)
 		if (io->after[i])
 			rx_release_one(io->after[i]);
 }
@@ -661,8 +650,8 @@ static unsigned rx_burst_one(struct pktio *io, unsigned budget,
 	return done;
 }
 
-/* A flow's frames all come through one of the sockets (by EtherType, or
- * the tap for a VLAN-tagged one), so taking them one after the other
+/* A flow's frames all come through one of the sockets (by EtherType, the
+ * outer VLAN tag's for a tagged one), so taking them one after the other
  * keeps each flow's order. */
 int pktio_rx_burst(struct pktio *io, unsigned budget, pktio_rx_fn fn,
 		   void *ctx)
@@ -671,7 +660,7 @@ int pktio_rx_burst(struct pktio *io, unsigned budget, pktio_rx_fn fn,
 
 	pktio_rx_release(io);
 	done = rx_burst_one(io, budget, fn, ctx);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < PKTIO_AFTER; i++)
 		if (io->after[i] && done < budget)
 			done += rx_burst_one(io->after[i], budget - done, fn, ctx);
 	return (int)done;
@@ -791,7 +780,7 @@ void pktio_get_stats(const struct pktio *io, struct pktio_stats *st)
 	if (!getsockopt(io->fd, SOL_PACKET, PACKET_STATISTICS, &ks, &len))
 		io->acc->st.rx_kernel_drops += ks.tp_drops;
 	*st = io->acc->st;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < PKTIO_AFTER; i++) {
 		struct pktio_stats a;
 
 		if (!io->after[i])

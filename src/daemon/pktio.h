@@ -23,28 +23,28 @@ struct pktio_config {
 	bool qdisc_bypass;      /* PACKET_QDISC_BYPASS */
 	/* A PACKET_FANOUT_HASH group shared with other sockets on the same
 	 * interface: 0: none; PKTIO_FANOUT_NEW: start one (the kernel picks
-	 * its id); otherwise pktio_fanout_group() of its first member. */
+	 * its id); otherwise pktio_fanout_group_of(.., 0) of its first
+	 * member. */
 	uint32_t fanout_group;
-	/* The kernel path's programs, or -1: a socket filter the socket has
-	 * from the start (after its fanout join), and the program that picks
-	 * the group's member for each frame (PACKET_FANOUT_EBPF instead of
-	 * the kernel's hash). */
-	int bpf_filter;
+	/* The kernel path's program that picks the group's member for each
+	 * frame (PACKET_FANOUT_EBPF instead of the kernel's hash), or -1. */
 	int bpf_fanout;
 	/*
 	 * With the kernel path: the frames its tc program leaves to the
-	 * daemon (TC_ACT_OK) are read from two more sockets, bound to IPv4
-	 * and IPv6, which the kernel serves after tc ingress; this socket
-	 * (all EtherTypes, a tap the kernel serves before tc) takes only
-	 * what bpf_filter keeps, and sends. Their fanout groups, like
-	 * fanout_group: pktio_fanout_group_of() of the first member's.
+	 * daemon (TC_ACT_OK) are read from PKTIO_AFTER more sockets, bound to
+	 * IPv4, IPv6, 802.1Q and 802.1AD, which the kernel serves after tc
+	 * ingress; this socket, bound to no EtherType, only sends (bound to
+	 * all, it would be a tap, served every frame before tc). Their
+	 * fanout groups, like fanout_group: pktio_fanout_group_of(.., 1 + i)
+	 * of the first member's.
 	 */
 	bool after_tc;
-	uint32_t fanout_after_tc[2];
+	uint32_t fanout_after_tc[4];
 };
 
-/* The sockets of one pktio: itself and, after_tc, the two served after tc. */
-#define PKTIO_SOCKS 3
+/* The sockets served after tc, and all of one pktio: itself and those. */
+#define PKTIO_AFTER 4
+#define PKTIO_SOCKS (1 + PKTIO_AFTER)
 
 #define PKTIO_FANOUT_NEW (1u << 17)
 
@@ -69,10 +69,9 @@ unsigned pktio_fds(const struct pktio *io, int fds[PKTIO_SOCKS]);
  * an errno value, or -errno when it could not be read. */
 int pktio_sock_error(const struct pktio *io);
 const char *pktio_ifname(const struct pktio *io);
-/* The fanout group the socket joined, to give other sockets as
- * fanout_group; 0 when it joined none. */
-uint32_t pktio_fanout_group(const struct pktio *io);
-/* The same for the after_tc sockets (i 0: IPv4, 1: IPv6). */
+/* The fanout group socket i joined (0: the pktio's own, 1 + k: the k-th
+ * after_tc one), to give other sockets as their group; 0 when it joined
+ * none. */
 uint32_t pktio_fanout_group_of(const struct pktio *io, unsigned i);
 
 /*

@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * The kernel fast path (src/bpf/) against the engine, through
- * BPF_PROG_TEST_RUN: every frame goes through the tc program and the
- * socket filter of its side, and what they did is held to a model of the
- * decision written from the engine's parser (cn_parse) and a record made
- * by cn_fast_export(); a translated frame must come out byte for byte as
- * cn_rewrite_c2s() or cn_rewrite_s2c() leave it, the record's tracking
- * fields as the model's, and the socket filter must take exactly the
- * frames the tc program leaves to the daemon. Directed cases, then the
- * fuzz corpus's flows and random frames. Needs root (skipped otherwise).
+ * BPF_PROG_TEST_RUN: every frame goes through the tc program of its side,
+ * and what it did is held to a model of the decision written from the
+ * engine's parser (cn_parse) and a record made by cn_fast_export(); a
+ * translated frame must come out byte for byte as cn_rewrite_c2s() or
+ * cn_rewrite_s2c() leave it, the record's tracking fields as the model's.
+ * Directed cases, then the fuzz corpus's flows and random frames. Needs
+ * root (skipped otherwise).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -144,46 +143,27 @@ static unsigned closes_read(void)
 
 struct run {
 	int tc;              /* tc verdict */
-	uint32_t sock;       /* socket filter verdict: bytes taken */
 	uint8_t out[FR_MAX]; /* the frame after the tc program */
 	uint32_t out_len;
 };
 
-static int prog_fd(enum cn_side side, bool tc)
+static int prog_fd(enum cn_side side)
 {
-	if (tc)
-		return bpf_program__fd(side == CN_CLIENT ? skel->progs.cn_tc_client :
-							   skel->progs.cn_tc_server);
-	return bpf_program__fd(side == CN_CLIENT ? skel->progs.cn_sock_client :
-						   skel->progs.cn_sock_server);
+	return bpf_program__fd(side == CN_CLIENT ? skel->progs.cn_tc_client :
+						   skel->progs.cn_tc_server);
 }
 
-/*
- * A packet socket runs its filter with skb->data at the Ethernet header;
- * BPF_PROG_TEST_RUN gives a socket filter the frame past it. Fourteen
- * bytes in front, which the test run takes for its own Ethernet header,
- * put the frame where a packet socket has it, with skb->len its length.
- */
 static void run_progs(enum cn_side side, const uint8_t *frame, uint32_t len,
 		      uint16_t gso_size, struct run *r)
 {
 	struct __sk_buff ctx = { .gso_size = gso_size };
-	uint8_t in[FR_MAX + 14];
 	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame,
 			    .data_size_in = len, .data_out = r->out,
 			    .data_size_out = sizeof(r->out), .ctx_in = &ctx,
 			    .ctx_size_in = sizeof(ctx), .repeat = 1);
-	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, so, .data_in = in,
-			    .data_size_in = len + 14, .ctx_in = &ctx,
-			    .ctx_size_in = sizeof(ctx), .repeat = 1);
 
 	assert_true(len <= FR_MAX);
-	memset(in, 0, 14);
-	memcpy(in + 14, frame, len);
-	/* The filter runs first: the tap sees the frame before tc. */
-	assert_int_equal(bpf_prog_test_run_opts(prog_fd(side, false), &so), 0);
-	r->sock = so.retval;
-	assert_int_equal(bpf_prog_test_run_opts(prog_fd(side, true), &o), 0);
+	assert_int_equal(bpf_prog_test_run_opts(prog_fd(side), &o), 0);
 	r->tc = (int)o.retval;
 	r->out_len = o.data_size_out;
 }
@@ -220,7 +200,7 @@ static uint32_t max32(uint32_t a, uint32_t b)
 static enum verdict model(enum cn_side side, const uint8_t *d, uint32_t len,
 			  bool alive, uint16_t gso_size,
 			  const struct cn_fast_flow *rec, struct cn_pkt *p,
-			  struct cn_flow_key *key, bool see_options)
+			  struct cn_flow_key *key)
 {
 	enum verdict slow = alive ? V_DAEMON : V_FAILOPEN;
 	uint16_t et = g16(d + 12);
@@ -261,9 +241,7 @@ static enum verdict model(enum cn_side side, const uint8_t *d, uint32_t len,
 	if (pr == CN_PARSE_MALFORMED)
 		return slow;
 	assert_true(pr == CN_PARSE_TCP || pr == CN_PARSE_BAD_OPTIONS);
-	/* The socket filter does not read options: a broken list is tc's to
-	 * drop, the daemon's to drop should it get the frame too. */
-	bad = see_options && pr == CN_PARSE_BAD_OPTIONS;
+	bad = pr == CN_PARSE_BAD_OPTIONS;
 	cn_pkt_flow_key(d, p, side, key);
 	ctl = p->flags & (CN_TCP_SYN | CN_TCP_FIN | CN_TCP_RST);
 	seg_len = cn_pkt_seg_len(p);
@@ -368,14 +346,6 @@ static bool model_track(enum cn_side side, const struct cn_pkt *p,
 	return true;
 }
 
-/* A VLAN-tagged frame (as a test run sees one: the tag in the frame). */
-static bool tagged(const uint8_t *frame, uint32_t len)
-{
-	uint16_t proto = len >= 14 ? (uint16_t)(frame[12] << 8 | frame[13]) : 0;
-
-	return proto == 0x8100 || proto == 0x88a8;
-}
-
 /* ---- one frame, checked ---------------------------------------------- */
 
 struct tally {
@@ -401,7 +371,7 @@ static enum verdict check_frame(enum cn_side side, const uint8_t *frame,
 	struct cn_fast_flow rec, got;
 	struct cn_flow_key key;
 	struct cn_pkt p;
-	enum verdict want, want_sock;
+	enum verdict want;
 	struct run *r = malloc(sizeof(*r));
 	uint8_t *exp = fr_dup(frame, len);
 	uint64_t before = mono_ns();
@@ -422,22 +392,19 @@ static enum verdict check_frame(enum cn_side side, const uint8_t *frame,
 		}
 	}
 	want = model(side, frame, len, alive, gso_size, have ? &rec : NULL,
-		     &p, &key, true);
-	want_sock = model(side, frame, len, alive, gso_size,
-			  have ? &rec : NULL, &p, &key, false);
+		     &p, &key);
 	run_progs(side, frame, len, gso_size, r);
 	t->compared++;
-	/* The tap takes only what the daemon cannot get after tc. */
-	if (r->sock != (want_sock == V_DAEMON && tagged(frame, len) ? len : 0))
-		fail_msg("socket filter took %u of %u bytes (tc %d), want %s",
-			 r->sock, len, r->tc, vname[want]);
 	switch (want) {
 	case V_DAEMON:
 		t->declined++;
-		/* On to the sockets served after tc, or the tap's. */
-		if (r->tc != (tagged(frame, len) ? TC_ACT_SHOT : TC_ACT_OK))
-			fail_msg("tc verdict %d, want daemon (%s)", r->tc,
-				 tagged(frame, len) ? "shot" : "ok");
+		/* On to the sockets served after tc, as it came (a test run
+		 * leaves a VLAN tag in the frame, where that socket's kernel
+		 * path puts it back). */
+		if (r->tc != TC_ACT_OK)
+			fail_msg("tc verdict %d, want daemon (ok)", r->tc);
+		if (r->out_len != len || memcmp(r->out, frame, len))
+			fail_msg("a frame left to the daemon came out changed");
 		break;
 	case V_DROP:
 		t->dropped++;
@@ -1230,9 +1197,8 @@ static void test_tracking_and_stats(void **state)
 	s.sport = 4444;
 	len = build(&fr, &s);
 	run_progs(CN_CLIENT, fr.buf, len, 0, r);
-	/* On to the daemon's sockets served after tc; the tap takes none. */
+	/* On to the daemon's sockets served after tc. */
 	assert_int_equal(r->tc, TC_ACT_OK);
-	assert_int_equal(r->sock, 0);
 	stats_sum(&s1);
 
 	assert_true(get_rec(&key, &got));
@@ -1256,7 +1222,6 @@ static void test_tracking_and_stats(void **state)
 	assert_int_equal(s1.side[CN_SERVER].translated - s0.side[CN_SERVER].translated, 1);
 	assert_int_equal(s1.side[CN_SERVER].passed - s0.side[CN_SERVER].passed, 1);
 	assert_int_equal(s1.side[CN_CLIENT].to_daemon - s0.side[CN_CLIENT].to_daemon, 1);
-	/* The socket filters count nothing. */
 	assert_int_equal(s1.side[CN_CLIENT].passed - s0.side[CN_CLIENT].passed, 0);
 
 	/* Away: an untracked client segment fails open, counted. */
@@ -1264,7 +1229,6 @@ static void test_tracking_and_stats(void **state)
 	stats_sum(&s0);
 	run_progs(CN_CLIENT, fr.buf, len, 0, r);
 	assert_int_equal(r->tc, TC_ACT_REDIRECT);
-	assert_int_equal(r->sock, 0);
 	stats_sum(&s1);
 	assert_int_equal(s1.side[CN_CLIENT].failed_open - s0.side[CN_CLIENT].failed_open, 1);
 	free(r);

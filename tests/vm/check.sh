@@ -58,7 +58,7 @@ guest "test_fast_bpf without CAP_PERFMON and CAP_SYS_ADMIN" fast_bpf "" \
 	"$(command -v setpriv)" --bounding-set -perfmon,-sys_admin \
 	--inh-caps -perfmon,-sys_admin /t/test_fast_bpf
 guest "the daemons' kernel path" daemon "$net" "$(command -v bash)" /t/daemon_guest.sh
-guest "TCP in VLAN 10 through the ClientNIC's kernel path" vlan \
+guest "TCP in VLANs 10 (802.1Q) and 20 (802.1ad) through the ClientNIC's kernel path" vlan \
 	"$net,$m/llc.ko,$m/stp.ko,$m/garp.ko,$m/mrp.ko,$m/8021q.ko" \
 	"$(command -v bash)" /t/vlan_guest.sh
 exit "$fail"
