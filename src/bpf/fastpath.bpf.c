@@ -118,34 +118,52 @@ static __always_inline int tc_run(struct __sk_buff *skb, int side)
 /*
  * The packet fanout's choice of the daemon worker: by the flow key, so
  * that a predecessor's flows are adopted by the worker that gets their
- * frames. The fanout runs before the socket's own hook pushes the
- * Ethernet header back: the frame starts at the network header, its
- * EtherType is skb->protocol. The key is the engine's (IPv4 options and
- * all); anything without one goes to the first worker.
+ * frames. The key is the engine's (IPv4 options and all), of the IP
+ * packet inside the VLAN tags for a tagged frame (whose tags are in the
+ * frame: tc put the outer one back, see to_daemon_tagged()), up to as
+ * many tags as the engine parses (CN_MAX_VLANS, src/engine/packet.h);
+ * anything without one goes to the first worker. The frame is read from
+ * its Ethernet header, wherever the kernel has left skb->data (the
+ * network header; after a pushed tag, 6.1 and later kernels differ).
  */
+#define CN_FANOUT_TAGS 2
+
+static __always_inline int mac_load(struct __sk_buff *skb, __u32 off,
+				    void *to, __u32 len)
+{
+	return (int)bpf_skb_load_bytes_relative(skb, off, to, len,
+						BPF_HDR_START_MAC);
+}
+
 static __always_inline int fanout_key(struct __sk_buff *skb, int side,
 				      struct cn_seg *s)
 {
 	__u16 proto = bpf_ntohs((__u16)skb->protocol);
 	struct cn_flow_key *k = &s->key;
 	__u8 *ip = s->ip, *th = s->th;
-	__u32 l4, alen;
+	__u32 l3 = CN_ETH_HLEN, l4, alen;
 
+	for (int i = 0; i < CN_FANOUT_TAGS && cn_vlan_type(proto); i++) {
+		if (mac_load(skb, l3 + 2, &s->half, 2))
+			return -1;
+		proto = bpf_ntohs(s->half);
+		l3 += 4;
+	}
 	if (proto == ETH_P_IP) {
-		if (bpf_skb_load_bytes(skb, 0, ip, 20) || (ip[0] >> 4) != 4 ||
-		    ip[9] != IPPROTO_TCP ||
+		if (mac_load(skb, l3, ip, 20) || (ip[0] >> 4) != 4 ||
+		    (ip[0] & 0xfu) < 5 || ip[9] != IPPROTO_TCP ||
 		    (((__u32)ip[6] << 8 | ip[7]) & 0x3fff))
 			return -1;
-		l4 = (ip[0] & 0xfu) * 4;
+		l4 = l3 + (ip[0] & 0xfu) * 4;
 		alen = 4;
 		k->family = 4;
 		__builtin_memcpy(side == CN_CLIENT ? k->caddr : k->saddr, ip + 12, 4);
 		__builtin_memcpy(side == CN_CLIENT ? k->saddr : k->caddr, ip + 16, 4);
 	} else if (proto == ETH_P_IPV6) {
-		if (bpf_skb_load_bytes(skb, 0, ip, CN_IP6_HLEN) ||
+		if (mac_load(skb, l3, ip, CN_IP6_HLEN) ||
 		    (ip[0] >> 4) != 6 || ip[6] != IPPROTO_TCP)
 			return -1;
-		l4 = CN_IP6_HLEN;
+		l4 = l3 + CN_IP6_HLEN;
 		alen = 16;
 		k->family = 6;
 		__builtin_memcpy(side == CN_CLIENT ? k->caddr : k->saddr, ip + 8, 16);
@@ -153,7 +171,7 @@ static __always_inline int fanout_key(struct __sk_buff *skb, int side,
 	} else {
 		return -1;
 	}
-	if (l4 < 20 || bpf_skb_load_bytes(skb, l4 & 0x3f, th, 4))
+	if (mac_load(skb, l4 & 0x7f, th, 4))
 		return -1;
 	k->cport = (__u16)(side == CN_CLIENT ? th[0] << 8 | th[1] : th[2] << 8 | th[3]);
 	k->sport = (__u16)(side == CN_CLIENT ? th[2] << 8 | th[3] : th[0] << 8 | th[1]);

@@ -98,6 +98,7 @@ struct pktio {
 	struct pktio_tx tx;
 	/* after_tc: the sockets served after tc (pktio.h), receive only */
 	struct pktio *after[PKTIO_AFTER];
+	unsigned after_next; /* where the next receive burst starts */
 };
 
 /* An after_tc pktio's own socket receives nothing: the smallest ring.
@@ -652,7 +653,8 @@ static unsigned rx_burst_one(struct pktio *io, unsigned budget,
 
 /* A flow's frames all come through one of the sockets (by EtherType, the
  * outer VLAN tag's for a tagged one), so taking them one after the other
- * keeps each flow's order. */
+ * keeps each flow's order. Each burst starts at the next of the after_tc
+ * sockets: a busy one cannot starve the others. */
 int pktio_rx_burst(struct pktio *io, unsigned budget, pktio_rx_fn fn,
 		   void *ctx)
 {
@@ -660,9 +662,13 @@ int pktio_rx_burst(struct pktio *io, unsigned budget, pktio_rx_fn fn,
 
 	pktio_rx_release(io);
 	done = rx_burst_one(io, budget, fn, ctx);
-	for (int i = 0; i < PKTIO_AFTER; i++)
-		if (io->after[i] && done < budget)
-			done += rx_burst_one(io->after[i], budget - done, fn, ctx);
+	for (unsigned k = 0; k < PKTIO_AFTER; k++) {
+		struct pktio *a = io->after[(io->after_next + k) % PKTIO_AFTER];
+
+		if (a && done < budget)
+			done += rx_burst_one(a, budget - done, fn, ctx);
+	}
+	io->after_next = (io->after_next + 1) % PKTIO_AFTER;
 	return (int)done;
 }
 

@@ -1065,6 +1065,83 @@ static void test_kclose_workers(void **state)
 	fastpath_bpf__destroy(sk);
 }
 
+/*
+ * The fanout program's pick for the frames the daemon's sockets get, with
+ * no, one (802.1Q) and two (802.1ad, 802.1Q) VLAN tags in them, as tc
+ * leaves a tagged one: the hash of the engine's key of the IP packet
+ * inside, which is what adopted flows are handed out by, for every
+ * frame; on both sides. A third tag is more than the engine parses.
+ */
+static void test_fanout_tagged(void **state)
+{
+	int fd[2] = { bpf_program__fd(skel->progs.cn_fanout_client),
+		      bpf_program__fd(skel->progs.cn_fanout_server) };
+	unsigned n = 0;
+
+	(void)state;
+	NEED_BPF();
+	for (uint32_t i = 0; i < 24; i++) {
+		enum cn_side side = i % 2 ? CN_SERVER : CN_CLIENT;
+		struct __sk_buff ctx = { 0 };
+		struct fr_frame fr;
+		struct fr_flow fl;
+		struct fr_spec s;
+		struct cn_flow_key key;
+		struct cn_pkt p;
+		uint32_t len;
+		DECLARE_LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &ctx,
+				    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+		fr_flow_init(&fl, i / 2 % 2 ? 6 : 4, 3000 + i);
+		fl.vlans = (uint8_t)(i / 4 % 3);
+		fl.vlan_tci[0] = (uint16_t)(10 + i);
+		fl.vlan_tci[1] = 20;
+		fl.vlan_tpid[0] = fl.vlans == 2 ? 0x88a8 : 0;
+		if (side == CN_CLIENT)
+			fr_spec_c2s(&s, &fl, FR_ACK, 5001, 1001);
+		else
+			fr_spec_s2c(&s, &fl, FR_ACK, 1001, 5001);
+		len = build(&fr, &s);
+		assert_int_equal(cn_parse(fr.buf, len, &p), CN_PARSE_TCP);
+		assert_int_equal(p.vlans, fl.vlans);
+		cn_pkt_flow_key(fr.buf, &p, side, &key);
+		o.data_in = fr.buf;
+		o.data_size_in = len;
+		assert_int_equal(bpf_prog_test_run_opts(fd[side], &o), 0);
+		assert_int_equal(o.retval, cn_fast_key_hash(&key));
+		n++;
+	}
+	/* Three tags: the first worker, as for anything without a key. */
+	{
+		struct __sk_buff ctx = { 0 };
+		struct fr_frame fr;
+		struct fr_flow fl;
+		struct fr_spec s;
+		uint8_t three[FR_MAX];
+		uint32_t len;
+		DECLARE_LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &ctx,
+				    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+		fr_flow_init(&fl, 4, 3100);
+		fl.vlans = 2;
+		fl.vlan_tpid[0] = 0x88a8;
+		fr_spec_c2s(&s, &fl, FR_ACK, 5001, 1001);
+		len = build(&fr, &s);
+		assert_true(len + 4 <= sizeof(three));
+		memcpy(three, fr.buf, 12);
+		three[12] = 0x88;
+		three[13] = 0xa8;
+		three[14] = 0;
+		three[15] = 30;
+		memcpy(three + 16, fr.buf + 12, len - 12);
+		o.data_in = three;
+		o.data_size_in = len + 4;
+		assert_int_equal(bpf_prog_test_run_opts(fd[CN_CLIENT], &o), 0);
+		assert_int_equal(o.retval, 0);
+	}
+	printf("  fast_bpf fanout: %u frames with 0, 1 and 2 VLAN tags\n", n);
+}
+
 /* What the kernel path never touches: not TCP, tags, IPv4 options,
  * fragments, IPv6 extension headers, broken headers. */
 static void test_not_ours(void **state)
@@ -1574,6 +1651,7 @@ int main(void)
 		cmocka_unit_test(test_control),
 		cmocka_unit_test(test_kclose),
 		cmocka_unit_test(test_kclose_workers),
+		cmocka_unit_test(test_fanout_tagged),
 		cmocka_unit_test(test_not_ours),
 		cmocka_unit_test(test_tracking_and_stats),
 		cmocka_unit_test(test_csum_ffff),

@@ -39,7 +39,8 @@ for v in 10 20; do
 	ip -n s link set pb.$v up
 done
 
-clientnic --client-if cna --server-if cnb --control none --datapath bpf >/dev/null 2>/tmp/cn.err &
+# Two workers: a tagged flow's frames are picked by its key too.
+clientnic --client-if cna --server-if cnb --control none --datapath bpf --workers 2 >/dev/null 2>/tmp/cn.err &
 pid=$!
 for _ in $(seq 1 100); do
 	grep -q 'clientnic: ready' /tmp/cn.err && break
