@@ -97,6 +97,12 @@ $(B)/bpf/fastpath.bpf.o: src/bpf/fastpath.bpf.c $(wildcard src/bpf/*.h) \
 	$(Q)$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $(@:.o=.dbg.o)
 	$(Q)$(BPFTOOL) gen object $@ $(@:.o=.dbg.o)
 
+# The end-to-end tests' own BPF (tests/e2e/*.bpf.c), loaded by tc.
+$(B)/tests/%.bpf.o: tests/e2e/%.bpf.c
+	$(call say,BPF,$@)mkdir -p $(dir $@)
+	$(Q)$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@
+E2E_BPF := $(B)/tests/vlan_tag.bpf.o
+
 $(BPF_SKEL): $(B)/bpf/fastpath.bpf.o
 	$(call say,SKEL,$@)$(BPFTOOL) gen skeleton $< >$@.tmp && mv $@.tmp $@
 
@@ -150,10 +156,10 @@ deps:
 E2E_BOTH := test_http.sh test_early_data.sh test_concurrent.sh \
             test_lossy_wan.sh test_stacks.sh test_workers.sh \
             test_pair_http.sh test_pair_first_byte.sh test_pair_lossy.sh \
-            test_pair_fallback.sh test_pair_peer_killed.sh
+            test_pair_fallback.sh test_pair_peer_killed.sh test_vlan.sh
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(E2E_BPF)
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory unit-asan
 	$(Q)$(MAKE) --no-print-directory vm
@@ -167,7 +173,7 @@ check: deps
 		SERVERNIC_BIN=$(CURDIR)/build/asan/servernic DATAPATH=afpacket \
 		tests/e2e/run.sh $(addprefix tests/e2e/,$(E2E_BOTH))
 
-e2e: all
+e2e: all $(E2E_BPF)
 	$(Q)tests/e2e/run.sh
 
 demo: deps all
