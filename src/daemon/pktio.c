@@ -102,7 +102,7 @@ struct pktio {
 };
 
 /* An after_tc pktio's own socket receives nothing: the smallest ring.
- * The VLAN EtherTypes' get only tagged frames: a small one. */
+ * Those of the VLAN EtherTypes get only tagged frames: a small one. */
 #define PKTIO_SEND_RING (1u << 19)
 #define PKTIO_VLAN_RING (1u << 20)
 
@@ -377,8 +377,12 @@ fail:
 int pktio_open(struct pktio **out, const struct pktio_config *cfg,
 	       const char **errmsg)
 {
-	static const uint16_t after_proto[PKTIO_AFTER] = {
-		ETH_P_IP, ETH_P_IPV6, ETH_P_8021Q, ETH_P_8021AD
+	static const struct {
+		uint16_t proto;
+		bool tagged; /* gets VLAN-tagged frames only: a small ring */
+	} after[PKTIO_AFTER] = {
+		{ ETH_P_IP, false }, { ETH_P_IPV6, false },
+		{ ETH_P_8021Q, true }, { ETH_P_8021AD, true },
 	};
 	uint32_t tx = cfg->tx_ring_bytes ? cfg->tx_ring_bytes :
 					   PKTIO_TX_STAGE_DEFAULT;
@@ -395,9 +399,10 @@ int pktio_open(struct pktio **out, const struct pktio_config *cfg,
 	if (err)
 		return err;
 	for (int i = 0; cfg->after_tc && i < PKTIO_AFTER; i++) {
-		err = pktio_open_sock(&io->after[i], cfg, after_proto[i],
+		err = pktio_open_sock(&io->after[i], cfg, after[i].proto,
 				      cfg->fanout_after_tc[i],
-				      i < 2 ? cfg->rx_ring_bytes : PKTIO_VLAN_RING,
+				      after[i].tagged ? PKTIO_VLAN_RING :
+							cfg->rx_ring_bytes,
 				      0, errmsg);
 		if (err) {
 			pktio_close(io);
